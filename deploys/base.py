@@ -1,0 +1,36 @@
+"""Common base of every controller: a supported Debian, names that resolve to cluster addresses.
+
+Included once per host by ``lib.deploy.prologue()``; runnable alone too::
+
+    pyinfra inventory.py deploys/base.py
+"""
+
+from pyinfra import host
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.server import LinuxDistribution
+from pyinfra.operations import apt, server
+
+from lib.topology import Topology
+
+SUPPORTED = {("Debian", 12), ("Debian", 13)}
+
+distro = host.get_fact(LinuxDistribution)
+if (distro["name"], distro["major"]) not in SUPPORTED:
+    raise DeployError(
+        f"{host.name} runs {distro['name']} {distro['major']}; prereqos supports Debian 12 (bookworm) "
+        f"and Debian 13 (trixie) only"
+    )
+
+topo = Topology.of(host)
+
+# RabbitMQ, corosync and Galera name nodes after the hostname: it must resolve to the srv
+# address, never to 127.0.1.1.
+server.etc_hosts(name="Remove the 127.0.1.1 hostname entry", ip="127.0.1.1", present=False)
+for node in topo.peers:
+    server.etc_hosts(
+        name=f"Resolve {node.name} to its srv address",
+        ip=node.addresses["srv"],
+        hostnames=[node.name],
+    )
+
+apt.update(name="Update apt lists (at most hourly)", cache_time=3600)

@@ -1,0 +1,34 @@
+"""pyinfra inventory of the lab (``tests/lab/lab up`` first).
+
+The same deploys and the same ``group_data/`` run here; only the addresses (netprefix,
+netsuffix) and the package proxy are overridden, as per-host data, from the lab's state.
+``LAB_ID`` picks the lab instance (default 0). Refuses to address a lab whose bridges or
+guard route are missing, or a stopped host (set ``LAB_ALLOW_STOPPED=1`` in drills that
+want the stopped host listed: its address then leads nowhere, never out of the machine).
+
+    pyinfra tests/lab/inventory.py deploys/prereqos.py -y
+"""
+
+import os as _os
+
+from tests.lab.lab import Lab as _Lab
+
+_lab = _Lab.from_env()
+_lab.require_network()
+_desc = _lab.describe()
+_stopped = [h["name"] for n, h in enumerate(_desc["hosts"], 1) if _lab.state(n) != "RUNNING"]
+if _stopped and not _os.environ.get("LAB_ALLOW_STOPPED"):
+    raise SystemExit(f"lab {_lab.lab_id}: {', '.join(_stopped)} not running; `tests/lab/lab up` (or start N)")
+
+_common = {
+    "ssh_user": "root",
+    "ssh_key": _desc["key"],
+    "ssh_strict_host_key_checking": "no",
+    "ssh_known_hosts_file": "/dev/null",
+    "ssh_connect_retries": 1,
+    "netprefix": _desc["netprefix"],
+    "netsuffix": _desc["netsuffix"],
+    "apt_proxy": _desc["proxy"],
+}
+
+controllers = [(h["name"], {**_common, "ssh_hostname": h["ssh"]}) for h in _desc["hosts"]]
