@@ -1,0 +1,88 @@
+"""Fixtures of the lab tests: a running lab (brought up here if needed) and helpers on it.
+
+The ``lab`` fixture brings the lab up (``LAB_ID`` picks the instance) and stops, at the end of
+the session, only the hosts that it had to start itself; it never destroys a lab it found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.lab.lab import Lab
+
+ROOT = Path(__file__).resolve().parents[2]
+PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
+
+
+@dataclass
+class LabHandle:
+    lab: Lab
+
+    def run_lab(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(ROOT / "tests/lab/lab"), *args], cwd=ROOT, text=True,
+                              capture_output=True, env=self.env())
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {**os.environ, "LAB_ID": str(self.lab.lab_id), "LAB_HOSTS": str(self.lab.hosts),
+                "LAB_SUITE": self.lab.suite, "PYINFRA_YES": "1", **extra}
+
+    def pyinfra(self, *args: str, timeout: float = 1800, **env: str) -> subprocess.CompletedProcess:
+        """pyinfra with the lab inventory, from the project root, non-interactive."""
+        cmd = [PYINFRA, "tests/lab/inventory.py", *args]
+        if "--dry" not in args and "fact" not in args and "-y" not in args:
+            cmd.append("-y")
+        return subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, env=self.env(**env))
+
+    def deploy(self, *deploy_files: str, **env: str) -> dict:
+        """Run deploy files with --json; return the parsed results (raises on failure)."""
+        proc = self.pyinfra(*deploy_files, "--json", **env)
+        assert proc.returncode == 0, f"deploy failed rc={proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        return json.loads(proc.stdout)
+
+    def fact(self, fact: str, *args: str) -> dict:
+        """``pyinfra ... fact X --json``: {host: value}."""
+        proc = self.pyinfra("fact", fact, *args, "--json")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout)[fact]
+
+    def ssh(self, n: int, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(self.lab.ssh_command(n) + [command], text=True, capture_output=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def address(self, net: str, n: int) -> str:
+        return self.lab.address(net, n)
+
+    def vip(self, net: str) -> str:
+        return f"{self.lab.prefix(net)}.10"
+
+    @property
+    def hosts(self) -> range:
+        return range(1, self.lab.hosts + 1)
+
+
+def changed_ops(results: dict) -> dict[str, list[str]]:
+    """Operations that changed something in a ``--json`` run: {op name: [hosts]}."""
+    return {op["name"]: op["success"] for op in results["results"]["operations"] if op.get("success")}
+
+
+@pytest.fixture(scope="session")
+def lab() -> LabHandle:
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root")
+    handle = LabHandle(Lab.from_env())
+    started = [n for n in handle.hosts if handle.lab.state(n) != "RUNNING"]
+    up = handle.run_lab("up")
+    assert up.returncode == 0, up.stderr
+    yield handle
+    # Leave the lab as it was found: hosts we had to start are stopped again, kept on disk.
+    if started and os.environ.get("LAB_KEEP") != "1":
+        for n in started:
+            subprocess.run(["lxc-stop", "-n", handle.lab.container(n), "-t", "30"], check=False)
