@@ -83,8 +83,7 @@ def load(path: Path | None = None) -> dict[str, Secret]:
     """Read the secrets file, add any missing key, return every value as a ``Secret``."""
     path = Path(path or secrets_path())
     values: dict[str, str] = {}
-    if path.exists():
-        check_mode(path)
+    if path.exists():  # its mode is checked by lib.validate, which names the fix
         values = json.loads(path.read_text() or "{}")
     missing = [key for key in GENERATORS if not values.get(key)]
     if missing:

@@ -1,44 +1,298 @@
-"""Checks of group_data against the inventory, run before any host is touched.
+"""Checks of the data against the inventory, run before any operation on any host.
 
 Every problem becomes one line naming the variable, the bad value and the fix; all lines are
-raised together as one ``DataError``.
+raised together as one ``DataError`` by ``validate_or_raise`` (called by ``deploys/base.py``,
+so by every deploy, ``--dry`` included).
 
 Example::
 
     from lib.validate import validate
-    problems = validate(names=["ctrl-1", "ctrl-2", "ctrl-3"], data=host.data)
+    validate(["ctrl-1", "ctrl-2", "ctrl-3"], {"firstnode": "ctrl-9", ...})
+    # ["firstnode='ctrl-9' is not a controller in the inventory; fix: set firstnode to one of ..."]
 """
 
 from __future__ import annotations
 
-from pyinfra.api.exceptions import PyinfraError
+import difflib
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
 
+from pyinfra.api.exceptions import NoGroupError, PyinfraError
+
+from lib.secrets import SecretsFileError, check_mode, secrets_path
 from lib.topology import controllers
+
+NETWORKS = ("api", "srv", "data")
+VIP_NETWORKS = ("api", "srv")
+# RabbitMQ short node names (rabbit@<host>), corosync names and wsrep_node_name all follow it.
+HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 class DataError(PyinfraError):
     pass
 
 
+def _port(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _text(value) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _flag(value) -> bool:
+    return isinstance(value, bool) or value in (0, 1)
+
+
+def _size(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"\d+[KMG]?", value) is not None
+
+
+def _interval(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"\d+(ms|s|min|h)?", value) is not None
+
+
+def _anything(value) -> bool:
+    return True
+
+
+# What each component dict may hold: key -> (check, what a good value looks like).
+Rule = tuple[Callable[[object], bool], str]
+SCHEMA: dict[str, dict[str, Rule]] = {
+    "rabbitmq": {
+        "admin_user": (_text, "a user name"),
+        "openstack_user": (_text, "a user name"),
+        "vhost": (_text, "a vhost such as '/'"),
+        "partition_handling": (lambda v: v in ("pause_minority", "autoheal", "ignore"),
+                               "pause_minority, autoheal or ignore"),
+        "ha_policy_name": (_text, "a policy name"),
+        "ha_policy_pattern": (_text, "a queue-name regex"),
+    },
+    "galera": {
+        "cluster_name": (_text, "a cluster name"),
+        "sst_method": (lambda v: v in ("mariabackup", "rsync"), "mariabackup or rsync"),
+        "sst_user": (_text, "a user name"),
+        "monitor_user": (_text, "a user name"),
+        "check_port": (_port, "a port 1-65535"),
+        "max_connections": (_positive_int, "a positive integer"),
+        "innodb_buffer_pool_size": (_size, "a size such as 256M"),
+        "gcache_size": (_size, "a size such as 256M"),
+        "upstream_repo": (lambda v: v is None or _text(v), "None or an apt source line"),
+    },
+    "corosync": {
+        "cluster_name": (_text, "a cluster name"),
+        "port": (_port, "a port 1-65535"),
+        "token": (_positive_int, "a positive integer of milliseconds"),
+        "crypto_cipher": (lambda v: v in ("aes256", "aes192", "aes128"), "aes256, aes192 or aes128"),
+        "crypto_hash": (lambda v: v in ("sha256", "sha384", "sha512", "sha1"), "sha256, sha384, sha512"),
+        "wait_for_all": (_flag, "0 or 1"),
+        "last_man_standing": (_flag, "0 or 1"),
+        "last_man_standing_window": (_positive_int, "a positive integer of milliseconds"),
+    },
+    "pacemaker": {
+        "stonith_enabled": (lambda v: isinstance(v, bool), "True or False"),
+        "no_quorum_policy": (lambda v: v in ("stop", "freeze", "ignore", "demote", "suicide"),
+                             "stop, freeze, ignore, demote or suicide"),
+        "properties": (lambda v: isinstance(v, Mapping), "a dict of cluster properties"),
+        "vip_monitor_interval": (_interval, "an interval such as 10s"),
+        "haproxy_monitor_interval": (_interval, "an interval such as 5s"),
+    },
+    "haproxy": {
+        "stats_port": (_port, "a port 1-65535"),
+        "stats_user": (_text, "a user name"),
+        "maxconn": (_positive_int, "a positive integer"),
+    },
+    "apache": {"port": (_port, "a port 1-65535")},
+    "buildenv": {
+        "user": (lambda v: isinstance(v, str) and HOSTNAME.match(v) is not None, "a user name"),
+        "venv": (lambda v: isinstance(v, str) and v.startswith("/"), "an absolute path"),
+        "pip_packages": (lambda v: isinstance(v, list) and all(_text(p) for p in v), "a list of names"),
+    },
+    "openrc": {
+        "username": (_text, "a user name"),
+        "project": (_text, "a project name"),
+        "user_domain": (_text, "a domain name"),
+        "project_domain": (_text, "a domain name"),
+        "region": (_text, "a region name"),
+    },
+}
+SERVICE_SCHEMA: dict[str, Rule] = {
+    "port": (_port, "a port 1-65535"),
+    "binds": (lambda v: isinstance(v, list) and v and all(n in VIP_NETWORKS for n in v),
+              f"a non-empty list of {list(VIP_NETWORKS)}"),
+    "check": (lambda v: v in ("tcp", "http", "galera"), "tcp, http or galera"),
+    "check_uri": (lambda v: isinstance(v, str) and v.startswith("/"), "a path such as /healthcheck"),
+    "retired": (_text, "the release that retired it"),
+    "enabled": (lambda v: isinstance(v, bool), "True or False"),
+}
+SERVICE_REQUIRED = ("port", "binds", "check")
+TOP_LEVEL = {"netprefix", "netsuffix", "firstnode", "allow_even_controllers", "secrets", "apt_proxy",
+             "haproxy_services", *SCHEMA}
+
+
+def _did_you_mean(key: str, known) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_dict(where: str, value, schema: Mapping[str, Rule], required: bool = True) -> list[str]:
+    if not isinstance(value, Mapping):
+        return [f"{where}={value!r} must be a dict; fix: restore it from group_data/all.py"]
+    problems = []
+    for key in value:
+        if key not in schema:
+            problems.append(f"{where}[{key!r}] is not a known setting{_did_you_mean(key, schema)}; "
+                            f"fix: remove or rename it")
+    for key, (check, good) in schema.items():
+        if key not in value:
+            if required:
+                problems.append(f"{where}[{key!r}] is missing; fix: set it to {good}")
+        elif not check(value[key]):
+            problems.append(f"{where}[{key!r}]={value[key]!r} is invalid; fix: set it to {good}")
+    return problems
+
+
+def _check_networks(netprefix) -> tuple[list[str], dict[str, ipaddress.IPv4Network]]:
+    problems, networks = [], {}
+    if not isinstance(netprefix, Mapping):
+        return [f"netprefix={netprefix!r} must be a dict of {list(NETWORKS)}"], networks
+    for net in NETWORKS:
+        entry = netprefix.get(net)
+        if not isinstance(entry, Mapping):
+            problems.append(f"netprefix[{net!r}] is missing; fix: give its prefix, network and class")
+            continue
+        unknown = [k for k in entry if k not in ("prefix", "network", "class")]
+        problems += [f"netprefix[{net!r}][{k!r}] is not a known setting"
+                     f"{_did_you_mean(k, ('prefix', 'network', 'class'))}; fix: remove or rename it"
+                     for k in unknown]
+        prefix, network, bits = entry.get("prefix"), entry.get("network"), entry.get("class")
+        if not (isinstance(bits, int) and not isinstance(bits, bool) and 8 <= bits <= 30):
+            problems.append(f"netprefix[{net!r}]['class']={bits!r} is invalid; fix: a prefix length 8-30 such as 24")
+            continue
+        try:
+            networks[net] = ipaddress.IPv4Network(f"{network}/{bits}")
+        except (ValueError, TypeError):
+            problems.append(f"netprefix[{net!r}]['network']={network!r} is not a /{bits} network address; "
+                            f"fix: e.g. '10.0.1.0' with class 24")
+            continue
+        octets = prefix.split(".") if isinstance(prefix, str) else []
+        if not (1 <= len(octets) <= 3 and all(o.isdigit() and int(o) <= 255 for o in octets)):
+            problems.append(f"netprefix[{net!r}]['prefix']={prefix!r} is malformed; "
+                            f"fix: the leading octets of the addresses, e.g. '10.0.1'")
+            del networks[net]
+    return problems, networks
+
+
+def _check_addresses(names, data, networks) -> list[str]:
+    problems = []
+    suffixes = data.get("netsuffix")
+    if not isinstance(suffixes, Mapping):
+        return [f"netsuffix={suffixes!r} must be a dict host -> number; fix: see group_data/all.py"]
+    owners: dict[object, str] = {}
+    for key in ["os", *names]:
+        suffix = suffixes.get(key)
+        what = "the virtual IPs" if key == "os" else key
+        if suffix is None:
+            problems.append(f"netsuffix[{key!r}] is missing; fix: give {what} an address suffix")
+            continue
+        if not isinstance(suffix, int) or isinstance(suffix, bool):
+            problems.append(f"netsuffix[{key!r}]={suffix!r} must be an integer; fix: e.g. 11")
+            continue
+        if suffix in owners:
+            problems.append(f"netsuffix[{key!r}]={suffix} duplicates netsuffix[{owners[suffix]!r}]; "
+                            f"fix: give each host and the VIP ('os') its own suffix")
+            continue
+        owners[suffix] = key
+        for net, network in networks.items():
+            address = f"{data.netprefix[net]['prefix']}.{suffix}"
+            try:
+                ip = ipaddress.IPv4Address(address)
+            except ValueError:
+                problems.append(f"netsuffix[{key!r}]={suffix} gives {address} on {net}, not an address; "
+                                f"fix: prefix plus suffix must make four octets")
+                continue
+            if ip not in network or ip in (network.network_address, network.broadcast_address):
+                problems.append(f"netsuffix[{key!r}]={suffix} gives {address}, outside {net} network "
+                                f"{network} (or its network/broadcast address); fix: use a host address of {network}")
+    return problems
+
+
+def _check_catalog(catalog) -> list[str]:
+    if not isinstance(catalog, Mapping):
+        return [f"haproxy_services={catalog!r} must be a dict name -> service"]
+    problems, bound = [], {}
+    for name, service in catalog.items():
+        where = f"haproxy_services[{name!r}]"
+        problems += _check_dict(where, service, SERVICE_SCHEMA, required=False)
+        if isinstance(service, Mapping):
+            problems += [f"{where}[{k!r}] is missing; fix: set it to {SERVICE_SCHEMA[k][1]}"
+                         for k in SERVICE_REQUIRED if k not in service]
+            if service.get("enabled", True) is False or not _port(service.get("port")):
+                continue
+            for net in service.get("binds") or []:
+                other = bound.get((net, service["port"]))
+                if other:
+                    problems.append(f"{where} binds the {net} VIP port {service['port']} already bound by "
+                                    f"haproxy_services[{other!r}]; fix: change one port or disable one service")
+                bound[(net, service["port"])] = name
+    return problems
+
+
 def validate(names: list[str], data) -> list[str]:
+    """All problems of ``data`` (a host's merged data) for controllers ``names``."""
     problems: list[str] = []
+    count = len(names)
+    if count < 3:
+        problems.append(f"the inventory has {count} controller(s) in group 'controllers'; fix: at least 3")
+    elif count % 2 == 0 and data.get("allow_even_controllers") is not True:
+        problems.append(f"the inventory has an even number of controllers ({count}): a split can leave no "
+                        f"majority; fix: use an odd number, or set allow_even_controllers = True")
+    for name in names:
+        if not HOSTNAME.match(name):
+            problems.append(f"controller name {name!r} cannot be a RabbitMQ/corosync node name; "
+                            f"fix: a short lowercase hostname such as 'ctrl-1' (letters, digits, '-')")
     firstnode = data.get("firstnode")
     if firstnode not in names:
         problems.append(f"firstnode={firstnode!r} is not a controller in the inventory; "
                         f"fix: set firstnode to one of {names}")
-    suffixes = data.get("netsuffix") or {}
-    for name in names:
-        if name not in suffixes:
-            problems.append(f"netsuffix[{name!r}] is missing; fix: give {name} its address suffix")
+    net_problems, networks = _check_networks(data.get("netprefix"))
+    problems += net_problems + _check_addresses(names, data, networks)
+    for component, schema in SCHEMA.items():
+        problems += _check_dict(component, data.get(component), schema)
+    problems += _check_catalog(data.get("haproxy_services"))
+    for key in data:
+        if key not in TOP_LEVEL and difflib.get_close_matches(key, TOP_LEVEL, n=1, cutoff=0.8):
+            problems.append(f"{key!r} is not a known variable{_did_you_mean(key, TOP_LEVEL)}; fix: rename it")
+    try:
+        check_mode(secrets_path())
+    except FileNotFoundError:
+        pass
+    except SecretsFileError as error:
+        problems.append(str(error))
     return problems
 
 
+class _Data(dict):
+    """Attribute access over a plain dict, like pyinfra's host.data."""
+
+    __getattr__ = dict.__getitem__
+
+
 def validate_or_raise(inventory) -> None:
-    names = [h.name for h in controllers(inventory)]
+    try:
+        hosts = controllers(inventory)
+    except NoGroupError:
+        hosts = []
+    names = [h.name for h in hosts]
     problems: list[str] = []
-    for index, host in enumerate(controllers(inventory)):
-        for problem in validate(names, host.data):
+    for host in hosts or list(inventory):
+        for problem in validate(names, _Data(host.data.dict())):
             if problem not in problems:
                 problems.append(problem)
     if problems:
-        raise DataError("invalid group_data:\n  - " + "\n  - ".join(problems))
+        raise DataError("invalid data, nothing was changed:\n  - " + "\n  - ".join(problems))

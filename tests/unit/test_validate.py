@@ -1,0 +1,154 @@
+"""Bad data is refused with one clear message per problem, naming the variable and the fix."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lib.validate import validate
+from tests.unit.conftest import NAMES
+
+
+def problems(data, names=NAMES):
+    return validate(names, data)
+
+
+def only(data, names=NAMES) -> str:
+    found = problems(data, names)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_default_data_is_valid(default_data):
+    assert problems(default_data) == []
+
+
+def test_firstnode_not_in_inventory(default_data):
+    default_data["firstnode"] = "ctrl-9"
+    assert "firstnode='ctrl-9' is not a controller" in only(default_data)
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_fewer_than_three_controllers(default_data, count):
+    message = problems(default_data, NAMES[:count])[0]
+    assert f"{count} controller(s)" in message and "at least 3" in message
+
+
+def test_even_count_needs_opt_in(default_data):
+    names = NAMES + ["ctrl-4"]
+    default_data["netsuffix"]["ctrl-4"] = 14
+    assert "even number of controllers (4)" in only(default_data, names)
+    default_data["allow_even_controllers"] = True
+    assert problems(default_data, names) == []
+
+
+def test_host_without_suffix(default_data):
+    del default_data["netsuffix"]["ctrl-2"]
+    assert "netsuffix['ctrl-2'] is missing" in only(default_data)
+
+
+def test_duplicate_suffixes(default_data):
+    default_data["netsuffix"]["ctrl-3"] = 12
+    assert "netsuffix['ctrl-3']=12 duplicates netsuffix['ctrl-2']" in only(default_data)
+
+
+def test_vip_suffix_equal_to_a_host(default_data):
+    default_data["netsuffix"]["os"] = 11
+    assert "netsuffix['ctrl-1']=11 duplicates netsuffix['os']" in only(default_data)
+
+
+def test_address_outside_its_network(default_data):
+    default_data["netprefix"]["data"]["network"] = "10.0.4.0"
+    found = problems(default_data)
+    assert len(found) == 4 and all("outside data network 10.0.4.0/24" in p for p in found), found
+
+
+def test_suffix_that_is_not_an_address(default_data):
+    default_data["netsuffix"]["ctrl-3"] = 300
+    assert all("gives 10.0." in p and "300" in p for p in problems(default_data))
+
+
+@pytest.mark.parametrize("field,value,expect", [
+    ("prefix", "10.0.x", "['prefix']='10.0.x' is malformed"),
+    ("network", "10.0.1.7", "['network']='10.0.1.7' is not a /24 network"),
+    ("class", 33, "['class']=33 is invalid"),
+    ("class", "24", "['class']='24' is invalid"),
+])
+def test_malformed_networks(default_data, field, value, expect):
+    default_data["netprefix"]["api"][field] = value
+    assert expect in only(default_data)
+
+
+def test_two_services_on_the_same_vip_port(default_data):
+    default_data["haproxy_services"]["swift_proxy"]["port"] = 9696
+    message = only(default_data)
+    assert "haproxy_services['swift_proxy'] binds the srv VIP port 9696" in message
+    assert "haproxy_services['neutron_api']" in message
+
+
+def test_disabled_service_may_share_a_port(default_data):
+    default_data["haproxy_services"]["swift_proxy"].update(port=9696, enabled=False)
+    assert problems(default_data) == []
+
+
+@pytest.mark.parametrize("port", ["80", 0, 70000, 3.5, True])
+def test_bad_ports(default_data, port):
+    default_data["haproxy_services"]["glance_api"]["port"] = port
+    assert f"haproxy_services['glance_api']['port']={port!r} is invalid" in only(default_data)
+
+
+def test_bad_component_port(default_data):
+    default_data["haproxy"]["stats_port"] = 99999
+    assert "haproxy['stats_port']=99999 is invalid; fix: set it to a port 1-65535" in only(default_data)
+
+
+def test_unknown_component_key_suggests(default_data):
+    default_data["corosync"]["tokn"] = 5000
+    assert "corosync['tokn'] is not a known setting (did you mean 'token'?)" in only(default_data)
+
+
+def test_unknown_top_level_key_suggests(default_data):
+    default_data["firstnod"] = "ctrl-1"
+    assert "'firstnod' is not a known variable (did you mean 'firstnode'?)" in only(default_data)
+
+
+def test_unknown_service_key_suggests(default_data):
+    default_data["haproxy_services"]["cinder_api"]["chek_uri"] = "/"
+    assert "did you mean 'check_uri'?" in only(default_data)
+
+
+@pytest.mark.parametrize("token", [0, -5, "3000", 2.5, None])
+def test_corosync_token_positive_integer(default_data, token):
+    default_data["corosync"]["token"] = token
+    assert f"corosync['token']={token!r} is invalid" in only(default_data)
+
+
+def test_missing_component_value(default_data):
+    del default_data["galera"]["cluster_name"]
+    assert "galera['cluster_name'] is missing" in only(default_data)
+
+
+@pytest.mark.parametrize("name", ["Ctrl-1", "ctrl_1", "ctrl-1.example.org", "-ctrl"])
+def test_hostname_unusable_as_node_name(default_data, name):
+    default_data["netsuffix"][name] = 11
+    del default_data["netsuffix"]["ctrl-1"]
+    default_data["firstnode"] = "ctrl-2"
+    message = only(default_data, [name, "ctrl-2", "ctrl-3"])
+    assert f"controller name {name!r} cannot be a RabbitMQ/corosync node name" in message
+
+
+def test_secrets_file_readable_by_others(default_data, tmp_path):
+    path = tmp_path / "secrets.json"
+    path.write_text("{}")
+    os.chmod(path, 0o644)
+    assert f"secrets file {path} has mode 0644" in only(default_data)
+    os.chmod(path, 0o600)
+    assert problems(default_data) == []
+
+
+def test_every_problem_is_reported_at_once(default_data):
+    default_data["firstnode"] = "nope"
+    default_data["corosync"]["token"] = 0
+    default_data["haproxy"]["stats_port"] = 0
+    assert len(problems(default_data)) == 3
