@@ -1,4 +1,4 @@
-"""Common base of every controller: a supported Debian, names that resolve to cluster addresses.
+"""Common base of every controller: valid data, a supported Debian, names that resolve to cluster addresses.
 
 Included once per host by ``lib.deploy.prologue()``; runnable alone too::
 
@@ -11,8 +11,12 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, server
 
 from lib.topology import Topology
+from lib.validate import validate_or_raise
 
 SUPPORTED = {("Debian", 12), ("Debian", 13)}
+
+# Bad data stops the run here, before any operation on any host.
+validate_or_raise(host.inventory)
 
 distro = host.get_fact(LinuxDistribution)
 if (distro["name"], distro["major"]) not in SUPPORTED:
