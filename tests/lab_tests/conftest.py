@@ -1,7 +1,8 @@
 """Fixtures of the lab tests: a running lab (brought up here if needed) and helpers on it.
 
 The ``lab`` fixture brings the lab up (``LAB_ID`` picks the instance) and stops, at the end of
-the session, only the hosts that it had to start itself; it never destroys a lab it found.
+the session, only the hosts that it had to start itself. It destroys a lab it found only when
+``LAB_FRESH=1`` (CI), to prove the deploy from fresh hosts.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def lab() -> LabHandle:
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
     handle = LabHandle(Lab.from_env())
+    if os.environ.get("LAB_FRESH") == "1":
+        # CI proves the deploy from fresh hosts: recreate them (template and cache are kept).
+        assert handle.run_lab("destroy").returncode == 0
     started = [n for n in handle.hosts if handle.lab.state(n) != "RUNNING"]
     up = handle.run_lab("up")
     assert up.returncode == 0, up.stderr
