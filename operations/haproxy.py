@@ -1,0 +1,77 @@
+"""Operations on HAProxy: install a configuration only after ``haproxy -c`` accepted it.
+
+``template_args()`` gives ``files.template`` everything haproxy.cfg.j2 needs, so the deploy
+and the unit tests render the same file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.facts.files import Sha1File
+
+from lib.topology import Topology
+
+TEMPLATE = "templates/haproxy/haproxy.cfg.j2"
+
+
+def template_args(topo: Topology, data) -> dict[str, Any]:
+    """Keyword arguments of ``files.template`` for TEMPLATE (``data``: the host's data)."""
+    return {
+        "jinja_env_kwargs": {"trim_blocks": True, "lstrip_blocks": True},
+        "topo": topo,
+        "haproxy": data.haproxy,
+        "services": data.haproxy_services,
+        "galera_check_port": data.galera["check_port"],
+        # Plain text for the template only: files.template never prints it (no --diff).
+        "stats_password": data.secrets["haproxy_stats_password"].unmask(),
+    }
+
+
+@operation()
+def install_checked_config(
+    candidate: str = "/etc/haproxy/haproxy.cfg.new",
+    dest: str = "/etc/haproxy/haproxy.cfg",
+    user: str = "root",
+    group: str = "haproxy",
+    mode: str = "640",
+):
+    """
+    Check a candidate configuration with ``haproxy -c`` and, only if it passes, install it over
+    the live one (atomic rename). Nothing happens when both files are equal; a rejected
+    candidate fails the operation and leaves ``dest`` untouched.
+
+    + candidate: the rendered configuration to check (kept, so a second run compares equal)
+    + dest: the configuration HAProxy runs with
+    + user, group, mode: owner and mode of the installed file (it holds the stats password)
+
+    **Example:**
+
+    .. code:: python
+
+        files.template(name="Render haproxy.cfg.new", src="templates/haproxy/haproxy.cfg.j2",
+                       dest="/etc/haproxy/haproxy.cfg.new", ...)
+        installed = haproxy.install_checked_config(name="Check and install haproxy.cfg")
+        systemd.service(name="Reload HAProxy if running", service="haproxy", running=None,
+                        reloaded=True, _if=installed.did_change)
+    """
+    new, live = host.get_fact(Sha1File, path=candidate), host.get_fact(Sha1File, path=dest)
+    if new is None:
+        yield StringCommand("echo", QuoteString(f"{candidate} is missing: nothing to install"), ">&2", "&&", "exit 1")
+        return
+    if new == live:
+        host.noop(f"{dest} is already {candidate}")
+        return
+    rejected = f"haproxy -c rejected {candidate}; {dest} left unchanged (see the errors above)"
+    yield StringCommand(
+        "haproxy -c -f", QuoteString(candidate), "||",
+        "{", "echo", QuoteString(rejected), ">&2;", "exit 1;", "}",
+    )
+    tmp = f"{dest}.tmp"
+    yield StringCommand(
+        "install", "-o", QuoteString(user), "-g", QuoteString(group), "-m", QuoteString(mode),
+        QuoteString(candidate), QuoteString(tmp),
+    )
+    yield StringCommand("mv -f", QuoteString(tmp), QuoteString(dest))

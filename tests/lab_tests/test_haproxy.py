@@ -1,0 +1,148 @@
+"""HAProxy on the lab: checked config, stats page and socket, reload, a bad catalog refused.
+
+Pacemaker is not part of this test: HAProxy is started here by hand (``systemctl start``) and
+stopped again at the end if it was not running before.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import runpy
+import shlex
+import subprocess
+import types
+import urllib.error
+import urllib.request
+
+import pytest
+
+from lib.secrets import load as load_secrets
+from lib.validate import _Data
+from tests.lab_tests.conftest import ROOT, changed_ops
+from tests.unit.test_haproxy import NAMES, render
+
+pytestmark = pytest.mark.lab
+
+DEPLOY = "deploys/haproxy.py"
+CONFIG = "/etc/haproxy/haproxy.cfg"
+SOCKET = "/run/haproxy/admin.sock"
+
+
+def ok(proc) -> str:
+    assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    return proc.stdout
+
+
+def stats_status(url: str, user: str | None = None, password: str | None = None) -> int:
+    request = urllib.request.Request(url)
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def socket_command(lab, n: int, command: str) -> str:
+    return ok(lab.ssh(n, f"echo {shlex.quote(command)} | socat stdio unix-connect:{SOCKET}"))
+
+
+@pytest.fixture(scope="module")
+def deployed(lab):
+    """The deploy converged on the lab, HAProxy running; HAProxy stopped again if it was not."""
+    lab.deploy(DEPLOY)
+    was_active = {n: lab.ssh(n, "systemctl is-active -q haproxy").returncode == 0 for n in lab.hosts}
+    for n in lab.hosts:
+        ok(lab.ssh(n, "systemctl start haproxy"))
+    yield lab
+    for n in lab.hosts:
+        if not was_active[n]:
+            lab.ssh(n, "systemctl stop haproxy")
+
+
+def test_config_in_place_and_valid(deployed):
+    for n in deployed.hosts:
+        check = deployed.ssh(n, f"haproxy -c -f {CONFIG}")
+        assert check.returncode == 0 and "Configuration file is valid" in check.stdout, check.stderr
+        assert "[WARNING]" not in check.stdout + check.stderr
+        assert ok(deployed.ssh(n, f"stat -c '%a %U %G' {CONFIG} {CONFIG}.new")).split("\n")[:2] == \
+            ["640 root haproxy"] * 2
+        assert ok(deployed.ssh(n, "sysctl -n net.ipv4.ip_nonlocal_bind")).strip() == "1"
+        assert deployed.ssh(n, "systemctl is-enabled haproxy").stdout.strip() == "disabled"
+
+
+def test_default_group_data_render_passes_haproxy_check(deployed):
+    """The unit tests' render of the production data, checked by the lab's real haproxy."""
+    namespace = runpy.run_path(str(ROOT / "group_data/all.py"))
+    data = _Data(copy.deepcopy({k: v for k, v in namespace.items() if not k.startswith("__")
+                                and not isinstance(v, (types.ModuleType, types.FunctionType))}))
+    for me in NAMES:
+        # On stdin, not in argv: the render holds the stats password.
+        check = subprocess.run(
+            deployed.lab.ssh_command(1) + ["f=$(mktemp) && cat > $f && haproxy -c -f $f; rc=$?; rm -f $f; exit $rc"],
+            input=render(data, me), text=True, capture_output=True, timeout=60,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "[WARNING]" not in check.stdout + check.stderr
+
+
+def test_stats_page_needs_the_generated_password(deployed):
+    password = load_secrets()["haproxy_stats_password"].unmask()
+    for n in deployed.hosts:
+        url = f"http://{deployed.address('api', n)}:9000/haproxy_stats"
+        assert stats_status(url, "admin", password) == 200
+        assert stats_status(url) == 401
+        assert stats_status(url, "haproxy", "haproxy") == 401
+
+
+def test_fact_lists_backends_from_the_stats_socket(deployed):
+    catalog = runpy.run_path(str(ROOT / "group_data/all.py"))["haproxy_services"]
+    enabled = {f"{name}_cluster" for name, s in catalog.items() if s.get("enabled", True)}
+    facts = deployed.fact("facts.haproxy.HaproxyBackends")
+    assert set(facts) == {f"ctrl-{n}" for n in deployed.hosts}
+    for backends in facts.values():
+        assert set(backends) == enabled | {"stats"}
+        galera = backends["galera_cluster"]["servers"]
+        assert {name: s["backup"] for name, s in galera.items()} == {"ctrl-1": False, "ctrl-2": True, "ctrl-3": True}
+        assert all(s["status"].split()[0] in ("UP", "DOWN") for b in backends.values() for s in b["servers"].values())
+    assert "Name: HAProxy" in socket_command(deployed, 1, "show info")
+
+
+def test_changed_config_is_reloaded_not_restarted(deployed):
+    pid = ok(deployed.ssh(1, "systemctl show -p MainPID --value haproxy")).strip()
+    changed = json.dumps({**runpy.run_path(str(ROOT / "group_data/all.py"))["haproxy"], "maxconn": 4001})
+    try:
+        results = deployed.deploy(DEPLOY, "--data", f"haproxy={changed}")
+        assert "Reload HAProxy if it is running" in changed_ops(results)
+        assert "Maxconn: 4001" in socket_command(deployed, 1, "show info")
+        assert ok(deployed.ssh(1, "systemctl show -p MainPID --value haproxy")).strip() == pid
+    finally:
+        deployed.deploy(DEPLOY)
+    assert "Maxconn: 4000" in socket_command(deployed, 1, "show info")
+
+
+def test_bad_catalog_entry_never_replaces_the_good_config(deployed):
+    before = {n: ok(deployed.ssh(n, f"sha1sum {CONFIG}")) for n in deployed.hosts}
+    bad = json.dumps({"bad/name": {"port": 1234, "binds": ["srv"], "check": "tcp"}})
+    proc = deployed.pyinfra(DEPLOY, "--data", f"haproxy_services={bad}")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "character '/' is not permitted in 'listen' name 'bad/name_cluster'" in output
+    assert f"haproxy -c rejected {CONFIG}.new; {CONFIG} left unchanged" in output
+    password = load_secrets()["haproxy_stats_password"].unmask()
+    for n in deployed.hosts:
+        assert ok(deployed.ssh(n, f"sha1sum {CONFIG}")) == before[n]
+        assert ok(deployed.ssh(n, "systemctl is-active haproxy")).strip() == "active"
+        url = f"http://{deployed.address('api', n)}:9000/haproxy_stats"
+        assert stats_status(url, "admin", password) == 200
+    # The next good run only puts the good candidate back: nothing to install, nothing to reload.
+    restored = changed_ops(deployed.deploy(DEPLOY))
+    assert list(restored) == ["Render the HAProxy configuration candidate"]
+
+
+def test_second_run_changes_nothing(deployed):
+    assert changed_ops(deployed.deploy(DEPLOY)) == {}
