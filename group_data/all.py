@@ -89,15 +89,19 @@ haproxy = {
     "stats_user": "admin",
     "maxconn": 4000,
 }
-# The service catalog: the seed's full list. binds: networks whose VIP the frontend binds.
-# retired: the OpenStack service no longer exists upstream (see README); disable with
-# "enabled": False.
+# The service catalog: the seed's full list, one `listen <name>_cluster` each, servers = every
+# controller's srv address. binds: networks whose VIP the frontend binds. check: "tcp"
+# (connect), "http" (GET check_uri, default "/", expects 200) or "galera" (HTTP check on
+# galera["check_port"]; firstnode is the only writer, the others are backups).
+# retired: the OpenStack service no longer exists upstream (see README); it is still rendered
+# until you set "enabled": False.
 haproxy_services = {
     "dashboard": {"port": 443, "binds": ["api", "srv"], "check": "tcp"},
     "galera": {"port": 3306, "binds": ["srv"], "check": "galera"},
     "glance_api": {"port": 9292, "binds": ["srv"], "check": "http", "check_uri": "/healthcheck"},
     "glance_registry": {"port": 9191, "binds": ["srv"], "check": "tcp", "retired": "Queens"},
-    "keystone_admin": {"port": 35357, "binds": ["srv"], "check": "http", "retired": "Queens"},
+    "keystone_admin": {"port": 35357, "binds": ["srv"], "check": "http", "check_uri": "/v3",
+                       "retired": "Queens"},
     "keystone_public": {"port": 5000, "binds": ["srv"], "check": "http", "check_uri": "/healthcheck"},
     "nova_ec2_api": {"port": 8773, "binds": ["srv"], "check": "tcp", "retired": "Kilo"},
     "nova_compute_api": {"port": 8774, "binds": ["srv"], "check": "http", "check_uri": "/"},
