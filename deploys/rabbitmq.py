@@ -1,0 +1,153 @@
+"""RabbitMQ cluster on every controller: deploy on all, set up on firstnode, then joins one at a time.
+
+    pyinfra inventory.py deploys/rabbitmq.py
+    pyinfra inventory.py fact facts.rabbitmq.RabbitmqClusterStatus     # check it
+
+1. Every node: ``rabbitmq-server`` (no Recommends); the shared Erlang cookie (0400); AMQP,
+   epmd and the Erlang distribution on the node's srv address only; a node restarts (one at a
+   time) only when one of those files changed.
+2. firstnode: users ``admin`` (administrator) and ``openstack`` (``.* .* .*`` on the vhost),
+   each password set only when it does not already authenticate. ``guest`` is deleted rather
+   than given a new password: its name and default password are public knowledge, and
+   ``admin`` replaces it. Queue HA: the seed's ``ha-all`` mirroring policy on RabbitMQ 3.x;
+   RabbitMQ >= 4.0 has no classic mirroring, so there ``ha-all`` is removed if left over and
+   clients must declare quorum queues (oslo.messaging ``rabbit_quorum_queue = true``).
+3. The other nodes join firstnode's cluster, one at a time, only if not already members.
+"""
+
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.operations import apt, files, systemd
+
+from facts.rabbitmq import (
+    RabbitmqPackageVersion,
+    has_classic_mirroring,
+    has_partition_handling,
+    upstream_version,
+)
+from lib.deploy import prologue
+from operations import rabbitmq
+
+topo = prologue()
+
+AMQP_PORT = 5672
+# What "ha-all" means (the seed's policy): every queue mirrored on every node.
+HA_ALL = {"ha-mode": "all"}
+
+conf = host.data.rabbitmq
+secrets = host.data.secrets
+address = topo.address("srv")
+first_node = f"rabbit@{topo.firstnode}"
+
+# The version apt has installed, or is about to install: it decides the settings below.
+package = host.get_fact(RabbitmqPackageVersion)
+version = upstream_version(package["installed"] or package["candidate"])
+version_text = ".".join(map(str, version)) or "unknown"
+has_mirroring = has_classic_mirroring(version)
+partition_handling = conf["partition_handling"] if has_partition_handling(version) else None
+
+# --- 1. every node ------------------------------------------------------------------------
+apt.packages(
+    name="Install rabbitmq-server (no Recommends)",
+    packages=["rabbitmq-server"],
+    no_recommends=True,
+)
+
+epmd_socket = files.template(
+    name="epmd listens on loopback and the srv address only",
+    src="templates/rabbitmq/epmd.socket.conf.j2",
+    dest="/etc/systemd/system/epmd.socket.d/prereqos.conf",
+    address=address,
+)
+unit = files.template(
+    name="rabbitmq-server starts after the network is online",
+    src="templates/rabbitmq/rabbitmq-server.service.conf.j2",
+    dest="/etc/systemd/system/rabbitmq-server.service.d/prereqos.conf",
+)
+env = files.template(
+    name="Erlang distribution on the srv address (rabbitmq-env.conf)",
+    src="templates/rabbitmq/rabbitmq-env.conf.j2",
+    dest="/etc/rabbitmq/rabbitmq-env.conf",
+    user="rabbitmq",
+    group="rabbitmq",
+    mode="644",
+    address=address,
+)
+config = files.template(
+    name="RabbitMQ configuration (rabbitmq.conf)",
+    src="templates/rabbitmq/rabbitmq.conf.j2",
+    dest="/etc/rabbitmq/rabbitmq.conf",
+    user="rabbitmq",
+    group="rabbitmq",
+    mode="644",
+    address=address,
+    port=AMQP_PORT,
+    version=version_text,
+    partition_handling=partition_handling,
+)
+cookie = files.put(
+    name="Erlang cookie shared by the cluster (0400)",
+    src=StringIO(secrets["rabbitmq_cookie"].unmask()),
+    dest="/var/lib/rabbitmq/.erlang.cookie",
+    user="rabbitmq",
+    group="rabbitmq",
+    mode="400",
+)
+
+systemd.service(
+    name="Restart epmd on its new addresses",
+    service="epmd.socket",
+    running=True,
+    restarted=True,
+    daemon_reload=True,
+    _if=epmd_socket.did_change,
+)
+systemd.service(
+    name="Restart rabbitmq-server, one node at a time, after a change of its settings",
+    service="rabbitmq-server",
+    running=True,
+    restarted=True,
+    daemon_reload=True,
+    # epmd's restart drops the node's registration: the node must register again.
+    _if=lambda: any(op.did_change() for op in (epmd_socket, unit, env, config, cookie)),
+    _serial=True,
+)
+systemd.service(
+    name="rabbitmq-server running and enabled at boot",
+    service="rabbitmq-server",
+    running=True,
+    enabled=True,
+)
+
+# --- 2. firstnode: users, permissions, queue HA (replicated to the nodes that join) ------------
+if topo.is_first:
+    for user, secret, tags in (
+        (conf["admin_user"], secrets["rabbitmq_admin_password"], ["administrator"]),
+        (conf["openstack_user"], secrets["rabbitmq_openstack_password"], []),
+    ):
+        rabbitmq.user(name=f"RabbitMQ user {user} {tags or ''}".rstrip(), user=user, password=secret, tags=tags)
+        rabbitmq.permissions(name=f"RabbitMQ user {user}: .* .* .* on {conf['vhost']}", user=user,
+                             vhost=conf["vhost"])
+    rabbitmq.user(name="Delete RabbitMQ user guest (public default password)", user="guest", present=False)
+
+    if has_mirroring:
+        policy_name = f"Queue HA: policy {conf['ha_policy_name']} mirrors queues on every node (RabbitMQ {version_text})"
+    else:
+        policy_name = (
+            f"Queue HA: no {conf['ha_policy_name']} policy, RabbitMQ {version_text} has no mirroring: "
+            f"clients declare quorum queues"
+        )
+    rabbitmq.policy(
+        name=policy_name,
+        policy=conf["ha_policy_name"],
+        pattern=conf["ha_policy_pattern"],
+        definition=HA_ALL,
+        vhost=conf["vhost"],
+        present=has_mirroring,
+    )
+
+# --- 3. the other nodes join firstnode, one at a time ---------------------------------------
+# Called on every node: firstnode (a member of its own cluster) notes there is nothing to do,
+# and this shared operation orders every join after firstnode's set-up above.
+rabbitmq.join_cluster(name=f"Join the RabbitMQ cluster of {first_node}", node=first_node, _serial=True)

@@ -1,0 +1,251 @@
+"""Facts about RabbitMQ, read with ``rabbitmqctl`` (JSON formatter) and ``apt-cache``.
+
+Example::
+
+    pyinfra inventory.py fact facts.rabbitmq.RabbitmqClusterStatus --json
+    pyinfra inventory.py fact facts.rabbitmq.RabbitmqUsers --limit ctrl-1
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pyinfra.api import FactBase, FactProcessError, HiddenValue, QuoteString, StringCommand
+
+# rabbitmqctl's exit status for "authentication failed" (EX_DATAERR); 69 is "node unreachable".
+EX_DATAERR = 65
+
+
+def _json(output: list[str], what: str) -> Any:
+    try:
+        return json.loads("\n".join(output))
+    except ValueError as error:
+        raise FactProcessError(f"{what}: not JSON ({error}): {output[:2]!r}") from error
+
+
+def upstream_version(version: str | None) -> tuple[int, ...]:
+    """``"3.10.8-1.1+deb12u1"`` -> ``(3, 10, 8)``; ``()`` when unknown."""
+    match = re.match(r"^(?:\d+:)?(\d+(?:\.\d+)*)", version or "")
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
+def has_classic_mirroring(version: tuple[int, ...]) -> bool:
+    """Mirroring policies (``ha-mode``) exist up to RabbitMQ 3.13; 4.0 removed them."""
+    return bool(version) and version < (4, 0)
+
+
+def has_partition_handling(version: tuple[int, ...]) -> bool:
+    """``cluster_partition_handling`` exists up to RabbitMQ 4.2; 4.3 removed it."""
+    return bool(version) and version < (4, 3)
+
+
+class RabbitmqClusterStatus(FactBase[dict]):
+    """
+    The cluster as this node sees it (``rabbitmqctl cluster_status --formatter json``);
+    ``{}`` when the node is not running or RabbitMQ is not installed. ``version`` is the lowest
+    RabbitMQ version among the cluster's nodes (what the cluster as a whole supports);
+    ``partitions`` maps a node to the nodes it is cut off from (empty when healthy).
+
+    .. code:: python
+
+        {
+            "cluster_name": "rabbit@ctrl-1",
+            "disc_nodes": ["rabbit@ctrl-1", "rabbit@ctrl-2", "rabbit@ctrl-3"],
+            "ram_nodes": [],
+            "running_nodes": ["rabbit@ctrl-1", "rabbit@ctrl-2", "rabbit@ctrl-3"],
+            "partitions": {},
+            "alarms": [],
+            "versions": {"rabbit@ctrl-1": "3.10.8", ...},
+            "version": "3.10.8",
+        }
+    """
+
+    requires_command = "rabbitmqctl"
+
+    @staticmethod
+    def default() -> dict:
+        return {}
+
+    def command(self) -> str:
+        # A stopped node exits 69 with nothing on stdout: that is an answer ({}), not an error.
+        return "rabbitmqctl -q cluster_status --formatter json 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> dict:
+        raw = _json(output, "rabbitmqctl cluster_status")
+        if not isinstance(raw, dict) or "running_nodes" not in raw:
+            raise FactProcessError(f"rabbitmqctl cluster_status: unexpected JSON: {output[:1]!r}")
+        versions = {
+            node: info.get("rabbitmq_version", "")
+            for node, info in (raw.get("versions") or {}).items()
+        }
+        known = [v for v in versions.values() if upstream_version(v)]
+        partitions = raw.get("partitions") or {}
+        if isinstance(partitions, list):  # [[node, [nodes]], ...] in some versions
+            partitions = {node: peers for node, peers in partitions}
+        return {
+            "cluster_name": raw.get("cluster_name"),
+            "disc_nodes": sorted(raw.get("disk_nodes") or []),
+            "ram_nodes": sorted(raw.get("ram_nodes") or []),
+            "running_nodes": sorted(raw.get("running_nodes") or []),
+            "partitions": partitions,
+            "alarms": raw.get("alarms") or [],
+            "versions": versions,
+            "version": min(known, key=upstream_version) if known else None,
+        }
+
+
+class RabbitmqPackageVersion(FactBase[dict]):
+    """
+    The ``rabbitmq-server`` Debian package: installed version and the candidate apt would
+    install (``None`` when there is none). Known before the package is installed, so a deploy
+    can choose settings for the version it is about to run.
+
+    .. code:: python
+
+        {"installed": None, "candidate": "3.10.8-1.1+deb12u1"}
+    """
+
+    requires_command = "apt-cache"
+
+    @staticmethod
+    def default() -> dict:
+        return {"installed": None, "candidate": None}
+
+    def command(self) -> str:
+        return "LC_ALL=C apt-cache policy rabbitmq-server"
+
+    def process(self, output: list[str]) -> dict:
+        found: dict[str, str | None] = {}
+        for line in output:
+            key, _, value = line.strip().partition(":")
+            if key in ("Installed", "Candidate"):
+                value = value.strip()
+                found[key.lower()] = None if value in ("", "(none)") else value
+        if set(found) != {"installed", "candidate"}:
+            raise FactProcessError(f"apt-cache policy rabbitmq-server: unexpected output {output[:3]!r}")
+        return found
+
+
+class RabbitmqUsers(FactBase[dict]):
+    """
+    Users of the running node with their tags (``rabbitmqctl list_users``). Fails the host when
+    the node is down: a missing user must never be guessed.
+
+    .. code:: python
+
+        {"admin": ["administrator"], "openstack": []}
+    """
+
+    requires_command = "rabbitmqctl"
+
+    @staticmethod
+    def default() -> dict:
+        return {}
+
+    def command(self) -> str:
+        return "rabbitmqctl -q list_users --formatter json"
+
+    def process(self, output: list[str]) -> dict:
+        rows = _json(output, "rabbitmqctl list_users")
+        try:
+            return {row["user"]: sorted(row.get("tags") or []) for row in rows}
+        except (KeyError, TypeError) as error:
+            raise FactProcessError(f"rabbitmqctl list_users: unexpected rows {rows!r:.200}") from error
+
+
+class RabbitmqUserAuthenticates(FactBase[bool]):
+    """
+    Whether ``user`` logs in with ``password`` (``rabbitmqctl authenticate_user`` exit status).
+    Pass the password as a ``HiddenValue``: pyinfra then prints it masked. Any exit status other
+    than success or "invalid credentials" (e.g. 69, node down) fails the host.
+    """
+
+    requires_command = "rabbitmqctl"
+
+    @staticmethod
+    def default() -> bool:
+        return False
+
+    def command(self, user: str, password: HiddenValue) -> StringCommand:
+        secret = password if isinstance(password, HiddenValue) else HiddenValue(password)
+        return StringCommand(
+            "rabbitmqctl -q authenticate_user", QuoteString(user), QuoteString(secret),
+            ">/dev/null 2>&1; echo $?",
+        )
+
+    def process(self, output: list[str]) -> bool:
+        status = output[-1].strip() if output else ""
+        if status == "0":
+            return True
+        if status == str(EX_DATAERR):
+            return False
+        raise FactProcessError(f"rabbitmqctl authenticate_user exited {status!r} (node down?)")
+
+
+class RabbitmqPermissions(FactBase[dict]):
+    """
+    Permissions in one virtual host (``rabbitmqctl list_permissions -p VHOST``).
+
+    .. code:: python
+
+        {"openstack": {"configure": ".*", "write": ".*", "read": ".*"}}
+    """
+
+    requires_command = "rabbitmqctl"
+
+    @staticmethod
+    def default() -> dict:
+        return {}
+
+    def command(self, vhost: str = "/") -> StringCommand:
+        return StringCommand("rabbitmqctl -q list_permissions -p", QuoteString(vhost), "--formatter json")
+
+    def process(self, output: list[str]) -> dict:
+        rows = _json(output, "rabbitmqctl list_permissions")
+        try:
+            return {
+                row["user"]: {key: row[key] for key in ("configure", "write", "read")} for row in rows
+            }
+        except (KeyError, TypeError) as error:
+            raise FactProcessError(f"rabbitmqctl list_permissions: unexpected rows {rows!r:.200}") from error
+
+
+class RabbitmqPolicies(FactBase[dict]):
+    """
+    Policies of one virtual host (``rabbitmqctl list_policies -p VHOST``); ``definition`` is
+    decoded (RabbitMQ 3.x prints it as a JSON string).
+
+    .. code:: python
+
+        {"ha-all": {"pattern": "^(?!amq\\\\.).*", "apply_to": "all",
+                    "definition": {"ha-mode": "all"}, "priority": 0}}
+    """
+
+    requires_command = "rabbitmqctl"
+
+    @staticmethod
+    def default() -> dict:
+        return {}
+
+    def command(self, vhost: str = "/") -> StringCommand:
+        return StringCommand("rabbitmqctl -q list_policies -p", QuoteString(vhost), "--formatter json")
+
+    def process(self, output: list[str]) -> dict:
+        rows = _json(output, "rabbitmqctl list_policies")
+        policies = {}
+        try:
+            for row in rows:
+                definition = row["definition"]
+                if isinstance(definition, str):
+                    definition = json.loads(definition)
+                policies[row["name"]] = {
+                    "pattern": row["pattern"],
+                    "apply_to": row.get("apply-to", "all"),
+                    "definition": definition,
+                    "priority": int(row.get("priority", 0)),
+                }
+        except (KeyError, TypeError, ValueError) as error:
+            raise FactProcessError(f"rabbitmqctl list_policies: unexpected rows {rows!r:.200}") from error
+        return policies

@@ -1,0 +1,141 @@
+"""RabbitMQ on the lab: three running disc nodes, a message that survives its node, idempotence,
+no secret in the output, nothing listening on a wildcard address.
+
+The message test is a real AMQP round trip (pika, user ``openstack``): a persistent message is
+published on ctrl-1 to an HA queue (``ha-all`` mirrored classic queue on RabbitMQ 3.x, a quorum
+queue on RabbitMQ >= 4), ctrl-1's RabbitMQ is stopped, and the message is consumed on ctrl-3.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pika
+import pytest
+
+from facts.rabbitmq import upstream_version
+from lib.secrets import load as load_secrets
+from tests.lab_tests.conftest import changed_ops
+
+pytestmark = pytest.mark.lab
+
+DEPLOY = "deploys/rabbitmq.py"
+STATUS = "facts.rabbitmq.RabbitmqClusterStatus"
+
+
+def ok(proc) -> str:
+    assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def nodes(lab) -> list[str]:
+    return [f"rabbit@ctrl-{n}" for n in lab.hosts]
+
+
+def run_deploy(lab, *flags: str) -> tuple[dict, str]:
+    """The deploy with --json: (results, everything pyinfra printed)."""
+    proc = lab.pyinfra(DEPLOY, "--json", *flags)
+    ok(proc)
+    return json.loads(proc.stdout), proc.stdout + proc.stderr
+
+
+def amqp(lab, n: int) -> pika.BlockingConnection:
+    password = load_secrets()["rabbitmq_openstack_password"].unmask()
+    params = pika.ConnectionParameters(
+        host=lab.address("srv", n), port=5672, virtual_host="/",
+        credentials=pika.PlainCredentials("openstack", password),
+        connection_attempts=3, retry_delay=2, socket_timeout=10,
+    )
+    return pika.BlockingConnection(params)
+
+
+def wait_running(lab, expected: list[str], timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = lab.fact(STATUS)
+        if all(s.get("running_nodes") == expected for s in status.values()) and len(status) == len(expected):
+            return status
+        assert time.monotonic() < deadline, f"running nodes never became {expected}: {status}"
+        time.sleep(3)
+
+
+@pytest.fixture(scope="module")
+def converged(lab):
+    """The deploy converged on the lab (a no-op when it already was)."""
+    run_deploy(lab)
+    return lab
+
+
+def test_three_running_disc_nodes_no_partition(converged):
+    status = converged.fact(STATUS)
+    assert sorted(status) == [f"ctrl-{n}" for n in converged.hosts]
+    for host, s in status.items():
+        assert s["disc_nodes"] == nodes(converged), host
+        assert s["running_nodes"] == nodes(converged), host
+        assert s["ram_nodes"] == [] and s["partitions"] == {} and s["alarms"] == [], (host, s)
+        assert upstream_version(s["version"]) >= (3, 10), (host, s)
+
+
+def test_users_and_queue_ha_policy(converged):
+    users = converged.fact("facts.rabbitmq.RabbitmqUsers")["ctrl-1"]
+    assert users == {"admin": ["administrator"], "openstack": []}  # guest deleted
+    policies = converged.fact("facts.rabbitmq.RabbitmqPolicies")["ctrl-1"]
+    version = upstream_version(converged.fact(STATUS)["ctrl-1"]["version"])
+    if version < (4, 0):
+        assert policies["ha-all"]["definition"] == {"ha-mode": "all"}
+    else:
+        assert "ha-all" not in policies  # no classic mirroring in RabbitMQ 4: quorum queues
+
+
+def test_nothing_listens_on_a_wildcard_address(converged):
+    for n in converged.hosts:
+        listening = ok(converged.ssh(n, "ss -Hltn '( sport = :5672 or sport = :4369 or sport = :25672 )'"))
+        local = sorted({line.split()[3] for line in listening.splitlines()})
+        srv = converged.address("srv", n)
+        assert local == sorted({f"{srv}:5672", f"{srv}:4369", "127.0.0.1:4369", f"{srv}:25672"}), local
+        mode = ok(converged.ssh(n, "stat -c '%a %U' /var/lib/rabbitmq/.erlang.cookie")).strip()
+        assert mode == "400 rabbitmq"
+
+
+def test_persistent_message_survives_the_loss_of_its_node(converged):
+    lab = converged
+    version = upstream_version(lab.fact(STATUS)["ctrl-1"]["version"])
+    queue = f"prereqos-lab-ha-{uuid.uuid4().hex[:8]}"
+    body = f"hello from ctrl-1 {uuid.uuid4()}".encode()
+    # RabbitMQ 3.x: a classic queue, mirrored on every node by ha-all. 4.x: a quorum queue.
+    arguments = {} if version < (4, 0) else {"x-queue-type": "quorum"}
+
+    with amqp(lab, 1) as connection:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.queue_declare(queue, durable=True, arguments=arguments)
+        channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2), mandatory=True)
+    if version < (4, 0):
+        mirrors = ok(lab.ssh(1, f"rabbitmqctl -q list_queues --no-table-headers name policy "
+                                f"synchronised_slave_pids | grep '^{queue}'"))
+        assert "ha-all" in mirrors and "ctrl-2" in mirrors and "ctrl-3" in mirrors, mirrors
+
+    last = lab.hosts[-1]
+    try:
+        ok(lab.ssh(1, "systemctl stop rabbitmq-server"))
+        with amqp(lab, last) as connection:
+            channel = connection.channel()
+            method, properties, received = channel.basic_get(queue, auto_ack=True)
+            assert received == body, (method, received)
+            assert properties.delivery_mode == 2
+            channel.queue_delete(queue)
+    finally:
+        ok(lab.ssh(1, "systemctl start rabbitmq-server"))
+        wait_running(lab, nodes(lab))
+
+
+def test_second_run_changes_nothing_and_prints_no_secret(converged):
+    # -vv prints every command pyinfra runs (facts too): passwords must show masked there.
+    results, output = run_deploy(converged, "-vv")
+    assert changed_ops(results) == {}
+    assert not results["results"].get("failed_hosts")
+    for key, secret in load_secrets().items():
+        assert secret.unmask() not in output, f"secret {key} appears in the pyinfra output"
+    assert "*MASKED*" in output  # the password checks ran, masked
