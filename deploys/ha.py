@@ -1,0 +1,109 @@
+"""Corosync 3 + Pacemaker: the seed's HA stack, with the two virtual IPs and HAProxy as a clone.
+
+    pyinfra inventory.py deploys/ha.py
+
+1. On every controller: the shared authkey (from secrets.json) and corosync.conf are written
+   *before* the packages, so a first install starts corosync straight into the cluster; where
+   corosync already ran, a changed key or config restarts it one node at a time, each node
+   back in a quorate membership before the next.
+2. On ``firstnode``, once pacemaker shows every controller online: cluster properties, the
+   VIP group ``vips`` (vipsrv + vipapi, IPaddr2), ``haproxy-clone`` (systemd:haproxy), and
+   the constraints keeping the VIPs where HAProxy runs. Each is written only if the CIB
+   differs. HAProxy's own configuration belongs to ``deploys/haproxy.py``.
+"""
+
+from lib.deploy import prologue
+
+topo = prologue()
+
+import base64
+from io import BytesIO
+
+from pyinfra import host, logger
+from pyinfra.facts.systemd import SystemdStatus
+from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
+
+from operations import corosync, pacemaker
+
+COROSYNC = host.data.corosync
+PACEMAKER = host.data.pacemaker
+PACKAGES = ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents", "haproxy"]
+
+# --- Corosync: key and configuration first ----------------------------------------------------
+was_running = host.get_fact(SystemdStatus, services=["corosync.service"]).get("corosync.service", False)
+
+authkey = files.put(
+    name="Corosync authkey (from secrets, 0400)",
+    src=BytesIO(base64.b64decode(host.data.secrets["corosync_authkey"].unmask())),
+    dest="/etc/corosync/authkey",
+    user="root",
+    group="root",
+    mode="400",
+)
+conf = files.template(
+    name="Corosync configuration (knet, two links, crypto, votequorum)",
+    src="templates/corosync/corosync.conf.j2",
+    dest="/etc/corosync/corosync.conf",
+    user="root",
+    group="root",
+    mode="644",
+    me=topo.me,
+    corosync=COROSYNC,
+    nodes=topo.nodes,
+)
+
+# Before the packages: HAProxy, started by its package, may already bind the VIPs.
+server.sysctl(
+    name="Allow binding non-local addresses (net.ipv4.ip_nonlocal_bind=1)",
+    key="net.ipv4.ip_nonlocal_bind",
+    value=1,
+    persist=True,
+    persist_file="/etc/sysctl.d/60-haproxy.conf",
+)
+apt.packages(
+    name="Install corosync, pacemaker, resource agents and HAProxy (no Recommends)",
+    packages=PACKAGES,
+    no_recommends=True,
+)
+
+for service in ("corosync", "pacemaker"):
+    systemd.service(name=f"{service}: running, enabled at boot", service=service, running=True, enabled=True)
+# Where corosync ran before this deploy with the old key/config (a first install or a start
+# above already uses the new ones).
+corosync.restart(
+    name="Restart corosync where its key or configuration changed (one node at a time)",
+    nodes=[node.name for node in topo.nodes],
+    _serial=True,
+    _if=lambda: was_running and any_changed(authkey, conf)(),
+)
+
+# --- HAProxy: pacemaker starts and stops it ---------------------------------------------------
+systemd.service(
+    name="haproxy: not started at boot (pacemaker's haproxy-clone owns it)",
+    service="haproxy",
+    running=None,
+    enabled=False,
+)
+
+# --- Pacemaker: cluster-wide configuration, on the first node --------------------------------
+if topo.is_first:
+    if not PACEMAKER["stonith_enabled"]:
+        logger.warning(
+            "pacemaker: stonith-enabled=false (group_data pacemaker.stonith_enabled): no fencing, "
+            "as in the seed. A node that stops answering is assumed dead, not fenced.",
+        )
+    pacemaker.wait_for_cluster(
+        name="Wait for pacemaker: DC elected, quorum, every controller online",
+        nodes=[node.name for node in topo.nodes],
+    )
+    pacemaker.cluster_properties(
+        name="Pacemaker cluster properties",
+        properties={
+            "stonith-enabled": PACEMAKER["stonith_enabled"],
+            "no-quorum-policy": PACEMAKER["no_quorum_policy"],
+            **PACEMAKER["properties"],
+        },
+    )
+    for description, obj in pacemaker.seed_configuration(topo, PACEMAKER):
+        pacemaker.configure(name=description, obj=obj)

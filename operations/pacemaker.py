@@ -1,0 +1,225 @@
+"""Pacemaker operations: cluster properties and CIB objects, applied from the CIB's state.
+
+Each operation reads ``CibConfiguration`` and writes only what differs: a missing object is
+created (``cibadmin --create``), a differing one replaced whole (``cibadmin --replace``), an
+equal one left alone. Objects are built as XML with the helpers below (``primitive``,
+``group``, ``clone``, ``colocation``, ``order``), the same form the fact compares.
+
+Example (on one node, once the cluster is formed)::
+
+    pacemaker.wait_for_cluster(name="Wait for pacemaker", nodes=["ctrl-1", "ctrl-2", "ctrl-3"])
+    pacemaker.cluster_properties(name="Properties", properties={"stonith-enabled": False})
+    pacemaker.configure(
+        name="HAProxy clone",
+        obj=pacemaker.clone("haproxy-clone", pacemaker.primitive(
+            "haproxy", "systemd:haproxy", ops=[{"name": "monitor", "interval": "5s"}])),
+    )
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping
+from xml.etree.ElementTree import Element, SubElement, tostring
+
+from pyinfra import host
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+
+from facts.pacemaker import CibConfiguration, CrmMon, element_tree
+from operations.corosync import wait_for
+
+# Where each kind of top-level object lives in the CIB.
+SCOPES = {
+    "primitive": "resources",
+    "group": "resources",
+    "clone": "resources",
+    "rsc_colocation": "constraints",
+    "rsc_order": "constraints",
+    "rsc_location": "constraints",
+}
+
+
+def cib_value(value: Any) -> str:
+    """A Python value as the CIB writes it (``False`` -> ``"false"``, ``1000`` -> ``"1000"``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --- XML builders ------------------------------------------------------------------------
+def _nvpairs(parent: Element, owner: str, kind: str, values: Mapping[str, Any] | None) -> None:
+    if not values:
+        return
+    block = SubElement(parent, kind, id=f"{owner}-{kind}")
+    for key, value in values.items():
+        SubElement(block, "nvpair", id=f"{owner}-{kind}-{key}", name=key, value=cib_value(value))
+
+
+def primitive(rsc_id: str, agent: str, params: Mapping[str, Any] | None = None,
+              ops: Iterable[Mapping[str, Any]] = (), meta: Mapping[str, Any] | None = None) -> Element:
+    """``<primitive>`` from ``class:provider:type`` (or ``class:type``), params, ops, meta."""
+    parts = agent.split(":")
+    if len(parts) == 3:
+        attrs = {"id": rsc_id, "class": parts[0], "provider": parts[1], "type": parts[2]}
+    elif len(parts) == 2:
+        attrs = {"id": rsc_id, "class": parts[0], "type": parts[1]}
+    else:
+        raise ValueError(f"resource agent {agent!r}: expected class:provider:type or class:type")
+    element = Element("primitive", attrs)
+    _nvpairs(element, rsc_id, "instance_attributes", params)
+    _nvpairs(element, rsc_id, "meta_attributes", meta)
+    ops = list(ops)
+    if ops:
+        operations = SubElement(element, "operations")
+        for op in ops:
+            values = {key: cib_value(value) for key, value in op.items()}
+            SubElement(operations, "op", id=f"{rsc_id}-{op['name']}-interval-{op.get('interval', '0s')}", **values)
+    return element
+
+
+def group(group_id: str, *members: Element, meta: Mapping[str, Any] | None = None) -> Element:
+    """``<group>``: members run on one node, started in order."""
+    element = Element("group", id=group_id)
+    _nvpairs(element, group_id, "meta_attributes", meta)
+    element.extend(members)
+    return element
+
+
+def clone(clone_id: str, member: Element, meta: Mapping[str, Any] | None = None) -> Element:
+    """``<clone>``: one instance of ``member`` per node."""
+    element = Element("clone", id=clone_id)
+    _nvpairs(element, clone_id, "meta_attributes", meta)
+    element.append(member)
+    return element
+
+
+def colocation(constraint_id: str, rsc: str, with_rsc: str, score: str = "INFINITY") -> Element:
+    """``rsc`` may only run where ``with_rsc`` runs (for INFINITY)."""
+    return Element("rsc_colocation", {"id": constraint_id, "rsc": rsc, "with-rsc": with_rsc, "score": score})
+
+
+def order(constraint_id: str, first: str, then: str, kind: str = "Mandatory") -> Element:
+    """Start ``first`` before ``then``."""
+    return Element("rsc_order", {"id": constraint_id, "first": first, "then": then, "kind": kind})
+
+
+def seed_configuration(topo, settings: Mapping[str, Any]) -> list[tuple[str, Element]]:
+    """The seed's resources and constraints, as ``(description, object)`` in creation order.
+
+    + topo: a ``lib.topology.Topology`` (VIP addresses and netmasks)
+    + settings: group_data ``pacemaker`` (monitor intervals)
+
+    The seed's ``colocation vip-with-haproxy inf: vipsrv vipapi haproxy-clone`` becomes the
+    group ``vips`` (vipsrv and vipapi together) colocated with ``haproxy-clone``; its order is
+    turned around to what the colocation needs (HAProxy first) and made Optional, so that a
+    HAProxy restart on another node does not restart the VIPs.
+    """
+
+    def vip(net: str) -> Element:
+        return primitive(
+            f"vip{net}",
+            "ocf:heartbeat:IPaddr2",
+            params={"ip": topo.vip(net), "cidr_netmask": topo.netmasks[net]},
+            ops=[{"name": "monitor", "interval": settings["vip_monitor_interval"], "timeout": "20s"}],
+        )
+
+    haproxy = primitive(
+        "haproxy",
+        "systemd:haproxy",
+        ops=[{"name": "monitor", "interval": settings["haproxy_monitor_interval"], "timeout": "20s"}],
+    )
+    return [
+        ("VIP group vips: vipsrv and vipapi (IPaddr2) together", group("vips", vip("srv"), vip("api"))),
+        ("HAProxy on every node: haproxy-clone (systemd:haproxy)", clone("haproxy-clone", haproxy)),
+        ("Constraint: the VIPs only where HAProxy runs",
+         colocation("vips-with-haproxy", "vips", "haproxy-clone", "INFINITY")),
+        ("Constraint: HAProxy started before the VIPs",
+         order("haproxy-before-vips", "haproxy-clone", "vips", "Optional")),
+    ]
+
+
+# --- Operations --------------------------------------------------------------------------
+def cluster_ready(nodes: Iterable[str]) -> Callable[[dict[str, Any]], bool]:
+    """Predicate on ``CrmMon``: a DC is elected, the partition is quorate, ``nodes`` are online."""
+    wanted = set(nodes)
+
+    def ready(status: dict[str, Any]) -> bool:
+        return bool(status.get("dc")) and bool(status.get("quorum")) and wanted <= set(status["nodes"]["online"])
+
+    return ready
+
+
+@operation()
+def wait_for_cluster(nodes: list[str], timeout: int = 180):
+    """
+    Wait until pacemaker has a DC, quorum, and every one of ``nodes`` online.
+
+    + nodes: node names that must be online
+    + timeout: seconds to wait
+
+    **Example:**
+
+    .. code:: python
+
+        pacemaker.wait_for_cluster(name="Wait for the cluster", nodes=["ctrl-1", "ctrl-2", "ctrl-3"])
+    """
+    ready = cluster_ready(nodes)
+    status = host.get_fact(CrmMon)
+    if ready(status):
+        host.noop(f"cluster formed: DC {status['dc']}, online {', '.join(status['nodes']['online'])}")
+        return
+    yield FunctionCommand(wait_for, (CrmMon, ready, timeout, f"pacemaker with {', '.join(nodes)} online"), {})
+
+
+@operation()
+def cluster_properties(properties: Mapping[str, Any]):
+    """
+    Set cluster properties (``crm_config``, ``cib-bootstrap-options``) that differ.
+
+    + properties: ``{name: value}``; booleans are written ``true``/``false``
+
+    **Example:**
+
+    .. code:: python
+
+        pacemaker.cluster_properties(
+            name="Cluster properties",
+            properties={"stonith-enabled": False, "cluster-recheck-interval": "5min"},
+        )
+    """
+    current = host.get_fact(CibConfiguration)["properties"]
+    wanted = {name: cib_value(value) for name, value in properties.items()}
+    differing = {name: value for name, value in wanted.items() if current.get(name) != value}
+    if not differing:
+        host.noop(f"cluster properties already set: {', '.join(wanted)}")
+        return
+    for name, value in differing.items():
+        yield StringCommand("crm_attribute", "--type", "crm_config", "--name", QuoteString(name),
+                            "--update", QuoteString(value))
+
+
+@operation()
+def configure(obj: Element):
+    """
+    Create a top-level CIB object (resource or constraint), or replace it when it differs.
+
+    + obj: the object, built with ``primitive``/``group``/``clone``/``colocation``/``order``
+
+    **Example:**
+
+    .. code:: python
+
+        pacemaker.configure(
+            name="VIPs only where HAProxy runs",
+            obj=pacemaker.colocation("vips-with-haproxy", "vips", "haproxy-clone"),
+        )
+    """
+    if obj.tag not in SCOPES:
+        raise ValueError(f"cannot configure <{obj.tag}>: one of {', '.join(SCOPES)}")
+    scope, obj_id = SCOPES[obj.tag], obj.get("id")
+    current = host.get_fact(CibConfiguration)[scope].get(obj_id)
+    if current == element_tree(obj):
+        host.noop(f"{obj.tag} {obj_id} is configured")
+        return
+    action = "--create" if current is None else "--replace"
+    yield StringCommand("cibadmin", action, "--scope", scope, "--xml-text",
+                        QuoteString(tostring(obj, encoding="unicode")))

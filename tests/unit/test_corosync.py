@@ -1,0 +1,215 @@
+"""Corosync: facts on real output captured from the lab, the rendered corosync.conf, the restart op.
+
+Fixtures (tests/fixtures/corosync/) come from lab hosts running corosync 3.1.7 (Debian 12).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from unittest.mock import MagicMock
+
+import jinja2
+import pytest
+from pyinfra.api import FactProcessError, FunctionCommand, OperationError
+from pyinfra.context import ctx_host, ctx_state
+
+from facts.corosync import CorosyncCmap, CorosyncLinks, CorosyncQuorum
+from lib.topology import Topology
+from operations import corosync as corosync_ops
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests/fixtures/corosync"
+NAMES = ["ctrl-1", "ctrl-2", "ctrl-3"]
+
+
+def lines(name: str) -> list[str]:
+    return (FIXTURES / name).read_text().splitlines()
+
+
+# --- facts --------------------------------------------------------------------------------
+def test_quorum_quorate_three_members():
+    quorum = CorosyncQuorum().process(lines("quorumtool_quorate.txt"))
+    assert quorum == {
+        "running": True, "quorate": True, "node_id": 1, "nodes": 3, "expected_votes": 3,
+        "total_votes": 3, "quorum": 2, "activity_blocked": False,
+        "flags": ["Quorate", "WaitForAll", "LastManStanding"],
+        "members": [
+            {"nodeid": 1, "votes": 1, "name": "ctrl-1", "local": True},
+            {"nodeid": 2, "votes": 1, "name": "ctrl-2", "local": False},
+            {"nodeid": 3, "votes": 1, "name": "ctrl-3", "local": False},
+        ],
+    }
+
+
+def test_quorum_alone_is_not_quorate_and_blocked():
+    quorum = CorosyncQuorum().process(lines("quorumtool_alone_not_quorate.txt"))
+    assert quorum["quorate"] is False and quorum["activity_blocked"] is True
+    assert (quorum["quorum"], quorum["total_votes"], quorum["expected_votes"]) == (2, 1, 3)
+    assert [m["name"] for m in quorum["members"]] == ["ctrl-1"]
+
+
+def test_quorum_fact_command_and_default():
+    fact = CorosyncQuorum()
+    assert fact.requires_command() == "corosync-quorumtool"
+    assert fact.command().endswith("|| true")  # exit 2 (not quorate) is an answer, not a failure
+    assert fact.default() == {"running": False, "quorate": False, "members": []}
+
+
+def test_quorum_unexpected_output_raises():
+    with pytest.raises(FactProcessError):
+        CorosyncQuorum().process(["Cannot initialize QUORUM service"])
+
+
+def test_links_all_connected():
+    links = CorosyncLinks().process(lines("cfgtool_connected.txt"))
+    assert links["node_id"] == 2 and links["transport"] == "knet"
+    assert [(link["id"], link["addr"]) for link in links["links"]] == [(0, "10.103.2.12"), (1, "10.103.3.12")]
+    for link in links["links"]:
+        assert link["nodes"] == {"1": "connected", "2": "localhost", "3": "connected"}
+
+
+def test_links_one_link_down_to_one_node():
+    links = CorosyncLinks().process(lines("cfgtool_link1_down_to_node3.txt"))
+    assert links["links"][0]["nodes"]["3"] == "connected"
+    assert links["links"][1]["nodes"] == {"1": "localhost", "2": "connected", "3": "disconnected"}
+
+
+def test_links_peers_stopped():
+    links = CorosyncLinks().process(lines("cfgtool_peers_down.txt"))
+    assert {state for link in links["links"] for state in link["nodes"].values()} == {"localhost", "disconnected"}
+
+
+def test_links_unexpected_output_raises():
+    with pytest.raises(FactProcessError):
+        CorosyncLinks().process(["Could not initialize corosync configuration API error 2"])
+
+
+def test_cmap_totem_types():
+    totem = CorosyncCmap().process(lines("cmapctl_totem.txt"))
+    assert totem["totem.crypto_cipher"] == "aes256" and totem["totem.crypto_hash"] == "sha256"
+    assert totem["totem.transport"] == "knet" and totem["totem.link_mode"] == "passive"
+    assert totem["totem.token"] == 3000 and totem["totem.interface.0.mcastport"] == 5405
+
+
+def test_cmap_command_quotes_prefix():
+    assert CorosyncCmap().command(prefix="totem.").get_raw_value() == "corosync-cmapctl -b totem. 2>/dev/null || true"
+    assert CorosyncCmap().command(prefix="a b").get_raw_value().startswith("corosync-cmapctl -b 'a b'")
+
+
+def test_cmap_unexpected_line_raises():
+    with pytest.raises(FactProcessError):
+        CorosyncCmap().process(["Failed to initialize the cmap API. Error CS_ERR_LIBRARY"])
+
+
+# --- corosync.conf ----------------------------------------------------------------------------
+def render(data, names=NAMES, me="ctrl-1") -> str:
+    topo = Topology.from_data(me, data, names)
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+        (ROOT / "templates/corosync/corosync.conf.j2").read_text())
+    return template.render(me=me, corosync=data.corosync, nodes=topo.nodes)
+
+
+def test_conf_knet_two_links_crypto_votequorum(default_data):
+    conf = render(default_data)
+    assert "transport: knet" in conf
+    assert "crypto_cipher: aes256" in conf and "crypto_hash: sha256" in conf
+    assert "token: 3000" in conf and "cluster_name: prereqos" in conf
+    assert conf.count("linknumber:") == 2 and conf.count("mcastport: 5405") == 2
+    for n, name in enumerate(NAMES, 1):
+        assert (f"name: {name}\n        nodeid: {n}\n        ring0_addr: 10.0.2.1{n}\n"
+                f"        ring1_addr: 10.0.3.1{n}\n") in conf
+    for line in ("expected_votes: 3", "wait_for_all: 1", "last_man_standing: 1",
+                 "last_man_standing_window: 10000"):
+        assert line in conf
+    # corosync 1/2-era settings are gone; no two_node with three nodes.
+    settings = "\n".join(line for line in conf.splitlines() if not line.lstrip().startswith("#"))
+    for old in ("secauth", "service {", "amf", "aisexec", "bindnetaddr", "mcastaddr", "two_node"):
+        assert old not in settings
+
+
+def test_conf_values_come_from_data(default_data):
+    default_data["corosync"] = {**default_data["corosync"], "token": 10000, "crypto_hash": "sha512"}
+    conf = render(default_data)
+    assert "token: 10000" in conf and "crypto_hash: sha512" in conf
+
+
+def test_conf_two_nodes_sets_two_node(default_data):
+    conf = render(default_data, names=["ctrl-1", "ctrl-2"])
+    assert "expected_votes: 2" in conf and "two_node: 1" in conf
+
+
+@pytest.mark.skipif(shutil.which("corosync") is None, reason="corosync is not installed on this machine")
+def test_conf_accepted_by_corosync(default_data, tmp_path):
+    """``corosync -t`` parses the rendered file; this machine poses as ctrl-1 (its node name)."""
+    key = tmp_path / "authkey"
+    key.write_bytes(bytes(range(256)))
+    key.chmod(0o400)
+
+    def check(conf: str) -> subprocess.CompletedProcess:
+        path = tmp_path / "corosync.conf"
+        path.write_text(conf.replace("totem {", f"totem {{\n    keyfile: {key}", 1))
+        return subprocess.run(["corosync", "-t", "-c", str(path)], capture_output=True, text=True)
+
+    names = [socket.gethostname(), "ctrl-2", "ctrl-3"]
+    default_data["netsuffix"] = {**default_data["netsuffix"], names[0]: 11}
+    good = check(render(default_data, names=names, me=names[0]))
+    assert good.returncode == 0, good.stderr
+    bad = check(render(default_data, names=names, me=names[0]).replace("crypto_cipher: aes256", "crypto_cipher: rot13"))
+    assert bad.returncode != 0 and "Invalid cipher type" in bad.stderr
+
+
+# --- operations ---------------------------------------------------------------------------
+class FakeHost:
+    """get_fact answers from a list (one value per call, the last one repeated)."""
+
+    name = "ctrl-1"
+
+    def __init__(self, *values):
+        self.values, self.calls, self.noops = list(values), 0, []
+
+    def get_fact(self, cls, *args, **kwargs):
+        value = self.values[min(self.calls, len(self.values) - 1)]
+        self.calls += 1
+        return value
+
+    def noop(self, description):
+        self.noops.append(description)
+
+
+QUORATE = CorosyncQuorum().process(lines("quorumtool_quorate.txt"))
+ALONE = CorosyncQuorum().process(lines("quorumtool_alone_not_quorate.txt"))
+DEBIAN_DEFAULT = {**ALONE, "quorate": True, "members": [{"nodeid": 1, "votes": 1, "name": "node1", "local": True}]}
+
+
+def run_op(op, host, *args, **kwargs):
+    with ctx_state.use(MagicMock()), ctx_host.use(host):
+        return list(op._inner(*args, **kwargs))
+
+
+def test_restart_member_waits_for_quorum():
+    commands = run_op(corosync_ops.restart, FakeHost(QUORATE), NAMES)
+    assert commands[0] == "systemctl restart corosync.service pacemaker.service"
+    assert isinstance(commands[1], FunctionCommand) and commands[1].function is corosync_ops.wait_for
+    assert commands[1].args[0] is CorosyncQuorum and len(commands) == 2
+
+
+@pytest.mark.parametrize("before", [ALONE, DEBIAN_DEFAULT, CorosyncQuorum.default()],
+                         ids=["not-quorate", "package-default-cluster", "stopped"])
+def test_restart_without_quorum_to_keep_does_not_wait(before):
+    assert run_op(corosync_ops.restart, FakeHost(before), NAMES) == [
+        "systemctl restart corosync.service pacemaker.service"]
+
+
+def test_wait_for_polls_until_ready():
+    host = FakeHost(CorosyncQuorum.default(), ALONE, QUORATE)
+    with ctx_host.use(host):
+        corosync_ops.wait_for(CorosyncQuorum, corosync_ops.quorate, 10, "quorum", interval=0)
+    assert host.calls == 3
+
+
+def test_wait_for_times_out():
+    with ctx_host.use(FakeHost(ALONE)), pytest.raises(OperationError, match="quorum not reached"):
+        corosync_ops.wait_for(CorosyncQuorum, corosync_ops.quorate, 0, "quorum", interval=0)
