@@ -1,0 +1,171 @@
+"""One-screen health report of a prereqos cluster, from the project's facts.
+
+    python -m lib.health inventory.py            # or tests/lab/inventory.py
+    python -m lib.health inventory.py --json     # the raw facts
+
+Runs one ``pyinfra <inventory> fact ... --json`` for every health fact, prints RabbitMQ
+nodes, Galera size/state, corosync quorum and links, Pacemaker nodes and where each VIP runs,
+HAProxy backends, then exits 1 when anything is unhealthy (a host that did not answer counts).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FACTS = {
+    "rabbitmq": "facts.rabbitmq.RabbitmqClusterStatus",
+    "galera": "facts.galera.WsrepStatus",
+    "quorum": "facts.corosync.CorosyncQuorum",
+    "links": "facts.corosync.CorosyncLinks",
+    "crm": "facts.pacemaker.CrmMon",
+    "haproxy": "facts.haproxy.HaproxyBackends",
+}
+VIPS = ("vipsrv", "vipapi")
+
+
+@dataclass
+class Report:
+    hosts: list[str]
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, line: str) -> None:
+        self.lines.append(f"  {'ok ' if ok else 'BAD'} {line}")
+        if not ok:
+            self.problems.append(line)
+
+    def section(self, title: str) -> None:
+        self.lines.append(title)
+
+
+def gather(inventory: str) -> dict[str, dict]:
+    cmd = [str(Path(sys.executable).with_name("pyinfra")), inventory, "fact", *FACTS.values(), "--json"]
+    proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, stdin=subprocess.DEVNULL)
+    try:
+        raw = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(f"health: pyinfra gave no facts (rc={proc.returncode}):\n{proc.stderr[-2000:]}")
+    return {key: raw.get(name) or {} for key, name in FACTS.items()}
+
+
+def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
+    report = Report(hosts)
+    size = len(hosts)
+
+    report.section("RabbitMQ")
+    for host in hosts:
+        status = facts["rabbitmq"].get(host) or {}
+        running = status.get("running_nodes", [])
+        report.check(
+            len(running) == size and not status.get("partitions") and not status.get("alarms"),
+            f"{host}: running {len(running)}/{size} {' '.join(running)}"
+            f"{' partitions ' + str(status['partitions']) if status.get('partitions') else ''}"
+            f"{' alarms ' + str(status['alarms']) if status.get('alarms') else ''}",
+        )
+
+    report.section("Galera")
+    for host in hosts:
+        wsrep = facts["galera"].get(host) or {}
+        report.check(
+            wsrep.get("cluster_size") == size and wsrep.get("cluster_status") == "Primary"
+            and wsrep.get("local_state_comment") == "Synced" and wsrep.get("ready") is True,
+            f"{host}: size {wsrep.get('cluster_size', '-')} {wsrep.get('cluster_status', 'down')} "
+            f"{wsrep.get('local_state_comment', '')} ready={wsrep.get('ready', False)}",
+        )
+
+    report.section("Corosync")
+    for host in hosts:
+        quorum = facts["quorum"].get(host) or {}
+        links = (facts["links"].get(host) or {}).get("links", [])
+        healthy_links = [
+            link for link in links
+            if len(link["nodes"]) == size
+            and all(state in ("localhost", "connected") for state in link["nodes"].values())
+        ]
+        report.check(
+            quorum.get("quorate") is True and quorum.get("nodes") == size and len(healthy_links) == 2,
+            f"{host}: {'quorate' if quorum.get('quorate') else 'NOT quorate'}, "
+            f"{quorum.get('nodes', 0)}/{size} members, {len(healthy_links)}/2 links connected to all",
+        )
+
+    report.section("Pacemaker")
+    views = {host: facts["crm"].get(host) or {} for host in hosts}
+    for host, crm in views.items():
+        nodes = crm.get("nodes", {})
+        report.check(
+            crm.get("quorum") is True and len(nodes.get("online", [])) == size,
+            f"{host}: DC {crm.get('dc')}, online {' '.join(nodes.get('online', [])) or '-'}"
+            f"{', offline ' + ' '.join(nodes['offline']) if nodes.get('offline') else ''}",
+        )
+    crm = next((v for v in views.values() if v.get("quorum")), {})
+    placed = {}
+    for resource in crm.get("resources", []):
+        if resource["id"] in VIPS:
+            placed[resource["id"]] = resource.get("nodes", [])
+    holders = {tuple(nodes) for nodes in placed.values()}
+    haproxy_nodes = sorted(
+        n for r in crm.get("resources", []) if r["id"].startswith("haproxy") and r.get("active")
+        for n in r.get("nodes", [])
+    )
+    together = len(placed) == len(VIPS) and len(holders) == 1 and len(next(iter(holders))) == 1
+    holder = next(iter(holders))[0] if together else None
+    report.check(
+        together and holder in haproxy_nodes,
+        f"VIPs {', '.join(f'{k} on {v[0] if v else None}' for k, v in sorted(placed.items())) or 'absent'}; "
+        f"HAProxy running on {' '.join(haproxy_nodes) or 'no node'}",
+    )
+
+    report.section("HAProxy")
+    for host in hosts:
+        backends = facts["haproxy"].get(host) or {}
+        galera = backends.get("galera_cluster", {})
+        active = [s for s, v in galera.get("servers", {}).items() if v.get("status") == "UP" and not v.get("backup")]
+        up_backends = sum(1 for b in backends.values() if b.get("status") == "UP")
+        if host == holder:
+            report.check(
+                galera.get("status") == "UP" and len(active) == 1,
+                f"{host}: galera backend {galera.get('status', 'absent')}, active {' '.join(active) or '-'}; "
+                f"{up_backends}/{len(backends)} backends UP",
+            )
+        else:
+            report.lines.append(f"      {host}: {up_backends}/{len(backends)} backends UP"
+                                f"{'' if backends else ' (HAProxy not running)'}")
+    return report
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    inventory = argv[0]
+    facts = gather(inventory)
+    if "--json" in argv:
+        print(json.dumps(facts, indent=2, sort_keys=True))
+    hosts = sorted({h for values in facts.values() for h in values} | set(_inventory_hosts(inventory)))
+    report = evaluate(facts, hosts)
+    print("\n".join(report.lines))
+    if report.problems:
+        print(f"UNHEALTHY: {len(report.problems)} problem(s)")
+        return 1
+    print(f"HEALTHY: {len(hosts)} controllers")
+    return 0
+
+
+def _inventory_hosts(inventory: str) -> list[str]:
+    """The controllers the inventory lists, so a host that did not answer still shows."""
+    cmd = [str(Path(sys.executable).with_name("pyinfra")), inventory, "debug-inventory", "--json"]
+    proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, stdin=subprocess.DEVNULL)
+    try:
+        hosts = json.loads(proc.stdout[proc.stdout.index("["):])
+    except (ValueError, json.JSONDecodeError):
+        return []
+    return [h["name"] for h in hosts if "controllers" in h.get("groups", [])]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
