@@ -3,16 +3,23 @@
     pyinfra inventory.py deploys/rabbitmq.py
     pyinfra inventory.py fact facts.rabbitmq.RabbitmqClusterStatus     # check it
 
-1. Every node: ``rabbitmq-server`` (no Recommends); the shared Erlang cookie (0400); AMQP,
-   epmd and the Erlang distribution on the node's srv address only; a node restarts (one at a
-   time) only when one of those files changed.
+1. Every node: ``rabbitmq-server`` (no Recommends); the shared Erlang cookie (0400); AMQP (5672)
+   and the Erlang distribution (25672, ``inet_dist_use_interface``) on the node's srv address
+   only, epmd (4369) on loopback and the srv address (a drop-in for ``epmd.socket``: Debian
+   starts epmd by socket activation, so ``ERL_EPMD_ADDRESS`` would not apply); a node restarts,
+   one at a time, only when one of those files changed.
 2. firstnode: users ``admin`` (administrator) and ``openstack`` (``.* .* .*`` on the vhost),
    each password set only when it does not already authenticate. ``guest`` is deleted rather
    than given a new password: its name and default password are public knowledge, and
    ``admin`` replaces it. Queue HA: the seed's ``ha-all`` mirroring policy on RabbitMQ 3.x;
-   RabbitMQ >= 4.0 has no classic mirroring, so there ``ha-all`` is removed if left over and
-   clients must declare quorum queues (oslo.messaging ``rabbit_quorum_queue = true``).
-3. The other nodes join firstnode's cluster, one at a time, only if not already members.
+   RabbitMQ >= 4.0 has no classic mirroring (it refuses ``ha-mode`` policies), so there a
+   ``ha-all`` left over from 3.x is removed and clients must declare quorum queues
+   (oslo.messaging ``rabbit_quorum_queue = true``).
+3. The other nodes join firstnode's cluster, one at a time, only if not already members; a
+   fresh standalone node is reset by ``join_cluster`` (it holds no data), a member never is.
+
+The RabbitMQ version (installed, or apt's candidate before the install) decides the queue HA
+and whether ``cluster_partition_handling`` (< 4.3) is written.
 """
 
 from io import StringIO
@@ -126,7 +133,8 @@ if topo.is_first:
         (conf["admin_user"], secrets["rabbitmq_admin_password"], ["administrator"]),
         (conf["openstack_user"], secrets["rabbitmq_openstack_password"], []),
     ):
-        rabbitmq.user(name=f"RabbitMQ user {user} {tags or ''}".rstrip(), user=user, password=secret, tags=tags)
+        rabbitmq.user(name=f"RabbitMQ user {user}" + (f" ({', '.join(tags)})" if tags else ""),
+                      user=user, password=secret, tags=tags)
         rabbitmq.permissions(name=f"RabbitMQ user {user}: .* .* .* on {conf['vhost']}", user=user,
                              vhost=conf["vhost"])
     rabbitmq.user(name="Delete RabbitMQ user guest (public default password)", user="guest", present=False)

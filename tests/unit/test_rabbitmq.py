@@ -52,6 +52,13 @@ def test_cluster_status_three_running_disc_nodes():
     }
 
 
+def test_cluster_status_rabbitmq_4_0():
+    s = status("cluster_status_4.0_three_nodes.json")  # Debian 13: RabbitMQ 4.0.5, Erlang 27
+    assert s["disc_nodes"] == s["running_nodes"] == THREE
+    assert s["partitions"] == {} and s["alarms"] == [] and s["ram_nodes"] == []
+    assert s["version"] == "4.0.5" and not has_classic_mirroring(upstream_version(s["version"]))
+
+
 def test_cluster_status_standalone_fresh_node():
     s = status("cluster_status_3.10_standalone.json")
     assert s["disc_nodes"] == s["running_nodes"] == ["rabbit@ctrl-1"]
@@ -106,6 +113,7 @@ def test_package_version_before_and_after_install():
     with pytest.raises(FactProcessError):
         RabbitmqPackageVersion().process(["N: Unable to locate package rabbitmq-server"])
     assert RabbitmqPackageVersion.default() == {"installed": None, "candidate": None}
+    assert RabbitmqPackageVersion().process(lines("apt_policy_4.0_installed.txt"))["installed"] == "4.0.5-6+deb13u2"
 
 
 @pytest.mark.parametrize("text, version, mirroring, partition_handling", [
@@ -128,6 +136,11 @@ def test_users_permissions_policies():
     assert RabbitmqPolicies().process(lines("list_policies_3.10_ha_all.json")) == {
         "ha-all": {"pattern": r"^(?!amq\.).*", "apply_to": "all", "definition": {"ha-mode": "all"}, "priority": 0}}
     assert RabbitmqPolicies().process(lines("list_policies_3.10_none.json")) == {}
+    assert RabbitmqPolicies().process(lines("list_policies_4.0_quorum_limit.json")) == {
+        "qq-limit": {"pattern": "^x", "apply_to": "quorum_queues", "definition": {"delivery-limit": 10}, "priority": 0}}
+    assert RabbitmqUsers().process(lines("list_users_4.0.json")) == RabbitmqUsers().process(lines("list_users_3.10.json"))
+    assert RabbitmqPermissions().process(lines("list_permissions_4.0.json")) == \
+        RabbitmqPermissions().process(lines("list_permissions_3.10.json"))
     assert RabbitmqPermissions().command(vhost="/os").get_raw_value() == \
         "rabbitmqctl -q list_permissions -p /os --formatter json"
     with pytest.raises(FactProcessError):
