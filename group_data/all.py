@@ -114,10 +114,11 @@ haproxy_services = {
 }
 
 # --- Apache, build environment, openrc ----------------------------------------------------
-apache = {"port": 80}
+apache = {"port": 80}  # on each controller's own srv address only: HAProxy owns the VIPs' ports
 buildenv = {
-    "user": "osbuild",
+    "user": "osbuild",  # build user; its tmp dir is /home/<user>/tmp
     "venv": "/opt/openstack/venv",
+    # Into the venv from PyPI: a bare name is kept at the newest version, "name==x.y" pins it.
     "pip_packages": ["pip", "uwsgi"],
 }
 openrc = {

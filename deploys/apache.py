@@ -1,0 +1,63 @@
+"""Apache HTTPD for the OpenStack WSGI services: mod_wsgi, mod_proxy and mod_proxy_uwsgi,
+listening on each controller's own srv address only (HAProxy owns the VIPs' ports).
+
+Runnable alone::
+
+    pyinfra inventory.py deploys/apache.py
+"""
+
+from pyinfra import host
+from pyinfra.operations import apt, files, systemd
+from pyinfra.operations.util import any_changed
+
+from lib.deploy import prologue
+from operations import apache
+
+PACKAGES = ["apache2", "libapache2-mod-wsgi-py3"]  # mod_proxy_uwsgi ships in apache2 on Debian 12/13
+MODULES = ["wsgi", "proxy", "proxy_uwsgi"]
+
+topo = prologue()
+port = host.data.apache["port"]
+address = topo.address("srv")
+
+# The listen address is in place before the package first starts Apache (dpkg keeps an
+# existing conffile with --force-confold and leaves its own as ports.conf.dpkg-dist), so
+# Apache never binds *:80, not even once.
+ports = files.template(
+    name="Apache listens on the srv address only (ports.conf)",
+    src="templates/apache/ports.conf.j2",
+    dest="/etc/apache2/ports.conf",
+    mode="644",
+    address=address,
+    port=port,
+)
+site = files.template(
+    name="Apache default site on the srv address",
+    src="templates/apache/000-default.conf.j2",
+    dest="/etc/apache2/sites-available/000-default.conf",
+    mode="644",
+    address=address,
+    port=port,
+)
+apt.packages(
+    name="Install Apache and mod_wsgi",
+    packages=PACKAGES,
+    no_recommends=True,
+)
+modules = [
+    apache.module(name=f"Enable Apache module {module}", module=module)
+    for module in MODULES
+]
+systemd.service(
+    name="Restart Apache after a configuration change",
+    service="apache2",
+    running=True,
+    restarted=True,
+    _if=any_changed(ports, site, *modules),
+)
+systemd.service(
+    name="Apache runs and starts at boot",
+    service="apache2",
+    running=True,
+    enabled=True,
+)

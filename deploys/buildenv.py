@@ -1,0 +1,57 @@
+"""Build environment for OpenStack from PyPI: compilers and -dev headers, a build user with
+its tmp dir, and a venv (PEP 668: no system-wide pip) with current pip and uwsgi built from
+source.
+
+Runnable alone::
+
+    pyinfra inventory.py deploys/buildenv.py
+"""
+
+from pyinfra import host
+from pyinfra.operations import apt, files, pip, server
+
+from lib.deploy import prologue
+from operations import buildenv
+
+# Compilers and the seed's -dev headers under names valid on Debian 12 and 13 (pcre3 is gone
+# from 13: uwsgi builds against pcre2); python3-venv for the venv.
+PACKAGES = [
+    "build-essential", "git", "python3-dev", "python3-venv",
+    "libmariadb-dev", "libffi-dev", "libxml2-dev", "libssl-dev", "libpcre2-dev",
+]
+
+topo = prologue()
+conf = host.data.buildenv
+user = conf["user"]
+home = f"/home/{user}"
+
+apt.packages(
+    name="Install compilers, git and -dev headers",
+    packages=PACKAGES,
+    no_recommends=True,
+)
+server.user(
+    name=f"Build user {user}",
+    user=user,
+    home=home,
+    shell="/bin/bash",
+    system=True,
+    create_home=True,
+)
+files.directory(
+    name=f"Build tmp dir {home}/tmp",
+    path=f"{home}/tmp",
+    user=user,
+    group=user,
+    mode="750",
+)
+pip.venv(
+    name=f"Python venv {conf['venv']}",
+    path=conf["venv"],
+    python="python3",
+)
+buildenv.current_packages(
+    name=f"Current {', '.join(conf['pip_packages'])} in the venv (from PyPI)",
+    packages=conf["pip_packages"],
+    virtualenv=conf["venv"],
+)

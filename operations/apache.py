@@ -1,0 +1,38 @@
+"""Operations on Apache HTTPD (Debian layout: ``a2enmod``/``a2dismod``)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+from pyinfra import host
+from pyinfra.api import QuoteString, StringCommand, operation
+
+from facts.apache import ApacheModules
+
+
+@operation()
+def module(module: str, enabled: bool = True) -> Generator[StringCommand, None, None]:
+    """
+    Enable or disable an Apache module the Debian way (``a2enmod``/``a2dismod``, which also
+    enable the modules it depends on and record that the administrator chose it).
+
+    + module: module name as in ``/etc/apache2/mods-available`` (``proxy_uwsgi``, not ``mod_proxy_uwsgi``)
+    + enabled: whether the module should be enabled
+
+    Apache is not reloaded here: restart it when this operation changed something.
+
+    **Example:**
+
+    .. code:: python
+
+        uwsgi = apache.module(name="Enable mod_proxy_uwsgi", module="proxy_uwsgi")
+        systemd.service(name="Restart Apache", service="apache2", restarted=True,
+                        _if=uwsgi.did_change)
+    """
+    is_enabled = module in host.get_fact(ApacheModules)
+    if enabled and not is_enabled:
+        yield StringCommand("a2enmod", "-q", QuoteString(module))
+    elif not enabled and is_enabled:
+        yield StringCommand("a2dismod", "-q", QuoteString(module))
+    else:
+        host.noop(f"Apache module {module} is {'enabled' if enabled else 'disabled'}")
