@@ -102,7 +102,7 @@ haproxy_services = {
     "glance_registry": {"port": 9191, "binds": ["srv"], "check": "tcp", "retired": "Queens"},
     "keystone_admin": {"port": 35357, "binds": ["srv"], "check": "http", "check_uri": "/v3",
                        "retired": "Queens"},
-    "keystone_public": {"port": 5000, "binds": ["srv"], "check": "http", "check_uri": "/healthcheck"},
+    "keystone_public": {"port": 5000, "binds": ["api", "srv"], "check": "http", "check_uri": "/healthcheck"},
     "nova_ec2_api": {"port": 8773, "binds": ["srv"], "check": "tcp", "retired": "Kilo"},
     "nova_compute_api": {"port": 8774, "binds": ["srv"], "check": "http", "check_uri": "/"},
     "nova_metadata_api": {"port": 8775, "binds": ["srv"], "check": "tcp"},
