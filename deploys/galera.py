@@ -1,0 +1,112 @@
+"""MariaDB + Galera on every controller, and the HTTP health check HAProxy asks on port 9200.
+
+    pyinfra inventory.py deploys/galera.py
+
+Order: packages and configuration on every controller; then, for a **new** cluster only, the
+first node bootstraps (``galera_new_cluster``) and gets the SQL accounts; then the others join
+one at a time, each waiting until it is Synced. On an **existing** cluster: members whose
+galera.cnf changed restart one at a time, stopped members start and join. A cluster whose
+every node is stopped is never bootstrapped here: that is ``deploys/recover.py``.
+"""
+
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api.exceptions import ConnectError
+from pyinfra.operations import apt, files, mysql, server, systemd
+
+from facts.galera import GraState, WsrepStatus
+from lib.deploy import prologue
+from lib.topology import controllers
+from operations import galera
+
+topo = prologue()
+conf = host.data.galera
+secrets = host.data.secrets
+args = galera.template_args(topo, host.data)
+
+# --- Packages (optionally from MariaDB's own repository, as in the seed) ------------------------
+if conf["upstream_repo"]:
+    apt.packages(name="Install curl and gpg to fetch MariaDB's signing key", packages=["curl", "gpg"],
+                 no_recommends=True)
+    key = apt.key(name="MariaDB's repository signing key",
+                  src=galera.MARIADB_KEY_URL, dest=galera.MARIADB_KEYRING)
+    repo = apt.repo(name="MariaDB's apt repository", src=galera.upstream_source(conf["upstream_repo"]),
+                    filename="mariadb")
+    pin = files.put(name="Prefer MariaDB's repository for its packages",
+                    src=StringIO(galera.upstream_pin(conf["upstream_repo"])),
+                    dest="/etc/apt/preferences.d/mariadb.pref", mode="644")
+    apt.update(name="Update apt lists for MariaDB's repository",
+               _if=lambda: key.did_change() or repo.did_change() or pin.did_change())
+
+apt.packages(
+    name="Install MariaDB, Galera, the SST tools and curl (client of the :9200 check)",
+    packages=["mariadb-server", "galera-4", "mariadb-backup", "rsync", "socat", "curl"],
+    no_recommends=True,
+)
+
+# --- Configuration -------------------------------------------------------------------------------
+files.template(name="debian.cnf (root through the local socket)", src="templates/galera/debian.cnf.j2",
+               dest="/etc/mysql/debian.cnf", user="root", group="root", mode="600", **args)
+files.template(name="galera.cnf", src="templates/galera/galera.cnf.j2", dest=galera.CONFIG,
+               user="root", group="mysql", mode="640", **args)
+
+# --- The cluster ---------------------------------------------------------------------------------
+
+
+def node_facts(name: str):
+    """A controller's Galera facts, ``None`` when it cannot be reached."""
+    peer = host.inventory.get_host(name)
+    try:
+        return {"grastate": peer.get_fact(GraState), "status": peer.get_fact(WsrepStatus)}
+    except ConnectError:
+        return None
+
+
+# Taken before any change, from every controller: all hosts compute the same plan.
+plan = galera.plan_cluster({peer.name: node_facts(peer.name) for peer in controllers(host.inventory)})
+
+
+def accounts() -> None:
+    """SQL accounts, set on the first node: they replicate to the whole cluster."""
+    if not topo.is_first:
+        return
+    galera.account(name="root: local socket (unix_socket) or password, never over the network",
+                   user="root", password=secrets["galera_root_password"], unix_socket=True)
+    galera.account(name="SST account", user=conf["sst_user"], password=secrets["galera_sst_password"])
+    mysql.privileges(name="SST account privileges (mariabackup)", user=conf["sst_user"],
+                     privileges=["RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR"])
+    galera.account(name="Health check account (USAGE only)", user=conf["monitor_user"],
+                   password=secrets["galera_monitor_password"])
+    galera.secure_installation(name="No anonymous account, network root or test database")
+
+
+if plan == "new":
+    if topo.is_first:
+        galera.bootstrap(name="Bootstrap the new Galera cluster (galera_new_cluster)")
+    accounts()  # before the joins: joiners need the SST account
+    galera.join(name="Join the new cluster, one node at a time, until Synced", _serial=True)
+else:
+    galera.apply_config(name="Restart where galera.cnf changed, one node at a time, until Synced",
+                        _serial=True)
+    galera.join(name="Start stopped members, one at a time, until Synced", _serial=True)
+    accounts()  # after the joins: the first node may have been stopped
+
+# --- HTTP health check on :9200 for HAProxy ------------------------------------------------------
+server.user(name="Health check system user", user=conf["monitor_user"], system=True,
+            home="/nonexistent", shell="/usr/sbin/nologin", ensure_home=False)
+files.template(name="Health check SQL credentials (its user only)", src="templates/galera/galera-check.cnf.j2",
+               dest=galera.MONITOR_CREDENTIALS, user=conf["monitor_user"], group=conf["monitor_user"],
+               mode="600", **args)
+files.template(name="Health check script", src="templates/galera/galera-check.j2", dest=galera.CHECK_SCRIPT,
+               user="root", group="root", mode="755", **args)
+socket_unit = files.template(name="Health check socket unit", src="templates/galera/galera-check.socket.j2",
+                             dest="/etc/systemd/system/galera-check.socket", mode="644", **args)
+service_unit = files.template(name="Health check service unit", src="templates/galera/galera-check@.service.j2",
+                              dest="/etc/systemd/system/galera-check@.service", mode="644", **args)
+systemd.daemon_reload(name="Reload systemd units",
+                      _if=lambda: socket_unit.did_change() or service_unit.did_change())
+systemd.service(name="Health check socket on :9200", service="galera-check.socket", running=True,
+                enabled=True, restarted=True, _if=socket_unit.did_change)
+systemd.service(name="Health check socket enabled and listening", service="galera-check.socket",
+                running=True, enabled=True)

@@ -1,0 +1,289 @@
+"""Facts about MariaDB + Galera on a controller, read as root through the local socket.
+
+Every fact answers with its ``default()`` when MariaDB is not installed or not running, so a
+stopped node is an answer (``{}`` / ``0``), never a failed host.
+
+Example::
+
+    pyinfra inventory.py fact facts.galera.WsrepClusterSize --json     # the seed's check
+    pyinfra inventory.py fact facts.galera.WsrepStatus --json          # health of each node
+    pyinfra inventory.py fact facts.galera.GraState --json             # saved cluster state
+"""
+
+from __future__ import annotations
+
+import json
+
+from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+
+GRASTATE = "/var/lib/mysql/grastate.dat"
+ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+# wsrep_local_state values (Galera's own numbering); 4 is the only state that serves traffic.
+SYNCED = 4
+
+
+def _mysql(sql: str | StringCommand) -> StringCommand:
+    # -N no column names, -B tab-separated, -r raw (no escaping of JSON backslashes).
+    # A stopped server prints nothing on stdout: that is the fact's default, not an error.
+    return StringCommand("mysql", "-NBr", "-e", QuoteString(sql), "2>/dev/null", "|| true")
+
+
+def _status_pairs(output: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for line in output:
+        name, sep, value = line.partition("\t")
+        if not sep:
+            raise FactProcessError(f"not a `SHOW STATUS` line: {line!r}")
+        pairs[name] = value
+    return pairs
+
+
+class WsrepClusterSize(FactBase[int]):
+    """
+    Number of nodes in this node's cluster component (the seed's check); ``0`` when MariaDB is
+    down or runs without Galera.
+    """
+
+    def requires_command(self, *args, **kwargs) -> str:
+        return "mysql"
+
+    @staticmethod
+    def default() -> int:
+        return 0
+
+    def command(self) -> StringCommand:
+        return _mysql("SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'")
+
+    def process(self, output: list[str]) -> int:
+        value = _status_pairs(output).get("wsrep_cluster_size")
+        if value is None or not value.isdigit():
+            raise FactProcessError(f"no wsrep_cluster_size in {output!r}")
+        return int(value)
+
+
+class WsrepStatus(FactBase[dict]):
+    """
+    Health of the local Galera node, ``{}`` when MariaDB is not running. A node serves traffic
+    when ``cluster_status`` is ``Primary``, ``local_state`` is ``4`` (``Synced``) and ``ready``.
+
+    .. code:: python
+
+        {
+            "cluster_size": 3,
+            "cluster_status": "Primary",           # Primary | non-Primary | Disconnected
+            "local_state": 4,
+            "local_state_comment": "Synced",       # Joining | Donor/Desynced | Joined | Synced ...
+            "ready": True,
+            "connected": True,
+            "cluster_state_uuid": "8c5b...",       # "" without Galera
+            "node_name": "ctrl-1",                 # None without Galera
+        }
+    """
+
+    KEYS = {
+        "wsrep_cluster_size": "cluster_size",
+        "wsrep_cluster_status": "cluster_status",
+        "wsrep_local_state": "local_state",
+        "wsrep_local_state_comment": "local_state_comment",
+        "wsrep_ready": "ready",
+        "wsrep_connected": "connected",
+        "wsrep_cluster_state_uuid": "cluster_state_uuid",
+    }
+
+    def requires_command(self, *args, **kwargs) -> str:
+        return "mysql"
+
+    @staticmethod
+    def default() -> dict:
+        return {}
+
+    def command(self) -> StringCommand:
+        names = ", ".join(f"'{name}'" for name in self.KEYS)
+        return _mysql(
+            f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names}); "
+            "SHOW GLOBAL VARIABLES LIKE 'wsrep_node_name'"
+        )
+
+    def process(self, output: list[str]) -> dict:
+        pairs = _status_pairs(output)
+        if "wsrep_cluster_status" not in pairs:
+            raise FactProcessError(f"no wsrep status in {output!r}")
+        status: dict = {key: pairs.get(name) for name, key in self.KEYS.items()}
+        for key in ("cluster_size", "local_state"):
+            value = status[key]
+            # Without Galera some counters are absent or -1 as unsigned (18446744073709551615).
+            status[key] = int(value) if value is not None and value.isdigit() and len(value) < 10 else 0
+        for key in ("ready", "connected"):
+            status[key] = status[key] == "ON"
+        status["local_state_comment"] = status["local_state_comment"] or ""
+        status["cluster_state_uuid"] = status["cluster_state_uuid"] or ""
+        status["node_name"] = pairs.get("wsrep_node_name") or None
+        return status
+
+
+class GraState(FactBase[dict]):
+    """
+    The saved Galera state (``grastate.dat``), ``{}`` when the node never ran in a cluster.
+    A ``uuid`` other than all zeros means the node belongs to an existing cluster; ``seqno``
+    is ``-1`` while it runs (or after a crash).
+
+    .. code:: python
+
+        {"uuid": "8c5b...", "seqno": -1, "safe_to_bootstrap": False}
+    """
+
+    @staticmethod
+    def default() -> dict:
+        return {}
+
+    def command(self, path: str = GRASTATE) -> StringCommand:
+        return StringCommand("cat", QuoteString(path), "2>/dev/null", "|| true")
+
+    def process(self, output: list[str]) -> dict:
+        fields: dict[str, str] = {}
+        for line in output:
+            if line.startswith("#") or ":" not in line:
+                continue
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+        if "uuid" not in fields:
+            raise FactProcessError(f"no uuid in grastate.dat: {output!r}")
+        try:
+            return {
+                "uuid": fields["uuid"],
+                "seqno": int(fields.get("seqno", "-1")),
+                "safe_to_bootstrap": fields.get("safe_to_bootstrap", "0") == "1",
+            }
+        except ValueError as error:
+            raise FactProcessError(f"bad seqno in grastate.dat: {output!r}") from error
+
+
+class MariadbConfigState(FactBase[str]):
+    """
+    Whether the running MariaDB started after its configuration file last changed:
+    ``"current"``, ``"stale"`` (the file is newer: a restart applies it) or ``"stopped"``.
+    """
+
+    def requires_command(self, *args, **kwargs) -> str:
+        return "systemctl"
+
+    @staticmethod
+    def default() -> str:
+        return "stopped"
+
+    def command(self, path: str, service: str = "mariadb") -> StringCommand:
+        unit = QuoteString(service)
+        return StringCommand(
+            "if systemctl is-active -q", unit, "; then",
+            "started=$(systemctl show -P ExecMainStartTimestamp --timestamp=unix", unit, "| tr -d @);",
+            "changed=$(stat -c %Y", QuoteString(path), "2>/dev/null || echo 0);",
+            'if [ "$changed" -gt "${started:-0}" ]; then echo stale; else echo current; fi;',
+            "else echo stopped; fi",
+        )
+
+    def process(self, output: list[str]) -> str:
+        if output not in (["stale"], ["current"], ["stopped"]):
+            raise FactProcessError(f"unexpected output {output!r}")
+        return output[0]
+
+
+def has_cluster_state(grastate: dict) -> bool:
+    """True when a grastate.dat names a real cluster (uuid not empty, not all zeros)."""
+    uuid = grastate.get("uuid") or ZERO_UUID
+    return uuid != ZERO_UUID
+
+
+class MariadbAccounts(FactBase[dict]):
+    """
+    SQL accounts and how they authenticate, from ``mysql.global_priv``; ``{}`` when MariaDB is
+    not running. ``password`` tells whether a ``mysql_native_password`` login is set (hashes
+    are never returned: see ``MariadbPasswordIs``).
+
+    .. code:: python
+
+        {
+            "root@localhost": {"plugins": ["mysql_native_password", "unix_socket"],
+                               "password": True, "locked": False},
+        }
+    """
+
+    def requires_command(self, *args, **kwargs) -> str:
+        return "mysql"
+
+    @staticmethod
+    def default() -> dict:
+        return {}
+
+    def command(self) -> StringCommand:
+        # Hashes are blanked to "*" on the server: they never reach pyinfra's output.
+        return _mysql("SELECT User, Host, REGEXP_REPLACE(Priv, '[*][0-9A-F]{40}', '*') FROM mysql.global_priv")
+
+    def process(self, output: list[str]) -> dict:
+        accounts: dict[str, dict] = {}
+        for line in output:
+            parts = line.split("\t")
+            if len(parts) != 3:
+                raise FactProcessError(f"not a `user<TAB>host<TAB>json` line: {line!r}")
+            user, hostname, priv = parts
+            try:
+                data = json.loads(priv)
+            except json.JSONDecodeError as error:
+                raise FactProcessError(f"bad Priv JSON for {user}@{hostname}: {priv!r}") from error
+            methods = [data] + [alt for alt in data.get("auth_or", []) if alt]
+            native = [m for m in methods if m.get("plugin", "mysql_native_password") == "mysql_native_password"]
+            accounts[f"{user}@{hostname}"] = {
+                "plugins": sorted({m.get("plugin", "mysql_native_password") for m in methods}),
+                "password": any(m.get("authentication_string") == "*" for m in native),
+                "locked": bool(data.get("account_locked", False)),
+            }
+        return accounts
+
+
+class MariadbDatabases(FactBase[list]):
+    """Names of the databases, ``[]`` when MariaDB is not running."""
+
+    def requires_command(self, *args, **kwargs) -> str:
+        return "mysql"
+
+    @staticmethod
+    def default() -> list:
+        return []
+
+    def command(self) -> StringCommand:
+        return _mysql("SHOW DATABASES")
+
+    def process(self, output: list[str]) -> list:
+        return sorted(line.strip() for line in output if line.strip())
+
+
+class MariadbPasswordIs(FactBase[bool]):
+    """
+    Whether the account ``user@hostname`` has the ``mysql_native_password`` hash given
+    (``False`` when it has not, does not exist, or MariaDB is down). Pass the hash as a
+    ``HiddenValue``: it then shows masked wherever pyinfra prints fact arguments.
+    """
+
+    def requires_command(self, *args, **kwargs) -> str:
+        return "mysql"
+
+    @staticmethod
+    def default() -> bool:
+        return False
+
+    def command(self, user: str, hostname: str, password_hash) -> StringCommand:
+        sql = StringCommand(
+            "SELECT COUNT(*) FROM mysql.global_priv WHERE",
+            f"User = '{sql_string(user)}' AND Host = '{sql_string(hostname)}' AND",
+            StringCommand("INSTR(Priv, '\"authentication_string\":\"", password_hash, "\"') > 0", _separator=""),
+        )
+        return _mysql(sql)
+
+    def process(self, output: list[str]) -> bool:
+        if output not in (["0"], ["1"]):
+            raise FactProcessError(f"unexpected output {output!r}")
+        return output == ["1"]
+
+
+def sql_string(value: str) -> str:
+    """``value`` escaped for a single-quoted SQL string."""
+    return value.replace("\\", "\\\\").replace("'", "\\'")

@@ -1,0 +1,306 @@
+"""Operations on a MariaDB + Galera cluster: bootstrap a new cluster, join, rolling restart,
+SQL accounts; and the cluster decision the deploy takes from every controller's facts.
+
+Galera rules kept here:
+- only a **new** cluster is ever bootstrapped (no node has cluster state, none runs);
+- an existing cluster that is fully stopped is never bootstrapped by a deploy: that is
+  recovery (``deploys/recover.py``), which must first find the most advanced node;
+- members start, join and restart one at a time, each waiting until it is ``Synced``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from typing import Any
+from urllib.parse import urlparse
+
+from pyinfra import host
+from pyinfra.api import HiddenValue, QuoteString, StringCommand, operation
+from pyinfra.api.exceptions import DeployError
+
+from facts.galera import (
+    SYNCED,
+    GraState,
+    MariadbAccounts,
+    MariadbConfigState,
+    MariadbDatabases,
+    MariadbPasswordIs,
+    WsrepStatus,
+    has_cluster_state,
+    sql_string,
+)
+from lib.topology import Topology
+
+CONFIG = "/etc/mysql/mariadb.conf.d/99-galera.cnf"  # read after Debian's 50-server.cnf: wins
+SERVICE = "mariadb"
+SOCKET = "/run/mysqld/mysqld.sock"
+MONITOR_CREDENTIALS = "/etc/mysql/galera-check.cnf"
+CHECK_SCRIPT = "/usr/local/sbin/galera-check"
+MARIADB_KEYRING = "/etc/apt/keyrings/mariadb.gpg"
+MARIADB_KEY_URL = "https://mariadb.org/mariadb_release_signing_key.pgp"
+# Long enough for a mariabackup SST of a large database (Debian's TimeoutStartSec is 900 s).
+SYNC_TIMEOUT = 900
+RECOVERY_HINT = "run deploys/recover.py (it finds the most advanced node and bootstraps from it)"
+
+# --- the cluster decision ------------------------------------------------------------------
+
+
+def plan_cluster(nodes: dict[str, dict[str, Any] | None]) -> str:
+    """
+    Decide, from every controller's ``{"grastate": GraState, "status": WsrepStatus}`` (``None``
+    for an unreachable controller), whether the deploy creates a **new** cluster or works
+    with the **existing** one. Raises ``DeployError`` when it must not do either.
+
+    - ``"existing"``: some node runs in a Primary component; stopped members just join it.
+    - ``"new"``: every node answered, none has cluster state (grastate.dat uuid) and none runs
+      Galera; the first node bootstraps with ``galera_new_cluster``.
+    """
+    unreachable = sorted(name for name, node in nodes.items() if node is None)
+    known = {name: node for name, node in nodes.items() if node is not None}
+    primary = sorted(n for n, node in known.items() if node["status"].get("cluster_status") == "Primary")
+    if primary:
+        return "existing"
+    with_state = sorted(n for n, node in known.items() if has_cluster_state(node["grastate"]))
+    running = sorted(n for n, node in known.items() if node["status"].get("connected"))
+    if unreachable:
+        raise DeployError(
+            f"Galera: no node runs in a Primary component and {', '.join(unreachable)} could not be "
+            f"reached, so whether a cluster exists is unknown; bring every controller back, or, if "
+            f"the cluster existed, {RECOVERY_HINT}"
+        )
+    if with_state or running:
+        where = ", ".join(
+            f"{name} (seqno {known[name]['grastate'].get('seqno', '?')}, "
+            f"safe_to_bootstrap {int(bool(known[name]['grastate'].get('safe_to_bootstrap')))})"
+            for name in with_state
+        ) or "none"
+        what = (f"runs without a Primary component (running: {', '.join(running)})" if running
+                else "is fully stopped")
+        raise DeployError(
+            f"Galera: the existing cluster {what}; cluster state on {where}. The deploy never "
+            f"re-bootstraps an existing cluster: {RECOVERY_HINT}"
+        )
+    return "new"
+
+
+# --- templates -----------------------------------------------------------------------------
+
+
+def template_args(topo: Topology, data) -> dict[str, Any]:
+    """Keyword arguments of ``files.template`` for the templates in templates/galera/."""
+    galera = data.galera
+    address = topo.address("srv")
+    allowed = sorted({n.addresses["srv"] for n in topo.peers} | {topo.vip("srv")}, key=ipaddress.IPv4Address)
+    return {
+        "galera": galera,
+        "node_name": topo.me,
+        "address": address,
+        "cluster_addresses": [n.addresses["srv"] for n in topo.peers],
+        "check_allowed": ["127.0.0.1", *allowed],
+        "monitor_credentials": MONITOR_CREDENTIALS,
+        "socket": SOCKET,
+        "script": CHECK_SCRIPT,
+        # Plain text for the templates only: files.template never prints it (no --diff).
+        "sst_password": data.secrets["galera_sst_password"].unmask(),
+        "monitor_password": data.secrets["galera_monitor_password"].unmask(),
+    }
+
+
+def upstream_source(line: str, keyring: str = MARIADB_KEYRING) -> str:
+    """The apt source line of the upstream MariaDB repository, signed by ``keyring``."""
+    kind, _, rest = line.strip().partition(" ")
+    if rest.startswith("["):
+        return line.strip()
+    return f"{kind} [signed-by={keyring}] {rest}"
+
+
+def upstream_pin(line: str) -> str:
+    """An apt preferences stanza that prefers the upstream repository's packages."""
+    url = next(part for part in line.split() if "://" in part)
+    return f"Package: *\nPin: origin {urlparse(url).hostname}\nPin-Priority: 600\n"
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def wait_synced_command(timeout: int = SYNC_TIMEOUT) -> StringCommand:
+    """Poll ``wsrep_local_state_comment`` once a second until Synced; fail after ``timeout`` s."""
+    query = QuoteString("SHOW GLOBAL STATUS LIKE 'wsrep_local_state_comment'")
+    message = QuoteString(f"Galera node not Synced after {timeout}s (see journalctl -u {SERVICE})")
+    return StringCommand(
+        "i=0;", "until", "[",
+        StringCommand('"$(mysql -NBe ', query, ' 2>/dev/null | cut -f2)"', _separator=""),
+        "=", "Synced", "];", "do",
+        "i=$((i+1));", "if", "[", "$i", "-gt", str(timeout), "];", "then",
+        "echo", message, ">&2;", "exit 1;", "fi;", "sleep 1;", "done",
+    )
+
+
+def _mysql_execute(sql: StringCommand | str) -> StringCommand:
+    return StringCommand("mysql", "-NB", "-e", QuoteString(sql))
+
+
+def native_password_hash(password: str) -> str:
+    """MariaDB's ``mysql_native_password`` hash: ``*`` + upper hex SHA1(SHA1(password))."""
+    return "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
+
+
+def _is_synced(status: dict) -> bool:
+    return status.get("cluster_status") == "Primary" and status.get("local_state") == SYNCED
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+@operation()
+def bootstrap(timeout: int = SYNC_TIMEOUT):
+    """
+    Bootstrap a **new** Galera cluster on this node with Debian's ``galera_new_cluster``, then
+    wait until it is Synced. Nothing happens when the node already runs in a Primary component.
+    Refused (the operation fails) when the node has cluster state (grastate.dat): bootstrapping
+    an existing cluster from an arbitrary node loses transactions; that is recovery.
+
+    + timeout: seconds to wait for Synced
+
+    **Example:**
+
+    .. code:: python
+
+        if plan == "new" and topo.is_first:
+            galera.bootstrap(name="Bootstrap the new Galera cluster on the first node")
+    """
+    status = host.get_fact(WsrepStatus)
+    if status.get("cluster_status") == "Primary":
+        host.noop(f"already in a Primary component ({status.get('local_state_comment')})")
+        return
+    grastate = host.get_fact(GraState)
+    if has_cluster_state(grastate):
+        refusal = (f"{host.name} has Galera cluster state (uuid {grastate['uuid']}, seqno "
+                   f"{grastate['seqno']}): not bootstrapping an existing cluster; {RECOVERY_HINT}")
+        yield StringCommand("echo", QuoteString(refusal), ">&2;", "exit 1")
+        return
+    # Restarts the package's standalone server, if it runs, as the first node of a new cluster.
+    yield "galera_new_cluster"
+    yield wait_synced_command(timeout)
+
+
+@operation()
+def join(timeout: int = SYNC_TIMEOUT):
+    """
+    Make this node a Synced member of the running cluster: start MariaDB (the node joins
+    through IST or SST) and wait until it is Synced. A node running outside any Primary
+    component (the package's standalone server, or a partitioned node) is restarted; a node
+    still joining is only waited for. Nothing happens on a Synced node. Run it with
+    ``_serial=True``: one joiner at a time (a second joiner could interrupt the first's SST).
+
+    + timeout: seconds to wait for Synced
+
+    **Example:**
+
+    .. code:: python
+
+        galera.join(name="Join the cluster one node at a time", _serial=True)
+    """
+    status = host.get_fact(WsrepStatus)
+    if _is_synced(status):
+        host.noop(f"Synced member of a {status['cluster_size']}-node cluster")
+        return
+    if status.get("cluster_status") == "Primary":
+        yield wait_synced_command(timeout)
+        return
+    yield f"systemctl {'restart' if status else 'start'} {SERVICE}"
+    yield wait_synced_command(timeout)
+
+
+@operation()
+def apply_config(config: str = CONFIG, timeout: int = SYNC_TIMEOUT):
+    """
+    Restart a running member whose configuration file is newer than its server, then wait
+    until it is Synced again. Run it with ``_serial=True`` so members restart one at a time.
+    A stopped member is left to ``join`` (it starts with the new file). The only member of
+    its component is never restarted (the cluster would stop): it is reported and left.
+
+    + config: the configuration file the server must have started with
+    + timeout: seconds to wait for Synced
+
+    **Example:**
+
+    .. code:: python
+
+        galera.apply_config(name="Rolling restart where galera.cnf changed", _serial=True)
+    """
+    state = host.get_fact(MariadbConfigState, path=config)
+    if state != "stale":
+        host.noop(f"server {'not running' if state == 'stopped' else 'runs with ' + config}")
+        return
+    status = host.get_fact(WsrepStatus)
+    if status.get("cluster_size", 0) < 2:
+        host.noop(f"{config} is newer than the server, but this node is the only member of its "
+                  f"component: not restarted (restart it once the others have joined)")
+        return
+    yield f"systemctl restart {SERVICE}"
+    yield wait_synced_command(timeout)
+
+
+@operation()
+def account(user: str, password: HiddenValue, user_hostname: str = "localhost", unix_socket: bool = False):
+    """
+    Create a SQL account, or set its password and authentication when they differ. The
+    password is checked by its ``mysql_native_password`` hash, masked in every output.
+    With ``unix_socket`` the OS user of the same name logs in without password (``root``).
+    On a Galera node the statement replicates to the whole cluster.
+
+    + user, user_hostname: the account (``'user'@'user_hostname'``)
+    + password: a HiddenValue (secret); shown masked in every output
+    + unix_socket: also accept the OS user of the same name through the local socket
+
+    **Example:**
+
+    .. code:: python
+
+        galera.account(name="SST account", user="sst", password=host.data.secrets["galera_sst_password"])
+    """
+    raw = password.unmask() if isinstance(password, HiddenValue) else password
+    current = host.get_fact(MariadbAccounts).get(f"{user}@{user_hostname}")
+    plugins = sorted({"mysql_native_password", *(["unix_socket"] if unix_socket else [])})
+    if current and current["plugins"] == plugins and host.get_fact(
+        MariadbPasswordIs, user=user, hostname=user_hostname, password_hash=HiddenValue(native_password_hash(raw))
+    ):
+        host.noop(f"account {user}@{user_hostname} is up to date")
+        return
+    via = "unix_socket OR mysql_native_password" if unix_socket else "mysql_native_password"
+    sql = StringCommand(
+        f"{'ALTER' if current else 'CREATE'} USER '{sql_string(user)}'@'{sql_string(user_hostname)}'",
+        f"IDENTIFIED VIA {via} USING",
+        StringCommand("PASSWORD('", HiddenValue(sql_string(raw)), "')", _separator=""),
+    )
+    yield _mysql_execute(sql)
+
+
+@operation()
+def secure_installation():
+    """
+    Drop what ``mysql_secure_installation`` drops: anonymous accounts (``''@host``), ``root``
+    accounts for other hosts than ``localhost`` (root never logs in over the network) and the
+    ``test`` database. Debian 12 and 13 create none of them: normally nothing happens.
+
+    **Example:**
+
+    .. code:: python
+
+        galera.secure_installation(name="No anonymous account, network root or test database")
+    """
+    unwanted = sorted(
+        key for key in host.get_fact(MariadbAccounts)
+        if key.startswith("@") or (key.startswith("root@") and key != "root@localhost")
+    )
+    has_test = "test" in host.get_fact(MariadbDatabases)
+    if not unwanted and not has_test:
+        host.noop("no anonymous account, network root or test database")
+        return
+    for key in unwanted:
+        user, _, hostname = key.partition("@")
+        yield _mysql_execute(f"DROP USER '{sql_string(user)}'@'{sql_string(hostname)}'")
+    if has_test:
+        yield _mysql_execute("DROP DATABASE test")

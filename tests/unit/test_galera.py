@@ -1,0 +1,421 @@
+"""Galera: facts on real MariaDB 10.11 output, each operation for each fact state, the cluster
+decision, the wait loop and the health check script run for real against a stand-in ``mysql``,
+and the templates rendered from group_data."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from unittest.mock import MagicMock
+
+import jinja2
+import pytest
+from pyinfra.api import FactProcessError, HiddenValue
+from pyinfra.api.exceptions import DeployError
+from pyinfra.context import ctx_host, ctx_state
+
+from facts.galera import (
+    GraState,
+    MariadbAccounts,
+    MariadbConfigState,
+    MariadbDatabases,
+    MariadbPasswordIs,
+    WsrepClusterSize,
+    WsrepStatus,
+    has_cluster_state,
+)
+from lib.topology import Topology
+from operations import galera
+from tests.unit.conftest import NAMES, ROOT
+
+FIXTURES = ROOT / "tests/fixtures/galera"
+UUID = "3256fc86-e90a-11f1-98b8-7b772925588d"
+
+
+def lines(name: str) -> list[str]:
+    return (FIXTURES / name).read_text().splitlines()
+
+
+def status(name: str) -> dict:
+    return WsrepStatus().process(lines(name))
+
+
+SYNCED = status("wsrep_status_synced.txt")
+STANDALONE = status("wsrep_status_standalone.txt")
+NON_PRIMARY = status("wsrep_status_nonprimary.txt")
+RUNNING = GraState().process(lines("grastate_running.txt"))
+LAST_STOPPED = GraState().process(lines("grastate_last_stopped.txt"))
+
+
+# --- facts ------------------------------------------------------------------------------------
+def test_wsrep_status_synced_member():
+    assert SYNCED == {
+        "cluster_size": 3, "cluster_status": "Primary", "local_state": 4, "local_state_comment": "Synced",
+        "ready": True, "connected": True, "cluster_state_uuid": UUID, "node_name": "ctrl-1",
+    }
+
+
+def test_wsrep_status_isolated_member_is_non_primary():
+    assert NON_PRIMARY["cluster_status"] == "non-Primary"
+    assert (NON_PRIMARY["cluster_size"], NON_PRIMARY["local_state"]) == (1, 0)
+    assert NON_PRIMARY["local_state_comment"] == "Initialized"
+    assert NON_PRIMARY["connected"] and not NON_PRIMARY["ready"]
+
+
+def test_wsrep_status_standalone_server_without_galera():
+    assert STANDALONE == {
+        "cluster_size": 0, "cluster_status": "Disconnected", "local_state": 0, "local_state_comment": "",
+        "ready": False, "connected": False, "cluster_state_uuid": "", "node_name": "ctrl-3",
+    }
+
+
+def test_wsrep_status_rejects_other_output():
+    with pytest.raises(FactProcessError):
+        WsrepStatus().process(["ERROR 1045 (28000): Access denied"])
+    with pytest.raises(FactProcessError):
+        WsrepStatus().process(["wsrep_ready\tON"])  # no cluster status
+
+
+def test_stopped_server_is_an_answer_not_a_failure():
+    # pyinfra fails the host on a non-zero exit: a down server must give empty output instead.
+    for fact in (WsrepStatus(), WsrepClusterSize(), MariadbAccounts(), MariadbDatabases()):
+        command = fact.command().get_raw_value()
+        assert command.startswith("mysql -NBr -e ") and command.endswith("2>/dev/null || true")
+        assert fact.requires_command() == "mysql"
+    assert WsrepStatus().default() == {} and WsrepClusterSize().default() == 0
+    assert GraState().command().get_raw_value() == "cat /var/lib/mysql/grastate.dat 2>/dev/null || true"
+
+
+def test_wsrep_cluster_size_the_seed_check():
+    assert WsrepClusterSize().process(lines("wsrep_cluster_size_synced.txt")) == 3
+    assert WsrepClusterSize().process(lines("wsrep_cluster_size_standalone.txt")) == 0
+    with pytest.raises(FactProcessError):
+        WsrepClusterSize().process(["wsrep_cluster_status\tPrimary"])
+
+
+def test_grastate_running_stopped_and_last_stopped():
+    assert RUNNING == {"uuid": UUID, "seqno": -1, "safe_to_bootstrap": False}
+    assert GraState().process(lines("grastate_stopped_member.txt")) == {
+        "uuid": UUID, "seqno": 37, "safe_to_bootstrap": False}
+    assert LAST_STOPPED == {"uuid": UUID, "seqno": 39, "safe_to_bootstrap": True}
+
+
+def test_grastate_rejects_garbage():
+    with pytest.raises(FactProcessError):
+        GraState().process(["# GALERA saved state", "version: 2.1"])
+    with pytest.raises(FactProcessError):
+        GraState().process([f"uuid: {UUID}", "seqno: many"])
+
+
+def test_cluster_state_means_a_real_uuid():
+    assert has_cluster_state(RUNNING)
+    assert not has_cluster_state({})
+    assert not has_cluster_state({"uuid": "00000000-0000-0000-0000-000000000000", "seqno": -1})
+
+
+def test_accounts_without_any_hash():
+    accounts = MariadbAccounts().process(lines("global_priv_synced.txt"))
+    assert accounts == {
+        "mariadb.sys@localhost": {"plugins": ["mysql_native_password"], "password": False, "locked": True},
+        "root@localhost": {"plugins": ["mysql_native_password", "unix_socket"], "password": True, "locked": False},
+        "mysql@localhost": {"plugins": ["mysql_native_password", "unix_socket"], "password": False, "locked": False},
+        "sst@localhost": {"plugins": ["mysql_native_password"], "password": True, "locked": False},
+        "clustercheck@localhost": {"plugins": ["mysql_native_password"], "password": True, "locked": False},
+    }
+    # The server blanks the hashes: they never reach pyinfra's output.
+    assert sql(MariadbAccounts().command().get_raw_value()) == (
+        "SELECT User, Host, REGEXP_REPLACE(Priv, '[*][0-9A-F]{40}', '*') FROM mysql.global_priv")
+
+
+def test_accounts_rejects_garbage():
+    with pytest.raises(FactProcessError):
+        MariadbAccounts().process(["root\tlocalhost\t{not json"])
+    with pytest.raises(FactProcessError):
+        MariadbAccounts().process(["root\tlocalhost"])
+
+
+def test_password_is_compared_by_masked_hash():
+    assert MariadbPasswordIs().process(lines("password_is_match.txt")) is True
+    assert MariadbPasswordIs().process(lines("password_is_mismatch.txt")) is False
+    with pytest.raises(FactProcessError):
+        MariadbPasswordIs().process(["2"])
+    digest = galera.native_password_hash("s3cret")
+    command = MariadbPasswordIs().command("sst", "localhost", HiddenValue(digest))
+    assert digest in command.get_raw_value() and digest not in command.get_masked_value()
+    assert sql(command.get_raw_value()) == (
+        "SELECT COUNT(*) FROM mysql.global_priv WHERE User = 'sst' AND Host = 'localhost' AND "
+        f"INSTR(Priv, '\"authentication_string\":\"{digest}\"') > 0")
+
+
+def test_databases_and_config_state():
+    assert MariadbDatabases().process(lines("databases_synced.txt")) == [
+        "information_schema", "mysql", "performance_schema", "sys"]
+    assert [MariadbConfigState().process([s]) for s in ("stale", "current", "stopped")] == [
+        "stale", "current", "stopped"]
+    with pytest.raises(FactProcessError):
+        MariadbConfigState().process(["Failed to connect to bus"])
+
+
+def test_native_password_hash_is_mariadbs():
+    # SELECT PASSWORD('password') on MariaDB
+    assert galera.native_password_hash("password") == "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
+
+
+# --- the cluster decision ---------------------------------------------------------------------
+def node(grastate: dict, wsrep: dict) -> dict:
+    return {"grastate": grastate, "status": wsrep}
+
+
+def test_plan_new_cluster_only_when_nobody_has_state_or_runs():
+    assert galera.plan_cluster({n: node({}, {}) for n in NAMES}) == "new"
+    # The package's standalone server is no cluster.
+    assert galera.plan_cluster({n: node({}, STANDALONE) for n in NAMES}) == "new"
+
+
+def test_plan_existing_when_any_node_is_primary():
+    nodes = {"ctrl-1": node(LAST_STOPPED, {}), "ctrl-2": node(RUNNING, SYNCED), "ctrl-3": None}
+    assert galera.plan_cluster(nodes) == "existing"
+    # A brand new controller (no state) next to a running cluster joins it.
+    assert galera.plan_cluster({"ctrl-1": node(RUNNING, SYNCED), "ctrl-2": node({}, {})}) == "existing"
+
+
+def test_plan_fully_stopped_existing_cluster_points_to_recovery():
+    nodes = {"ctrl-1": node(LAST_STOPPED, {}), "ctrl-2": node({}, {}), "ctrl-3": node({}, {})}
+    expected = r"fully stopped.*ctrl-1 \(seqno 39, safe_to_bootstrap 1\).*deploys/recover.py"
+    with pytest.raises(DeployError, match=expected):
+        galera.plan_cluster(nodes)
+
+
+def test_plan_no_primary_component_points_to_recovery():
+    nodes = {n: node(RUNNING, NON_PRIMARY) for n in NAMES}
+    with pytest.raises(DeployError, match="without a Primary component.*deploys/recover.py"):
+        galera.plan_cluster(nodes)
+
+
+def test_plan_unknown_when_a_node_is_unreachable_and_none_runs():
+    with pytest.raises(DeployError, match="ctrl-3 could not be reached"):
+        galera.plan_cluster({"ctrl-1": node({}, {}), "ctrl-2": node({}, {}), "ctrl-3": None})
+
+
+# --- operations -------------------------------------------------------------------------------
+class FakeHost:
+    """Answers get_fact from a dict: {FactClass: value} or {FactClass: callable(**kwargs)}."""
+
+    def __init__(self, facts: dict, name: str = "ctrl-1"):
+        self.name, self.facts, self.noops = name, facts, []
+
+    def get_fact(self, cls, *args, **kwargs):
+        value = self.facts[cls]
+        return value(**kwargs) if callable(value) else value
+
+    def noop(self, description: str) -> None:
+        self.noops.append(description)
+
+
+def run(op, host: FakeHost, *args, masked: bool = False, **kwargs) -> list[str]:
+    with ctx_state.use(MagicMock()), ctx_host.use(host):
+        commands = list(op._inner(*args, **kwargs))
+    return [c if isinstance(c, str) else c.get_masked_value() if masked else c.get_raw_value() for c in commands]
+
+
+def sql(command: str) -> str:
+    """The statement of a ``mysql ... -e STATEMENT ...`` command line, as the shell passes it."""
+    argv = shlex.split(command)
+    return argv[argv.index("-e") + 1]
+
+
+WAIT = galera.wait_synced_command(galera.SYNC_TIMEOUT).get_raw_value()
+
+
+def test_bootstrap_fresh_node():
+    assert run(galera.bootstrap, FakeHost({WsrepStatus: {}, GraState: {}})) == ["galera_new_cluster", WAIT]
+    # galera_new_cluster restarts the package's standalone server.
+    assert run(galera.bootstrap, FakeHost({WsrepStatus: STANDALONE, GraState: {}})) == ["galera_new_cluster", WAIT]
+
+
+def test_bootstrap_noop_when_primary():
+    host = FakeHost({WsrepStatus: SYNCED, GraState: RUNNING})
+    assert run(galera.bootstrap, host) == [] and host.noops == ["already in a Primary component (Synced)"]
+
+
+def test_bootstrap_refused_on_existing_cluster_state():
+    (command,) = run(galera.bootstrap, FakeHost({WsrepStatus: {}, GraState: LAST_STOPPED}))
+    assert command.endswith("exit 1") and "not bootstrapping an existing cluster" in command
+    assert "deploys/recover.py" in command and "galera_new_cluster" not in command
+
+
+def test_join_for_each_state():
+    host = FakeHost({WsrepStatus: SYNCED})
+    assert run(galera.join, host) == [] and host.noops == ["Synced member of a 3-node cluster"]
+    joining = {**SYNCED, "local_state": 1, "local_state_comment": "Joining"}
+    assert run(galera.join, FakeHost({WsrepStatus: joining})) == [WAIT]
+    assert run(galera.join, FakeHost({WsrepStatus: {}})) == ["systemctl start mariadb", WAIT]
+    assert run(galera.join, FakeHost({WsrepStatus: STANDALONE})) == ["systemctl restart mariadb", WAIT]
+    assert run(galera.join, FakeHost({WsrepStatus: NON_PRIMARY})) == ["systemctl restart mariadb", WAIT]
+
+
+def test_apply_config_restarts_only_a_stale_member_of_a_larger_component():
+    stale = FakeHost({MariadbConfigState: lambda path: "stale", WsrepStatus: SYNCED})
+    assert run(galera.apply_config, stale) == ["systemctl restart mariadb", WAIT]
+    for state in ("current", "stopped"):
+        host = FakeHost({MariadbConfigState: lambda path, s=state: s, WsrepStatus: SYNCED})
+        assert run(galera.apply_config, host) == []
+    alone = FakeHost({MariadbConfigState: lambda path: "stale", WsrepStatus: {**SYNCED, "cluster_size": 1}})
+    assert run(galera.apply_config, alone) == [] and "only member of its component" in alone.noops[0]
+
+
+def accounts_host(accounts: dict, matches: bool) -> FakeHost:
+    return FakeHost({MariadbAccounts: accounts, MariadbPasswordIs: lambda user, hostname, password_hash: matches})
+
+
+SYNCED_ACCOUNTS = MariadbAccounts().process(lines("global_priv_synced.txt"))
+
+
+def test_account_created_with_masked_password():
+    host = accounts_host({}, matches=False)
+    (raw,) = run(galera.account, host, "sst", HiddenValue("s3cr'et"))
+    (masked,) = run(galera.account, host, "sst", HiddenValue("s3cr'et"), masked=True)
+    assert sql(raw) == "CREATE USER 'sst'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('s3cr\\'et')"
+    assert "s3cr" not in masked and "*MASKED*" in masked
+
+
+def test_account_up_to_date_is_a_noop():
+    host = accounts_host(SYNCED_ACCOUNTS, matches=True)
+    assert run(galera.account, host, "root", HiddenValue("x"), unix_socket=True) == []
+    assert host.noops == ["account root@localhost is up to date"]
+
+
+def test_account_password_or_plugins_changed():
+    (raw,) = run(galera.account, accounts_host(SYNCED_ACCOUNTS, matches=False), "sst", HiddenValue("new"))
+    assert sql(raw).startswith("ALTER USER 'sst'@'localhost' IDENTIFIED VIA mysql_native_password USING")
+    # root with a password but without unix_socket would lock Debian's scripts out: fixed.
+    accounts = {**SYNCED_ACCOUNTS, "root@localhost": {"plugins": ["mysql_native_password"], "password": True}}
+    (raw,) = run(galera.account, accounts_host(accounts, matches=True), "root", HiddenValue("x"), unix_socket=True)
+    assert sql(raw).startswith("ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password")
+
+
+def test_secure_installation():
+    host = FakeHost({MariadbAccounts: SYNCED_ACCOUNTS, MariadbDatabases: ["mysql", "sys"]})
+    assert run(galera.secure_installation, host) == []
+    unsafe = {**SYNCED_ACCOUNTS, "@localhost": {}, "@ctrl-1": {}, "root@%": {}, "root@ctrl-1": {}}
+    host = FakeHost({MariadbAccounts: unsafe, MariadbDatabases: ["mysql", "test"]})
+    assert [sql(c) for c in run(galera.secure_installation, host)] == [
+        "DROP USER ''@'ctrl-1'",
+        "DROP USER ''@'localhost'",
+        "DROP USER 'root'@'%'",
+        "DROP USER 'root'@'ctrl-1'",
+        "DROP DATABASE test",
+    ]
+
+
+# --- shell run for real against a stand-in mysql ----------------------------------------------
+@pytest.fixture
+def fake_mysql(tmp_path):
+    """A ``mysql`` first on PATH that answers wsrep_local_state_comment from a file."""
+    state = tmp_path / "state"
+    script = tmp_path / "bin/mysql"
+    script.parent.mkdir()
+    script.write_text(
+        "#!/bin/sh\n"
+        f'[ -s {state} ] || {{ echo "ERROR 2002 (HY000): Can\'t connect" >&2; exit 1; }}\n'
+        f'printf "wsrep_local_state_comment\\t%s\\n" "$(cat {state})"\n'
+    )
+    script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{script.parent}:{os.environ['PATH']}"}
+    return state, env
+
+
+def test_wait_synced_returns_once_synced(fake_mysql):
+    state, env = fake_mysql
+    state.write_text("Synced")
+    proc = subprocess.run(["sh", "-c", galera.wait_synced_command(5).get_raw_value()], env=env,
+                          capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_wait_synced_gives_up_after_timeout(fake_mysql):
+    state, env = fake_mysql
+    state.write_text("Joined")
+    proc = subprocess.run(["sh", "-c", galera.wait_synced_command(1).get_raw_value()], env=env,
+                          capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 1
+    assert "not Synced after 1s" in proc.stderr
+
+
+# --- templates --------------------------------------------------------------------------------
+def render(template: str, **kwargs) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True)
+    return env.get_template(f"templates/galera/{template}").render(host=MagicMock(name="host"), **kwargs)
+
+
+@pytest.fixture
+def args(default_data) -> dict:
+    return galera.template_args(Topology.from_data("ctrl-2", default_data, NAMES), default_data)
+
+
+def settings(text: str) -> dict[str, str]:
+    pairs = [line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")]
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def test_galera_cnf_from_group_data(args, default_data):
+    cnf = settings(render("galera.cnf.j2", **args))
+    sst_password = default_data.secrets["galera_sst_password"].unmask()
+    assert cnf["bind-address"] == cnf["wsrep_node_address"] == "10.0.2.12"
+    assert cnf["wsrep_node_name"] == "ctrl-2"
+    assert cnf["wsrep_cluster_address"] == '"gcomm://10.0.2.11,10.0.2.12,10.0.2.13"'
+    assert cnf["wsrep_cluster_name"] == '"os_cluster"'
+    assert cnf["wsrep_provider"] == "/usr/lib/galera/libgalera_smm.so"
+    assert cnf["wsrep_provider_options"] == '"gmcast.listen_addr=tcp://10.0.2.12:4567;gcache.size=256M"'
+    assert cnf["wsrep_sst_method"] == "mariabackup"
+    assert cnf["wsrep_sst_auth"] == f"sst:{sst_password}"
+    assert (cnf["binlog_format"], cnf["default_storage_engine"], cnf["innodb_autoinc_lock_mode"]) == (
+        "ROW", "InnoDB", "2")
+    assert (cnf["max_connections"], cnf["innodb_buffer_pool_size"]) == ("1000", "256M")
+
+
+def test_debian_cnf_has_no_password(args):
+    text = render("debian.cnf.j2", **args)
+    assert "password" not in text.replace("no password", "")
+    assert settings(text)["user"] == "root" and settings(text)["socket"] == "/run/mysqld/mysqld.sock"
+
+
+def test_check_units_listen_on_srv_and_allow_controllers_only(args, default_data):
+    socket = settings(render("galera-check.socket.j2", **args))
+    assert socket["ListenStream"] == "10.0.2.12:9200" and socket["Accept"] == "yes"
+    assert socket["IPAddressDeny"] == "any"
+    assert socket["IPAddressAllow"] == "127.0.0.1 10.0.2.10 10.0.2.11 10.0.2.12 10.0.2.13"
+    service = settings(render("galera-check@.service.j2", **args))
+    assert service["User"] == "clustercheck" and service["ExecStart"] == "/usr/local/sbin/galera-check"
+    assert (service["StandardInput"], service["StandardOutput"]) == ("socket", "socket")
+    credentials = settings(render("galera-check.cnf.j2", **args))
+    assert credentials["user"] == "clustercheck"
+    assert credentials["password"] == default_data.secrets["galera_monitor_password"].unmask()
+
+
+@pytest.mark.parametrize("state, expected", [
+    ("Synced", "HTTP/1.1 200 OK"),
+    ("Donor/Desynced", "HTTP/1.1 503 Service Unavailable"),
+    ("", "HTTP/1.1 503 Service Unavailable"),  # server down
+])
+def test_check_script_answers_http(args, fake_mysql, tmp_path, state, expected):
+    state_file, env = fake_mysql
+    state_file.write_text(state)
+    script = tmp_path / "galera-check"
+    script.write_text(render("galera-check.j2", **args))
+    request = b"GET / HTTP/1.1\r\nHost: ctrl-2:9200\r\n\r\n"
+    proc = subprocess.run(["bash", str(script)], input=request, env=env, capture_output=True, timeout=10)
+    head, _, body = proc.stdout.decode().partition("\r\n\r\n")
+    assert proc.returncode == 0 and head.splitlines()[0] == expected
+    assert f"Content-Length: {len(body)}" in head
+
+
+def test_upstream_repository_helpers():
+    line = "deb https://mirror.mariadb.org/repo/10.11/debian bookworm main"
+    assert galera.upstream_source(line) == (
+        "deb [signed-by=/etc/apt/keyrings/mariadb.gpg] https://mirror.mariadb.org/repo/10.11/debian bookworm main")
+    signed = "deb [arch=amd64] http://x/ bookworm main"
+    assert galera.upstream_source(signed) == signed
+    assert galera.upstream_pin(line) == "Package: *\nPin: origin mirror.mariadb.org\nPin-Priority: 600\n"
