@@ -19,7 +19,8 @@ topo = prologue()
 import base64
 from io import BytesIO
 
-from pyinfra import host, logger
+from pyinfra import host, logger, state
+from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
@@ -31,6 +32,9 @@ PACEMAKER = host.data.pacemaker
 PACKAGES = ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents", "haproxy"]
 
 # --- Corosync: key and configuration first ----------------------------------------------------
+if state.config.DIFF:
+    # files.put prints the old and new content of a changed file under --diff: the key itself.
+    raise DeployError("deploys/ha.py refuses --diff: it would print the corosync authkey")
 was_running = host.get_fact(SystemdStatus, services=["corosync.service"]).get("corosync.service", False)
 
 authkey = files.put(
@@ -99,11 +103,7 @@ if topo.is_first:
     )
     pacemaker.cluster_properties(
         name="Pacemaker cluster properties",
-        properties={
-            "stonith-enabled": PACEMAKER["stonith_enabled"],
-            "no-quorum-policy": PACEMAKER["no_quorum_policy"],
-            **PACEMAKER["properties"],
-        },
+        properties=pacemaker.seed_properties(PACEMAKER, COROSYNC["cluster_name"]),
     )
     for description, obj in pacemaker.seed_configuration(topo, PACEMAKER):
         pacemaker.configure(name=description, obj=obj)

@@ -102,6 +102,17 @@ def order(constraint_id: str, first: str, then: str, kind: str = "Mandatory") ->
     return Element("rsc_order", {"id": constraint_id, "first": first, "then": then, "kind": kind})
 
 
+def seed_properties(settings: Mapping[str, Any], cluster_name: str) -> dict[str, Any]:
+    """The seed's cluster properties from group_data ``pacemaker``, plus corosync's cluster name
+    (pacemaker keeps the name it first saw, e.g. the package's default ``debian``)."""
+    return {
+        "cluster-name": cluster_name,
+        "stonith-enabled": settings["stonith_enabled"],
+        "no-quorum-policy": settings["no_quorum_policy"],
+        **settings["properties"],
+    }
+
+
 def seed_configuration(topo, settings: Mapping[str, Any]) -> list[tuple[str, Element]]:
     """The seed's resources and constraints, as ``(description, object)`` in creation order.
 

@@ -141,6 +141,7 @@ def test_pacemaker_three_nodes_online_vips_with_haproxy(lab, status):
 def test_cluster_properties_and_haproxy_owned_by_pacemaker(lab, runs):
     properties = lab.fact("facts.pacemaker.CibConfiguration")["ctrl-1"]["properties"]
     assert properties["stonith-enabled"] == "false" and properties["no-quorum-policy"] == "stop"
+    assert properties["cluster-name"] == "prereqos"
     assert properties["pe-input-series-max"] == "1000" and properties["cluster-recheck-interval"] == "5min"
     for n in lab.hosts:
         assert lab.ssh(n, "systemctl is-enabled haproxy").stdout.strip() == "disabled"

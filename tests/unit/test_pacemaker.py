@@ -76,6 +76,12 @@ def test_crm_mon_not_running():
     assert status == {**CrmMon.default(), "error": "Not connected"}
 
 
+def test_crm_mon_package_default_single_node():
+    status = crm_mon("crm_mon_package_default.xml")
+    assert (status["dc"], status["nodes"]["online"], status["resources"]) == ("node1", ["node1"], [])
+    assert not pacemaker.cluster_ready(NAMES)(status)
+
+
 def test_crm_mon_command_and_errors():
     assert CrmMon().requires_command() == "crm_mon"
     assert CrmMon().command() == "crm_mon --output-as=xml 2>/dev/null || true"
@@ -155,27 +161,37 @@ def run_op(op, host, *args, **kwargs):
     return [c.get_raw_value() if isinstance(c, StringCommand) else c for c in commands]
 
 
-PROPERTIES = {"stonith-enabled": False, "no-quorum-policy": "stop", "pe-warn-series-max": 1000,
-              "pe-input-series-max": 1000, "pe-error-series-max": 1000, "cluster-recheck-interval": "5min"}
+@pytest.fixture
+def properties(default_data):
+    return pacemaker.seed_properties(default_data["pacemaker"], default_data["corosync"]["cluster_name"])
 
 
-def test_properties_noop_when_set():
+def test_seed_properties_from_data(properties):
+    assert properties == {"cluster-name": "prereqos", "stonith-enabled": False, "no-quorum-policy": "stop",
+                          "pe-warn-series-max": 1000, "pe-input-series-max": 1000, "pe-error-series-max": 1000,
+                          "cluster-recheck-interval": "5min"}
+
+
+def test_properties_noop_when_set(properties):
     host = FakeHost({CibConfiguration: CIB})
-    assert run_op(pacemaker.cluster_properties, host, PROPERTIES) == []
+    assert run_op(pacemaker.cluster_properties, host, properties) == []
     assert host.noops and host.noops[0].startswith("cluster properties already set")
 
 
-def test_properties_fresh_cluster_sets_all():
-    cib = {**CibConfiguration.default(), "properties": {"dc-version": "2.1.5", "cluster-name": "prereqos"}}
-    commands = run_op(pacemaker.cluster_properties, FakeHost({CibConfiguration: cib}), PROPERTIES)
-    assert commands[0] == "crm_attribute --type crm_config --name stonith-enabled --update false"
-    assert len(commands) == len(PROPERTIES)
+def test_properties_on_the_package_default_cib(properties):
+    """A CIB first written under the package's default corosync.conf (cluster "debian")."""
+    cib = CibConfiguration().process(lines("cib_configuration_package_default.xml"))
+    assert cib["resources"] == {} and cib["constraints"] == {}
+    commands = run_op(pacemaker.cluster_properties, FakeHost({CibConfiguration: cib}), properties)
+    assert commands[:2] == ["crm_attribute --type crm_config --name cluster-name --update prereqos",
+                            "crm_attribute --type crm_config --name stonith-enabled --update false"]
+    assert len(commands) == len(properties)
 
 
-def test_properties_only_the_differing_one():
+def test_properties_only_the_differing_one(properties):
     cib = copy.deepcopy(CIB)
     cib["properties"]["stonith-enabled"] = "true"
-    assert run_op(pacemaker.cluster_properties, FakeHost({CibConfiguration: cib}), PROPERTIES) == [
+    assert run_op(pacemaker.cluster_properties, FakeHost({CibConfiguration: cib}), properties) == [
         "crm_attribute --type crm_config --name stonith-enabled --update false"]
 
 
