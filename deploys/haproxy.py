@@ -18,17 +18,14 @@ topo = prologue()
 CONFIG = "/etc/haproxy/haproxy.cfg"
 CANDIDATE = f"{CONFIG}.new"
 
-packages = apt.packages(
-    name="Install HAProxy (and socat for its stats socket)",
-    packages=["haproxy", "socat"],
-    no_recommends=True,
-)
+apt.packages(name="Install socat (for the HAProxy stats socket)", packages=["socat"], no_recommends=True)
+installed_now = apt.packages(name="Install HAProxy", packages=["haproxy"], no_recommends=True)
 # The package starts and enables HAProxy on its first install; Pacemaker starts it instead.
 systemd.service(
     name="Stop the HAProxy started by its package install",
     service="haproxy",
     running=False,
-    _if=packages.did_change,
+    _if=installed_now.did_change,
 )
 systemd.service(name="Leave HAProxy disabled at boot (Pacemaker starts it)", service="haproxy",
                 running=None, enabled=False)

@@ -11,7 +11,12 @@ together with the virtual IPs.
 
 from pyinfra import local
 
-COMPONENTS = ("rabbitmq", "galera", "haproxy", "ha", "apache", "buildenv", "openrc")
-
-for component in COMPONENTS:
-    local.include(f"deploys/{component}.py")
+# One include per line, never in a loop: pyinfra orders operations by the line numbers of
+# their call stack, so a loop would give every component the same position and interleave them.
+local.include("deploys/rabbitmq.py")
+local.include("deploys/galera.py")
+local.include("deploys/haproxy.py")
+local.include("deploys/ha.py")
+local.include("deploys/apache.py")
+local.include("deploys/buildenv.py")
+local.include("deploys/openrc.py")
