@@ -11,19 +11,13 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, server
 
 from lib.topology import Topology
-from lib.validate import validate_or_raise
+from lib.validate import unsupported_distribution, validate_or_raise
 
-SUPPORTED = {("Debian", 12), ("Debian", 13)}
-
-# Bad data stops the run here, before any operation on any host.
+# Bad data stops the run here, before any operation on any host; so does an unsupported OS.
 validate_or_raise(host.inventory)
-
-distro = host.get_fact(LinuxDistribution)
-if (distro["name"], distro["major"]) not in SUPPORTED:
-    raise DeployError(
-        f"{host.name} runs {distro['name']} {distro['major']}; prereqos supports Debian 12 (bookworm) "
-        f"and Debian 13 (trixie) only"
-    )
+refusal = unsupported_distribution(host.name, host.get_fact(LinuxDistribution))
+if refusal:
+    raise DeployError(refusal)
 
 topo = Topology.of(host)
 

@@ -277,6 +277,18 @@ def validate(names: list[str], data) -> list[str]:
     return problems
 
 
+SUPPORTED_DISTRIBUTIONS = {("Debian", 12): "bookworm", ("Debian", 13): "trixie"}
+
+
+def unsupported_distribution(host_name: str, distro: Mapping) -> str | None:
+    """Why ``host_name`` cannot be deployed, from pyinfra's LinuxDistribution fact; None if fine."""
+    if (distro.get("name"), distro.get("major")) in SUPPORTED_DISTRIBUTIONS:
+        return None
+    pretty = (distro.get("release_meta") or {}).get("PRETTY_NAME") or f"{distro.get('name')} {distro.get('major')}"
+    return (f"{host_name} runs {pretty}; prereqos supports Debian 12 (bookworm) and Debian 13 (trixie) "
+            f"only: reinstall or upgrade it, or remove it from the inventory")
+
+
 class _Data(dict):
     """Attribute access over a plain dict, like pyinfra's host.data."""
 

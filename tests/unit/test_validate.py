@@ -152,3 +152,20 @@ def test_every_problem_is_reported_at_once(default_data):
     default_data["corosync"]["token"] = 0
     default_data["haproxy"]["stats_port"] = 0
     assert len(problems(default_data)) == 3
+
+
+@pytest.mark.parametrize("distro,refused", [
+    ({"name": "Debian", "major": 12, "release_meta": {}}, False),
+    ({"name": "Debian", "major": 13, "release_meta": {}}, False),
+    ({"name": "Debian", "major": 11, "release_meta": {"PRETTY_NAME": "Debian GNU/Linux 11 (bullseye)"}}, True),
+    ({"name": "Ubuntu", "major": 24, "release_meta": {"PRETTY_NAME": "Ubuntu 24.04 LTS"}}, True),
+    ({"name": None, "major": None, "release_meta": {}}, True),
+])
+def test_only_debian_12_and_13_are_deployed(distro, refused):
+    from lib.validate import unsupported_distribution
+
+    message = unsupported_distribution("ctrl-2", distro)
+    assert bool(message) is refused
+    if refused:
+        pretty = distro["release_meta"].get("PRETTY_NAME") or "None None"
+        assert message.startswith(f"ctrl-2 runs {pretty}; prereqos supports Debian 12")

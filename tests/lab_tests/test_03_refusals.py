@@ -1,0 +1,44 @@
+"""Bad input on the real CLI: refused with a message naming the variable and the fix, before
+any operation runs on any host (``--dry`` included)."""
+
+from __future__ import annotations
+
+import json
+import runpy
+
+import pytest
+
+from tests.lab_tests.conftest import ROOT
+
+pytestmark = pytest.mark.lab
+
+DEFAULTS = runpy.run_path(str(ROOT / "group_data/all.py"))
+
+
+def refused(lab, *args: str) -> str:
+    proc = lab.pyinfra("deploys/prereqos.py", *args)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output[-2000:]
+    assert "Starting operation" not in output and "Detected changes" not in output
+    assert "invalid data, nothing was changed" in output
+    return output
+
+
+@pytest.mark.parametrize("mode", [["-y"], ["--dry"]])
+def test_unknown_firstnode_is_refused(lab, mode):
+    output = refused(lab, *mode, "--data", "firstnode=ctrl-9")
+    assert "firstnode='ctrl-9' is not a controller in the inventory; fix: set firstnode to one of" in output
+
+
+def test_bad_corosync_token_and_typo_are_refused_together(lab):
+    corosync = {**DEFAULTS["corosync"], "token": 0, "tokn": 5000}
+    output = refused(lab, "--data", f"corosync={json.dumps(corosync)}")
+    assert "corosync['token']=0 is invalid; fix: set it to a positive integer of milliseconds" in output
+    assert "corosync['tokn'] is not a known setting (did you mean 'token'?)" in output
+
+
+def test_duplicate_vip_port_is_refused(lab):
+    services = json.loads(json.dumps(DEFAULTS["haproxy_services"]))
+    services["swift_proxy"]["port"] = 3306
+    output = refused(lab, "--data", f"haproxy_services={json.dumps(services)}")
+    assert "haproxy_services['swift_proxy'] binds the srv VIP port 3306 already bound by" in output
