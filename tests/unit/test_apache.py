@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from unittest.mock import MagicMock
 
 import pytest
-from pyinfra.api import FactProcessError, StringCommand
+from pyinfra.api import FactProcessError
 from pyinfra.api.util import get_template
-from pyinfra.context import ctx_host, ctx_state
 
 from facts.apache import ApacheModules
 from lib.topology import Topology
 from operations import apache
 from tests.unit.conftest import NAMES, ROOT
+from tests.unit.fakes import FakeHost, run
 
 FIXTURES = ROOT / "tests/fixtures/apache"
 
@@ -42,23 +41,10 @@ def test_fact_treats_no_module_as_empty_not_error():
 
 
 # --- operation: module ------------------------------------------------------------------------------
-class FakeHost:
-    def __init__(self, modules: list[str]):
-        self.modules, self.noops = modules, []
-
-    def get_fact(self, cls, **kwargs):
-        assert cls is ApacheModules and not kwargs
-        return self.modules
-
-    def noop(self, description):
-        self.noops.append(description)
-
-
 def run_module(modules: list[str], *args, **kwargs) -> tuple[list[str], FakeHost]:
-    host = FakeHost(modules)
-    with ctx_state.use(MagicMock()), ctx_host.use(host):
-        commands = list(apache.module._inner(*args, **kwargs))
-    return [c.get_raw_value() if isinstance(c, StringCommand) else c for c in commands], host
+    """apache.module on a host where ``modules`` are enabled (ApacheModules takes no argument)."""
+    host = FakeHost({ApacheModules: lambda: modules})
+    return run(apache.module, host, *args, **kwargs), host
 
 
 def test_module_enabled_when_missing():

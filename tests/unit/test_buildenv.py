@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from unittest.mock import MagicMock
-
 import pytest
-from pyinfra.api import FactProcessError, OperationValueError, StringCommand
-from pyinfra.context import ctx_host, ctx_state
+from pyinfra.api import FactProcessError, OperationValueError
 from pyinfra.facts.pip import PipPackages
 
 from facts.buildenv import PipLatestVersion
 from operations import buildenv
 from tests.unit.conftest import ROOT
+from tests.unit.fakes import FakeHost, run
 
 FIXTURES = ROOT / "tests/fixtures/buildenv"
 VENV = "/opt/openstack/venv"
@@ -56,63 +54,63 @@ FRESH_VENV = {"pip": {"23.0.1"}, "setuptools": {"66.1.1"}}  # python3 -m venv on
 CONVERGED = PipPackages().process(lines("pip-freeze-all.txt"))  # real `pip freeze --all`
 
 
-class FakeHost:
-    def __init__(self, installed: dict[str, set[str]], latest: dict[str, str]):
-        self.installed, self.latest, self.asked, self.noops = installed, latest, [], []
+def venv_host(installed: dict[str, set[str]], latest: dict[str, str]) -> FakeHost:
+    """A host whose venv has ``installed`` and whose index offers ``latest``; only the venv's pip is asked."""
+    def packages(pip: str) -> dict[str, set[str]]:
+        assert pip == PIP
+        return installed
 
-    def get_fact(self, cls, **kwargs):
-        assert kwargs["pip"] == PIP
-        if cls is PipPackages:
-            return self.installed
-        assert cls is PipLatestVersion
-        self.asked.append(kwargs["package"])
-        return self.latest[kwargs["package"]]
+    def latest_version(pip: str, package: str) -> str:
+        assert pip == PIP
+        return latest[package]
 
-    def noop(self, description):
-        self.noops.append(description)
+    return FakeHost({PipPackages: packages, PipLatestVersion: latest_version})
+
+
+def index_asks(host: FakeHost) -> list[str]:
+    """The packages whose latest version was asked of the index, in order."""
+    return [kwargs["package"] for cls, kwargs in host.asked if cls is PipLatestVersion]
 
 
 def run_op(host: FakeHost, packages: list[str]) -> list[str]:
-    with ctx_state.use(MagicMock()), ctx_host.use(host):
-        commands = list(buildenv.current_packages._inner(packages, virtualenv=VENV + "/"))
-    return [c.get_raw_value() if isinstance(c, StringCommand) else c for c in commands]
+    return run(buildenv.current_packages, host, packages, virtualenv=VENV + "/")
 
 
 def test_new_venv_gets_pip_upgraded_and_uwsgi_installed():
-    host = FakeHost(FRESH_VENV, {"pip": "26.3"})
+    host = venv_host(FRESH_VENV, {"pip": "26.3"})
     assert run_op(host, ["pip", "uwsgi"]) == [f"{PIP} install --upgrade pip uwsgi"]
-    assert host.asked == ["pip"]  # uwsgi is missing: no need to ask the index
+    assert index_asks(host) == ["pip"]  # uwsgi is missing: no need to ask the index
 
 
 def test_empty_venv_installs_everything_without_asking():
-    host = FakeHost({}, {})
-    assert run_op(host, ["pip", "uwsgi"]) == [f"{PIP} install --upgrade pip uwsgi"] and host.asked == []
+    host = venv_host({}, {})
+    assert run_op(host, ["pip", "uwsgi"]) == [f"{PIP} install --upgrade pip uwsgi"] and index_asks(host) == []
 
 
 def test_converged_venv_is_a_noop():
     assert CONVERGED == {"pip": {"26.3"}, "setuptools": {"66.1.1"}, "uWSGI": {"2.0.31"}}
-    host = FakeHost(CONVERGED, {"pip": "26.3", "uwsgi": "2.0.31"})
+    host = venv_host(CONVERGED, {"pip": "26.3", "uwsgi": "2.0.31"})
     assert run_op(host, ["pip", "uwsgi"]) == []
-    assert host.asked == ["pip", "uwsgi"]  # uWSGI as pip freeze spells it, found by its canonical name
+    assert index_asks(host) == ["pip", "uwsgi"]  # uWSGI as pip freeze spells it, found by its canonical name
     assert host.noops == [f"pip, uwsgi current in {VENV}/"]
 
 
 def test_newer_release_on_the_index_is_installed():
-    host = FakeHost(CONVERGED, {"pip": "26.3", "uwsgi": "2.0.32"})
+    host = venv_host(CONVERGED, {"pip": "26.3", "uwsgi": "2.0.32"})
     assert run_op(host, ["pip", "uwsgi"]) == [f"{PIP} install --upgrade uwsgi"]
 
 
 def test_older_version_on_the_index_changes_nothing():
     # A mirror that lags behind what is installed must not downgrade.
-    assert run_op(FakeHost(CONVERGED, {"pip": "25.0", "uwsgi": "2.0.31"}), ["pip", "uwsgi"]) == []
+    assert run_op(venv_host(CONVERGED, {"pip": "25.0", "uwsgi": "2.0.31"}), ["pip", "uwsgi"]) == []
 
 
 def test_specifiers_are_compared_not_matched():
-    host = FakeHost(CONVERGED, {})
-    assert run_op(host, ["pip>=25", "uwsgi==2.0.31"]) == [] and host.asked == []
+    host = venv_host(CONVERGED, {})
+    assert run_op(host, ["pip>=25", "uwsgi==2.0.31"]) == [] and index_asks(host) == []
     assert run_op(host, ["pip>=27", "uWSGI==2.0.30"]) == [f"{PIP} install --upgrade 'pip>=27' uWSGI==2.0.30"]
 
 
 def test_invalid_requirement_is_refused():
     with pytest.raises(OperationValueError, match="invalid pip requirement"):
-        run_op(FakeHost(CONVERGED, {}), ["uwsgi=2"])
+        run_op(venv_host(CONVERGED, {}), ["uwsgi=2"])

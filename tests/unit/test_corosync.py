@@ -8,21 +8,19 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-from pathlib import Path
-from unittest.mock import MagicMock
 
 import jinja2
 import pytest
 from pyinfra.api import FactProcessError, FunctionCommand, OperationError
-from pyinfra.context import ctx_host, ctx_state
+from pyinfra.context import ctx_host
 
 from facts.corosync import CorosyncCmap, CorosyncLinks, CorosyncQuorum
 from lib.topology import Topology
 from operations import corosync as corosync_ops
+from tests.unit.conftest import NAMES, ROOT
+from tests.unit.fakes import FakeHost, answers, run
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests/fixtures/corosync"
-NAMES = ["ctrl-1", "ctrl-2", "ctrl-3"]
 
 
 def lines(name: str) -> list[str]:
@@ -162,35 +160,18 @@ def test_conf_accepted_by_corosync(default_data, tmp_path):
 
 
 # --- operations ---------------------------------------------------------------------------
-class FakeHost:
-    """get_fact answers from a list (one value per call, the last one repeated)."""
-
-    name = "ctrl-1"
-
-    def __init__(self, *values):
-        self.values, self.calls, self.noops = list(values), 0, []
-
-    def get_fact(self, cls, *args, **kwargs):
-        value = self.values[min(self.calls, len(self.values) - 1)]
-        self.calls += 1
-        return value
-
-    def noop(self, description):
-        self.noops.append(description)
-
-
 QUORATE = CorosyncQuorum().process(lines("quorumtool_quorate.txt"))
 ALONE = CorosyncQuorum().process(lines("quorumtool_alone_not_quorate.txt"))
 DEBIAN_DEFAULT = {**ALONE, "quorate": True, "members": [{"nodeid": 1, "votes": 1, "name": "node1", "local": True}]}
 
 
-def run_op(op, host, *args, **kwargs):
-    with ctx_state.use(MagicMock()), ctx_host.use(host):
-        return list(op._inner(*args, **kwargs))
+def quorum_host(*values) -> FakeHost:
+    """A host whose CorosyncQuorum fact answers one value per lookup, the last one repeated."""
+    return FakeHost({CorosyncQuorum: answers(*values)})
 
 
 def test_restart_member_waits_for_quorum():
-    commands = run_op(corosync_ops.restart, FakeHost(QUORATE), NAMES)
+    commands = run(corosync_ops.restart, quorum_host(QUORATE), NAMES)
     assert commands[0] == "systemctl restart corosync.service pacemaker.service"
     assert isinstance(commands[1], FunctionCommand) and commands[1].function is corosync_ops.wait_for
     assert commands[1].args[0] is CorosyncQuorum and len(commands) == 2
@@ -199,17 +180,17 @@ def test_restart_member_waits_for_quorum():
 @pytest.mark.parametrize("before", [ALONE, DEBIAN_DEFAULT, CorosyncQuorum.default()],
                          ids=["not-quorate", "package-default-cluster", "stopped"])
 def test_restart_without_quorum_to_keep_does_not_wait(before):
-    assert run_op(corosync_ops.restart, FakeHost(before), NAMES) == [
+    assert run(corosync_ops.restart, quorum_host(before), NAMES) == [
         "systemctl restart corosync.service pacemaker.service"]
 
 
 def test_wait_for_polls_until_ready():
-    host = FakeHost(CorosyncQuorum.default(), ALONE, QUORATE)
+    host = quorum_host(CorosyncQuorum.default(), ALONE, QUORATE)
     with ctx_host.use(host):
         corosync_ops.wait_for(CorosyncQuorum, corosync_ops.quorate, 10, "quorum", interval=0)
-    assert host.calls == 3
+    assert len(host.asked) == 3
 
 
 def test_wait_for_times_out():
-    with ctx_host.use(FakeHost(ALONE)), pytest.raises(OperationError, match="quorum not reached"):
+    with ctx_host.use(quorum_host(ALONE)), pytest.raises(OperationError, match="quorum not reached"):
         corosync_ops.wait_for(CorosyncQuorum, corosync_ops.quorate, 0, "quorum", interval=0)

@@ -13,7 +13,6 @@ import jinja2
 import pytest
 from pyinfra.api import FactProcessError, HiddenValue
 from pyinfra.api.exceptions import DeployError
-from pyinfra.context import ctx_host, ctx_state
 
 from facts.galera import (
     GraState,
@@ -28,6 +27,7 @@ from facts.galera import (
 from lib.topology import Topology
 from operations import galera
 from tests.unit.conftest import NAMES, ROOT
+from tests.unit.fakes import FakeHost, run
 
 FIXTURES = ROOT / "tests/fixtures/galera"
 UUID = "3256fc86-e90a-11f1-98b8-7b772925588d"
@@ -199,26 +199,6 @@ def test_plan_unknown_when_a_node_is_unreachable_and_none_runs():
 
 
 # --- operations -------------------------------------------------------------------------------
-class FakeHost:
-    """Answers get_fact from a dict: {FactClass: value} or {FactClass: callable(**kwargs)}."""
-
-    def __init__(self, facts: dict, name: str = "ctrl-1"):
-        self.name, self.facts, self.noops = name, facts, []
-
-    def get_fact(self, cls, *args, **kwargs):
-        value = self.facts[cls]
-        return value(**kwargs) if callable(value) else value
-
-    def noop(self, description: str) -> None:
-        self.noops.append(description)
-
-
-def run(op, host: FakeHost, *args, masked: bool = False, **kwargs) -> list[str]:
-    with ctx_state.use(MagicMock()), ctx_host.use(host):
-        commands = list(op._inner(*args, **kwargs))
-    return [c if isinstance(c, str) else c.get_masked_value() if masked else c.get_raw_value() for c in commands]
-
-
 def sql(command: str) -> str:
     """The statement of a ``mysql ... -e STATEMENT ...`` command line, as the shell passes it."""
     argv = shlex.split(command)

@@ -6,18 +6,17 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from unittest.mock import MagicMock
 
 import pytest
-from pyinfra.api import FactProcessError, StringCommand
+from pyinfra.api import FactProcessError
 from pyinfra.api.util import get_template
-from pyinfra.context import ctx_host, ctx_state
 from pyinfra.facts.files import Sha1File
 
 from facts.haproxy import HaproxyBackends
 from lib.topology import Topology
 from operations import haproxy
 from tests.unit.conftest import NAMES, ROOT
+from tests.unit.fakes import FakeHost, run
 
 FIXTURES = ROOT / "tests/fixtures/haproxy"
 CATALOG_SIZE = 14  # the seed's full list
@@ -70,23 +69,10 @@ def test_fact_command_is_empty_when_haproxy_is_stopped():
 
 
 # --- operation: install_checked_config -------------------------------------------------------------
-class FakeHost:
-    def __init__(self, hashes: dict[str, str | None]):
-        self.hashes, self.noops = hashes, []
-
-    def get_fact(self, cls, path):
-        assert cls is Sha1File
-        return self.hashes[path]
-
-    def noop(self, description):
-        self.noops.append(description)
-
-
-def run_install(hashes):
-    host = FakeHost(hashes)
-    with ctx_state.use(MagicMock()), ctx_host.use(host):
-        commands = list(haproxy.install_checked_config._inner())
-    return [c.get_raw_value() if isinstance(c, StringCommand) else c for c in commands], host
+def run_install(hashes: dict[str, str | None]) -> tuple[list[str], FakeHost]:
+    """install_checked_config on a host whose files have these sha1 sums (None: no such file)."""
+    host = FakeHost({Sha1File: lambda path: hashes[path]})
+    return run(haproxy.install_checked_config, host), host
 
 
 NEW, LIVE = "/etc/haproxy/haproxy.cfg.new", "/etc/haproxy/haproxy.cfg"

@@ -7,22 +7,19 @@ are 10.103.1.10 (api) and 10.103.2.10 (srv).
 from __future__ import annotations
 
 import copy
-from pathlib import Path
-from unittest.mock import MagicMock
 from xml.etree.ElementTree import fromstring, tostring
 
 import pytest
-from pyinfra.api import FactProcessError, FunctionCommand, StringCommand
-from pyinfra.context import ctx_host, ctx_state
+from pyinfra.api import FactProcessError, FunctionCommand
 
 from facts.pacemaker import CibConfiguration, CrmMon, element_tree
 from lib.topology import Topology
 from operations import pacemaker
 from operations.corosync import wait_for
+from tests.unit.conftest import NAMES, ROOT
+from tests.unit.fakes import FakeHost, run
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests/fixtures/pacemaker"
-NAMES = ["ctrl-1", "ctrl-2", "ctrl-3"]
 
 
 def lines(name: str) -> list[str]:
@@ -142,25 +139,6 @@ def test_cib_value():
 
 
 # --- operations -------------------------------------------------------------------------------
-class FakeHost:
-    name = "ctrl-1"
-
-    def __init__(self, facts):
-        self.facts, self.noops = facts, []
-
-    def get_fact(self, cls, *args, **kwargs):
-        return self.facts[cls]
-
-    def noop(self, description):
-        self.noops.append(description)
-
-
-def run_op(op, host, *args, **kwargs):
-    with ctx_state.use(MagicMock()), ctx_host.use(host):
-        commands = list(op._inner(*args, **kwargs))
-    return [c.get_raw_value() if isinstance(c, StringCommand) else c for c in commands]
-
-
 @pytest.fixture
 def properties(default_data):
     return pacemaker.seed_properties(default_data["pacemaker"], default_data["corosync"]["cluster_name"])
@@ -174,7 +152,7 @@ def test_seed_properties_from_data(properties):
 
 def test_properties_noop_when_set(properties):
     host = FakeHost({CibConfiguration: CIB})
-    assert run_op(pacemaker.cluster_properties, host, properties) == []
+    assert run(pacemaker.cluster_properties, host, properties) == []
     assert host.noops and host.noops[0].startswith("cluster properties already set")
 
 
@@ -182,7 +160,7 @@ def test_properties_on_the_package_default_cib(properties):
     """A CIB first written under the package's default corosync.conf (cluster "debian")."""
     cib = CibConfiguration().process(lines("cib_configuration_package_default.xml"))
     assert cib["resources"] == {} and cib["constraints"] == {}
-    commands = run_op(pacemaker.cluster_properties, FakeHost({CibConfiguration: cib}), properties)
+    commands = run(pacemaker.cluster_properties, FakeHost({CibConfiguration: cib}), properties)
     assert commands[:2] == ["crm_attribute --type crm_config --name cluster-name --update prereqos",
                             "crm_attribute --type crm_config --name stonith-enabled --update false"]
     assert len(commands) == len(properties)
@@ -191,7 +169,7 @@ def test_properties_on_the_package_default_cib(properties):
 def test_properties_only_the_differing_one(properties):
     cib = copy.deepcopy(CIB)
     cib["properties"]["stonith-enabled"] = "true"
-    assert run_op(pacemaker.cluster_properties, FakeHost({CibConfiguration: cib}), properties) == [
+    assert run(pacemaker.cluster_properties, FakeHost({CibConfiguration: cib}), properties) == [
         "crm_attribute --type crm_config --name stonith-enabled --update false"]
 
 
@@ -204,16 +182,16 @@ def objects(default_data):
 def test_configure_noop_when_equal(objects):
     for obj_id, obj in objects.items():
         host = FakeHost({CibConfiguration: CIB})
-        assert run_op(pacemaker.configure, host, obj) == []
+        assert run(pacemaker.configure, host, obj) == []
         assert host.noops == [f"{obj.tag} {obj_id} is configured"]
 
 
 def test_configure_creates_missing(objects):
-    [command] = run_op(pacemaker.configure, FakeHost({CibConfiguration: CibConfiguration.default()}), objects["vips"])
+    [command] = run(pacemaker.configure, FakeHost({CibConfiguration: CibConfiguration.default()}), objects["vips"])
     assert command.startswith("cibadmin --create --scope resources --xml-text '<group id=\"vips\">")
     xml = command.split("--xml-text ", 1)[1].strip("'")
     assert element_tree(fromstring(xml)) == CIB["resources"]["vips"]
-    [command] = run_op(pacemaker.configure, FakeHost({CibConfiguration: CibConfiguration.default()}),
+    [command] = run(pacemaker.configure, FakeHost({CibConfiguration: CibConfiguration.default()}),
                        objects["vips-with-haproxy"])
     assert command == ("cibadmin --create --scope constraints --xml-text "
                        "'<rsc_colocation id=\"vips-with-haproxy\" rsc=\"vips\" with-rsc=\"haproxy-clone\" "
@@ -224,25 +202,25 @@ def test_configure_replaces_differing(objects, default_data):
     settings = {**default_data["pacemaker"], "haproxy_monitor_interval": "2s"}
     changed = dict((obj.get("id"), obj) for _, obj in
                    pacemaker.seed_configuration(lab3_topology(default_data), settings))["haproxy-clone"]
-    [command] = run_op(pacemaker.configure, FakeHost({CibConfiguration: CIB}), changed)
+    [command] = run(pacemaker.configure, FakeHost({CibConfiguration: CIB}), changed)
     assert command.startswith("cibadmin --replace --scope resources --xml-text '<clone id=\"haproxy-clone\">")
     assert 'interval="2s"' in command
 
 
 def test_configure_rejects_unknown_tag():
     with pytest.raises(ValueError):
-        run_op(pacemaker.configure, FakeHost({CibConfiguration: CIB}), fromstring("<node id='x'/>"))
+        run(pacemaker.configure, FakeHost({CibConfiguration: CIB}), fromstring("<node id='x'/>"))
 
 
 def test_wait_for_cluster_noop_when_formed():
     host = FakeHost({CrmMon: crm_mon("crm_mon_converged.xml")})
-    assert run_op(pacemaker.wait_for_cluster, host, NAMES) == []
+    assert run(pacemaker.wait_for_cluster, host, NAMES) == []
     assert host.noops == ["cluster formed: DC ctrl-1, online ctrl-1, ctrl-2, ctrl-3"]
 
 
 @pytest.mark.parametrize("fixture", ["crm_mon_no_quorum.xml", "crm_mon_not_running.xml"])
 def test_wait_for_cluster_waits_otherwise(fixture):
-    [command] = run_op(pacemaker.wait_for_cluster, FakeHost({CrmMon: crm_mon(fixture)}), NAMES)
+    [command] = run(pacemaker.wait_for_cluster, FakeHost({CrmMon: crm_mon(fixture)}), NAMES)
     assert isinstance(command, FunctionCommand) and command.function is wait_for
     fact, ready = command.args[:2]
     assert fact is CrmMon and not ready(crm_mon(fixture)) and ready(crm_mon("crm_mon_converged.xml"))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from unittest.mock import MagicMock
 
 import jinja2
 import pytest
-from pyinfra.api import FactProcessError, HiddenValue, StringCommand
-from pyinfra.context import ctx_host, ctx_state
+from pyinfra.api import FactProcessError, HiddenValue
 
 from facts.rabbitmq import (
     RabbitmqClusterStatus,
@@ -24,6 +22,7 @@ from facts.rabbitmq import (
 from lib.topology import Topology
 from operations import rabbitmq
 from tests.unit.conftest import NAMES, ROOT
+from tests.unit.fakes import FakeHost, run
 
 FIXTURES = ROOT / "tests/fixtures/rabbitmq"
 THREE = ["rabbit@ctrl-1", "rabbit@ctrl-2", "rabbit@ctrl-3"]
@@ -158,27 +157,6 @@ def test_authenticate_fact_masks_the_password_and_reads_the_exit_status():
 
 
 # --- operations -------------------------------------------------------------------------------
-class FakeHost:
-    """Answers get_fact from a dict: {FactClass: value} or {FactClass: callable(**kwargs)}."""
-
-    def __init__(self, facts: dict, name: str = "ctrl-2"):
-        self.name, self.facts, self.noops, self.asked = name, facts, [], []
-
-    def get_fact(self, cls, *args, **kwargs):
-        self.asked.append((cls, kwargs))
-        value = self.facts[cls]
-        return value(**kwargs) if callable(value) else value
-
-    def noop(self, description: str) -> None:
-        self.noops.append(description)
-
-
-def run(op, host: FakeHost, *args, masked: bool = False, **kwargs) -> list[str]:
-    with ctx_state.use(MagicMock()), ctx_host.use(host):
-        commands = list(op._inner(*args, **kwargs))
-    return [c.get_masked_value() if masked else c.get_raw_value() for c in commands]
-
-
 def users_host(users: dict, authenticates: bool = True) -> FakeHost:
     return FakeHost({RabbitmqUsers: users, RabbitmqUserAuthenticates: lambda user, password: authenticates})
 
@@ -263,7 +241,7 @@ def test_join_noop_for_a_member_even_when_a_node_is_down(fixture):
 
 
 def test_join_refused_for_a_stopped_node_or_another_cluster():
-    (stopped,) = run(rabbitmq.join_cluster, FakeHost({RabbitmqClusterStatus: {}}), "rabbit@ctrl-1")
+    (stopped,) = run(rabbitmq.join_cluster, FakeHost({RabbitmqClusterStatus: {}}, name="ctrl-2"), "rabbit@ctrl-1")
     assert stopped.startswith("echo 'RabbitMQ is not running on ctrl-2") and stopped.endswith(">&2; exit 1")
     other = {**status("cluster_status_3.10_three_nodes.json"), "disc_nodes": ["rabbit@ctrl-2", "rabbit@ctrl-9"]}
     (refused,) = run(rabbitmq.join_cluster, FakeHost({RabbitmqClusterStatus: other}), "rabbit@ctrl-1")

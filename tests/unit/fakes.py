@@ -1,0 +1,86 @@
+"""A fake pyinfra host and an operation runner for unit tests of custom operations (no SSH, no lab).
+
+An operation's undecorated generator (``op._inner``) runs with a :class:`FakeHost` as pyinfra's
+current host: ``from pyinfra import host`` inside the operation resolves to it, so its
+``host.get_fact(...)``, ``host.noop(...)``, ``host.name`` and ``host.data`` are answered here.
+
+**Example:**
+
+.. code:: python
+
+    from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqPermissions
+    from operations import rabbitmq
+    from tests.unit.fakes import FakeHost, run
+
+    ALL = {"configure": ".*", "write": ".*", "read": ".*"}
+    host = FakeHost({
+        RabbitmqClusterStatus: {},  # a value: RabbitMQ stopped
+        RabbitmqPermissions: lambda vhost: {"openstack": ALL} if vhost == "/" else {},  # called with kwargs
+    })
+    assert run(rabbitmq.permissions, host, "openstack", vhost="/os") == [
+        "rabbitmqctl -q set_permissions -p /os openstack '.*' '.*' '.*'"]
+    assert run(rabbitmq.permissions, host, "openstack", vhost="/") == []
+    assert host.noops[0].startswith("RabbitMQ user openstack has permissions")
+    assert host.asked == [(RabbitmqPermissions, {"vhost": "/os"}), (RabbitmqPermissions, {"vhost": "/"})]
+    assert run(rabbitmq.join_cluster, host, "rabbit@ctrl-1") == [
+        "echo 'RabbitMQ is not running on ctrl-1: cannot join rabbit@ctrl-1' >&2; exit 1"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+from unittest.mock import MagicMock
+
+from pyinfra.api import StringCommand
+from pyinfra.context import ctx_host, ctx_state
+
+
+class FakeHost:
+    """The current host of an operation under test.
+
+    + facts: ``{FactClass: value}``, or ``{FactClass: callable}`` called with the arguments the
+      operation passes to ``get_fact`` (a fact class missing here fails the test with ``KeyError``;
+      a callable refusing the arguments fails it with ``TypeError``)
+    + name: ``host.name``
+    + data: ``host.data`` attributes
+
+    ``noops`` lists the ``host.noop()`` descriptions and ``asked`` every ``(FactClass, kwargs)``
+    looked up, in order.
+    """
+
+    def __init__(self, facts: dict[type, Any] | None = None, name: str = "ctrl-1",
+                 data: dict[str, Any] | None = None):
+        self.name, self.data = name, SimpleNamespace(**(data or {}))
+        self.facts = dict(facts or {})
+        self.noops: list[str] = []
+        self.asked: list[tuple[type, dict[str, Any]]] = []
+
+    def get_fact(self, cls: type, *args: Any, **kwargs: Any) -> Any:
+        self.asked.append((cls, kwargs))
+        value = self.facts[cls]
+        return value(*args, **kwargs) if callable(value) else value
+
+    def noop(self, description: str) -> None:
+        self.noops.append(description)
+
+
+def answers(*values: Any) -> Callable[[], Any]:
+    """A fact answering one of ``values`` per lookup, the last one repeated (a state that changes)."""
+    remaining = list(values)
+
+    def answer() -> Any:
+        return remaining.pop(0) if len(remaining) > 1 else remaining[0]
+
+    return answer
+
+
+def run(op, host: FakeHost, *args: Any, masked: bool = False, **kwargs: Any) -> list[Any]:
+    """Run ``op``'s generator on ``host``: its commands, a ``StringCommand`` as its raw string (or
+    as pyinfra prints it, secrets masked, with ``masked=True``), a ``str`` as it is, and other
+    commands (``FunctionCommand``...) as they are."""
+    with ctx_state.use(MagicMock()), ctx_host.use(host):
+        commands = list(op._inner(*args, **kwargs))
+    return [(c.get_masked_value() if masked else c.get_raw_value()) if isinstance(c, StringCommand) else c
+            for c in commands]
