@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from lib.secrets import load as load_secrets
 from tests.lab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,9 +70,33 @@ class LabHandle:
         return range(1, self.lab.hosts + 1)
 
 
+def ok(proc: subprocess.CompletedProcess) -> str:
+    """The stdout of a command that must have succeeded (else its output tails in the failure)."""
+    assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
 def changed_ops(results: dict) -> dict[str, list[str]]:
     """Operations that changed something in a ``--json`` run: {op name: [hosts]}."""
     return {op["name"]: op["success"] for op in results["results"]["operations"] if op.get("success")}
+
+
+def run_deploy(lab: LabHandle, deploy: str, *flags: str) -> tuple[dict, str]:
+    """``deploy`` run with --json and ``flags``: (results, everything pyinfra printed)."""
+    proc = lab.pyinfra(deploy, "--json", *flags)
+    ok(proc)
+    return json.loads(proc.stdout), proc.stdout + proc.stderr
+
+
+def assert_quiet_rerun(lab: LabHandle, deploy: str) -> None:
+    """A -vv re-run of the converged ``deploy`` changes nothing and fails nowhere; -vv prints
+    every command pyinfra runs (facts too), yet no secret shows, only masked ones."""
+    results, output = run_deploy(lab, deploy, "-vv")
+    assert changed_ops(results) == {}
+    assert not results["results"].get("failed_hosts")
+    for key, secret in load_secrets().items():
+        assert secret.unmask() not in output, f"secret {key} appears in the pyinfra output"
+    assert "*MASKED*" in output  # the password checks ran, masked
 
 
 @pytest.fixture(scope="session")

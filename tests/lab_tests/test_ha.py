@@ -19,17 +19,12 @@ import time
 import pytest
 
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import changed_ops
+from tests.lab_tests.conftest import changed_ops, ok
 
 pytestmark = pytest.mark.lab
 
 DEPLOY = "deploys/ha.py"
 NETS = ("api", "srv")
-
-
-def ok(proc) -> str:
-    assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-    return proc.stdout
 
 
 def ping(address: str, timeout: float = 2.0) -> bool:

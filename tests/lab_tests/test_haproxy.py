@@ -20,7 +20,7 @@ import pytest
 
 from lib.secrets import load as load_secrets
 from lib.validate import _Data
-from tests.lab_tests.conftest import ROOT, changed_ops
+from tests.lab_tests.conftest import ROOT, changed_ops, ok
 from tests.unit.test_haproxy import NAMES, render
 
 pytestmark = pytest.mark.lab
@@ -28,11 +28,6 @@ pytestmark = pytest.mark.lab
 DEPLOY = "deploys/haproxy.py"
 CONFIG = "/etc/haproxy/haproxy.cfg"
 SOCKET = "/run/haproxy/admin.sock"
-
-
-def ok(proc) -> str:
-    assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-    return proc.stdout
 
 
 def stats_status(url: str, user: str | None = None, password: str | None = None) -> int:

@@ -12,18 +12,13 @@ import urllib.request
 import pytest
 
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import changed_ops
+from tests.lab_tests.conftest import changed_ops, ok
 
 pytestmark = pytest.mark.lab
 
 DEPLOYS = ("deploys/apache.py", "deploys/buildenv.py", "deploys/openrc.py")
 VENV = "/opt/openstack/venv"
 PORT = 80  # group_data apache["port"]
-
-
-def ok(proc) -> str:
-    assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-    return proc.stdout
 
 
 @pytest.fixture(scope="module")
