@@ -9,7 +9,8 @@
 2. On ``firstnode``, once pacemaker shows every controller online: cluster properties, the
    VIP group ``vips`` (vipsrv + vipapi, IPaddr2), ``haproxy-clone`` (systemd:haproxy), and
    the constraints keeping the VIPs where HAProxy runs. Each is written only if the CIB
-   differs. HAProxy's own configuration belongs to ``deploys/haproxy.py``.
+   differs. HAProxy's own configuration belongs to ``deploys/haproxy.py``, and so does the
+   ``net.ipv4.ip_nonlocal_bind`` sysctl that lets it bind the VIPs on every node.
 """
 
 from lib.deploy import prologue
@@ -22,7 +23,7 @@ from io import BytesIO
 from pyinfra import host, logger, state
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
 from operations import corosync, pacemaker
@@ -57,14 +58,6 @@ conf = files.template(
     nodes=topo.nodes,
 )
 
-# Before the packages: HAProxy, started by its package, may already bind the VIPs.
-server.sysctl(
-    name="Allow binding non-local addresses (net.ipv4.ip_nonlocal_bind=1)",
-    key="net.ipv4.ip_nonlocal_bind",
-    value=1,
-    persist=True,
-    persist_file="/etc/sysctl.d/60-haproxy.conf",
-)
 apt.packages(
     name="Install corosync, pacemaker, resource agents and HAProxy (no Recommends)",
     packages=PACKAGES,
