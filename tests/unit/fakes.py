@@ -1,4 +1,5 @@
-"""A fake pyinfra host and an operation runner for unit tests of custom operations (no SSH, no lab).
+"""A fake pyinfra host and an operation runner for unit tests of custom operations (no SSH, no lab),
+and a template renderer with a fake host.
 
 An operation's undecorated generator (``op._inner``) runs with a :class:`FakeHost` as pyinfra's
 current host: ``from pyinfra import host`` inside the operation resolves to it, so its
@@ -33,8 +34,11 @@ from types import SimpleNamespace
 from typing import Any
 from unittest.mock import MagicMock
 
+import jinja2
 from pyinfra.api import StringCommand
 from pyinfra.context import ctx_host, ctx_state
+
+from tests.unit.conftest import ROOT
 
 
 class FakeHost:
@@ -84,3 +88,16 @@ def run(op, host: FakeHost, *args: Any, masked: bool = False, **kwargs: Any) -> 
         commands = list(op._inner(*args, **kwargs))
     return [(c.get_masked_value() if masked else c.get_raw_value()) if isinstance(c, StringCommand) else c
             for c in commands]
+
+
+def renderer(directory: str) -> Callable[..., str]:
+    """``render(template, **kwargs)`` for the templates in ``directory`` (from the project root),
+    rendered as ``files.template`` renders them: an undefined variable fails, the trailing newline
+    is kept; ``host`` is a ``MagicMock``. ``render = renderer("templates/galera")``."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True)
+
+    def render(template: str, **kwargs: Any) -> str:
+        return env.get_template(f"{directory}/{template}").render(host=MagicMock(name="host"), **kwargs)
+
+    return render

@@ -7,9 +7,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from unittest.mock import MagicMock
 
-import jinja2
 import pytest
 from pyinfra.api import FactProcessError, HiddenValue
 from pyinfra.api.exceptions import DeployError
@@ -27,7 +25,7 @@ from facts.galera import (
 from lib.topology import Topology
 from operations import galera
 from tests.unit.conftest import NAMES, ROOT
-from tests.unit.fakes import FakeHost, run
+from tests.unit.fakes import FakeHost, renderer, run
 
 FIXTURES = ROOT / "tests/fixtures/galera"
 UUID = "3256fc86-e90a-11f1-98b8-7b772925588d"
@@ -324,10 +322,7 @@ def test_wait_synced_gives_up_after_timeout(fake_mysql):
 
 
 # --- templates --------------------------------------------------------------------------------
-def render(template: str, **kwargs) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True)
-    return env.get_template(f"templates/galera/{template}").render(host=MagicMock(name="host"), **kwargs)
+render = renderer("templates/galera")
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from unittest.mock import MagicMock
-
-import jinja2
 import pytest
 from pyinfra.api import FactProcessError, HiddenValue
 
@@ -22,7 +19,7 @@ from facts.rabbitmq import (
 from lib.topology import Topology
 from operations import rabbitmq
 from tests.unit.conftest import NAMES, ROOT
-from tests.unit.fakes import FakeHost, run
+from tests.unit.fakes import FakeHost, renderer, run
 
 FIXTURES = ROOT / "tests/fixtures/rabbitmq"
 THREE = ["rabbit@ctrl-1", "rabbit@ctrl-2", "rabbit@ctrl-3"]
@@ -249,10 +246,7 @@ def test_join_refused_for_a_stopped_node_or_another_cluster():
 
 
 # --- templates --------------------------------------------------------------------------------
-def render(template: str, **kwargs) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True)
-    return env.get_template(f"templates/rabbitmq/{template}").render(host=MagicMock(name="host"), **kwargs)
+render = renderer("templates/rabbitmq")
 
 
 @pytest.fixture
