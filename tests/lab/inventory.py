@@ -5,6 +5,8 @@ netsuffix) and the package proxy are overridden, as per-host data, from the lab'
 ``LAB_ID`` picks the lab instance (default 0). Refuses to address a lab whose bridges or
 guard route are missing, or a stopped host (set ``LAB_ALLOW_STOPPED=1`` in drills that
 want the stopped host listed: its address then leads nowhere, never out of the machine).
+``LAB_INVENTORY_HOSTS=N`` lists only the first N lab hosts (scale-out drills: deploy on 3 of a
+lab of 5, then on all 5).
 
     pyinfra tests/lab/inventory.py deploys/prereqos.py -y
 """
@@ -16,7 +18,8 @@ from tests.lab.lab import Lab as _Lab
 _lab = _Lab.from_env()
 _lab.require_network()
 _desc = _lab.describe()
-_stopped = [h["name"] for n, h in enumerate(_desc["hosts"], 1) if _lab.state(n) != "RUNNING"]
+_hosts = _desc["hosts"][: int(_os.environ.get("LAB_INVENTORY_HOSTS") or len(_desc["hosts"]))]
+_stopped = [h["name"] for n, h in enumerate(_hosts, 1) if _lab.state(n) != "RUNNING"]
 if _stopped and not _os.environ.get("LAB_ALLOW_STOPPED"):
     raise SystemExit(f"lab {_lab.lab_id}: {', '.join(_stopped)} not running; `tests/lab/lab up` (or start N)")
 
@@ -31,4 +34,4 @@ _common = {
     "apt_proxy": _desc["proxy"],
 }
 
-controllers = [(h["name"], {**_common, "ssh_hostname": h["ssh"]}) for h in _desc["hosts"]]
+controllers = [(h["name"], {**_common, "ssh_hostname": h["ssh"]}) for h in _hosts]
