@@ -26,6 +26,7 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.operations import apt, files, systemd
+from pyinfra.operations.util import any_changed
 
 from facts.rabbitmq import (
     RabbitmqPackageVersion,
@@ -117,7 +118,7 @@ systemd.service(
     restarted=True,
     daemon_reload=True,
     # epmd's restart drops the node's registration: the node must register again.
-    _if=lambda: any(op.did_change() for op in (epmd_socket, unit, env, config, cookie)),
+    _if=any_changed(epmd_socket, unit, env, config, cookie),
     _serial=True,
 )
 systemd.service(
