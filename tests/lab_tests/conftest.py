@@ -18,6 +18,7 @@ import pytest
 
 from lib.secrets import load as load_secrets
 from tests.lab.lab import Lab
+from tests.lab.revive import revive
 
 ROOT = Path(__file__).resolve().parents[2]
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
@@ -110,6 +111,9 @@ def lab() -> LabHandle:
     started = [n for n in handle.hosts if handle.lab.state(n) != "RUNNING"]
     up = handle.run_lab("up")
     assert up.returncode == 0, up.stderr
+    if started:
+        # Hosts stopped together are a full power loss for a deployed stack.
+        assert revive(handle.env()) == 0, "deploys/recover.py failed after starting the lab"
     yield handle
     # Leave the lab as it was found: hosts we had to start are stopped again, kept on disk.
     if started and os.environ.get("LAB_KEEP") != "1":
