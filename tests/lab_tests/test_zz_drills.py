@@ -1,0 +1,292 @@
+"""Fault drills on the converged lab, each under real client load, each ending with the proof that
+nothing acknowledged was lost: every INSERT acknowledged through the srv VIP is on every node,
+every message confirmed by RabbitMQ is still in its quorum queue.
+
+- R2: hard kill of the controller holding the VIPs (failover time of SQL through the VIP).
+- R3: one controller cut off from every network (majority serves, the cut-off one stops serving).
+- R4: power loss of every controller, then ``deploys/recover.py``.
+- R4b: every controller stopped cleanly, one after the other (the cluster cannot come back by
+  itself): ``deploys/prereqos.py`` refuses, ``deploys/recover.py`` bootstraps from the node that
+  stopped last, the most advanced one.
+- R5: a killed controller started again rejoins everything unaided (time to a green report).
+
+Each drill leaves the lab healthy. The measured times are printed (``DRILL ...`` lines, run
+pytest with ``-s``) and kept in the lab's state directory (``drills.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from tests.lab_tests.conftest import changed_ops, ok
+from tests.lab_tests.drill_load import (
+    AmqpLoad,
+    SqlLoad,
+    amqp_queue,
+    attach,
+    brokers,
+    facts,
+    health,
+    running,
+    sql_account,
+    wait_healthy,
+    wait_until,
+)
+
+pytestmark = pytest.mark.lab
+
+RECOVER = "deploys/recover.py"
+PREREQOS = "deploys/prereqos.py"
+HEALTHY_WITHIN = 300
+
+
+def record(lab, drill: str, **numbers: float) -> None:
+    """Print a drill's measures and keep them in the lab's state directory."""
+    print(f"DRILL {drill}: " + ", ".join(f"{key}={value:.1f}s" if isinstance(value, float) else f"{key}={value}"
+                                         for key, value in numbers.items()))
+    path = lab.lab.state_dir / "drills.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[drill] = {**numbers, "at": time.strftime("%Y-%m-%d %H:%M:%S")}
+    path.write_text(json.dumps(results, indent=2))
+
+
+def number(name: str) -> int:
+    return int(name.rsplit("-", 1)[1])
+
+
+def vip_holder(lab, alive: list[int]) -> int:
+    """The controller running vipsrv, as a quorate pacemaker sees it."""
+    def holder():
+        for status in facts(lab, "facts.pacemaker.CrmMon", alive).values():
+            nodes = [r["nodes"] for r in status.get("resources", []) if r["id"] == "vipsrv" and r["active"]]
+            if status.get("quorum") and nodes and len(nodes[0]) == 1:
+                return number(nodes[0][0])
+        return None
+
+    return wait_until(holder, 120, "vipsrv placed")
+
+
+def serving(lab, alive: list[int]) -> str:
+    """Why the ``alive`` controllers do not serve yet, or "" when they do: Galera Primary of their
+    size and Synced, RabbitMQ running, corosync quorate with them, the VIPs on one of them."""
+    size = len(alive)
+    for name, wsrep in facts(lab, "facts.galera.WsrepStatus", alive).items():
+        if (wsrep.get("cluster_status"), wsrep.get("cluster_size"), wsrep.get("local_state_comment")) != (
+                "Primary", size, "Synced"):
+            return f"Galera on {name}: {wsrep}"
+    for name, quorum in facts(lab, "facts.corosync.CorosyncQuorum", alive).items():
+        if not quorum.get("quorate") or quorum.get("nodes") != size:
+            return f"corosync on {name}: quorate={quorum.get('quorate')} nodes={quorum.get('nodes')}"
+    for n in alive:
+        if lab.ssh(n, "rabbitmq-diagnostics -q check_running").returncode != 0:
+            return f"RabbitMQ not running on ctrl-{n}"
+    if vip_holder(lab, alive) not in alive:
+        return "VIPs not on a live controller"
+    return ""
+
+
+def assert_nothing_lost(lab, sql: SqlLoad, amqp: AmqpLoad) -> None:
+    print(f"DRILL load: {sql.summary()}; {amqp.summary()}")
+    assert len(sql.acked) > 50 and len(amqp.acked) > 50, "the load did not run"
+    assert sql.missing(lab, list(lab.hosts)) == {}, "acknowledged INSERTs lost"
+    assert amqp.missing(lab) == set(), "confirmed messages lost"
+
+
+def converge(lab) -> None:
+    """deploys/prereqos.py converged; a fully stopped cluster (hosts stopped cleanly) is first
+    brought back by deploys/recover.py, as an operator would."""
+    proc = lab.pyinfra(PREREQOS)
+    if proc.returncode != 0 and RECOVER in proc.stdout + proc.stderr:
+        ok(lab.pyinfra(RECOVER))
+        proc = lab.pyinfra(PREREQOS)
+    ok(proc)
+
+
+@pytest.fixture(scope="module")
+def account(lab):
+    """The converged, healthy lab and a throwaway SQL account for the load."""
+    if len(lab.hosts) != 3:
+        pytest.skip("the drills expect a lab of 3 controllers")
+    converge(lab)
+    wait_healthy(lab, HEALTHY_WITHIN)
+    with sql_account(lab) as account:
+        yield account
+
+
+@pytest.fixture
+def queue(lab, account):
+    """A quorum queue for one drill; the lab is healthy when the drill starts."""
+    wait_healthy(lab, HEALTHY_WITHIN)
+    with amqp_queue(lab) as queue:
+        yield queue
+
+
+def loads(lab, account, queue, seconds: float = 240) -> tuple[SqlLoad, AmqpLoad]:
+    return SqlLoad(lab.vip("srv"), account, max_seconds=seconds), AmqpLoad(brokers(lab), queue, max_seconds=seconds)
+
+
+def start_all(lab) -> None:
+    for n in lab.hosts:
+        if lab.lab.state(n) != "RUNNING":
+            lab.run_lab("start", str(n))
+
+
+# --- R2 --------------------------------------------------------------------------------------------
+def test_r2_kill_the_vip_holder(lab, account, queue):
+    victim = vip_holder(lab, list(lab.hosts))
+    alive = [n for n in lab.hosts if n != victim]
+    sql, amqp = loads(lab, account, queue)
+    try:
+        with running(sql, amqp):
+            killed = time.monotonic()
+            ok(lab.run_lab("kill", str(victim)))
+            wait_until(lambda: sql.back_after(killed), 120, "SQL through the VIP again", 0.2)
+            failover = sql.back_after(killed)
+            amqp.wait_acks(20, timeout=120)
+            wait_until(lambda: not serving(lab, alive), 180, f"ctrl-{alive} serving without ctrl-{victim}")
+            sql.wait_acks(20)
+            sql_gap, amqp_gap = sql.longest_gap(killed), amqp.longest_gap(killed)
+        restarted = time.monotonic()
+        ok(lab.run_lab("start", str(victim)))
+        wait_healthy(lab, HEALTHY_WITHIN)
+    finally:
+        start_all(lab)
+    record(lab, "R2", victim=f"ctrl-{victim}", sql_failover=failover, sql_longest_gap=sql_gap,
+           amqp_longest_gap=amqp_gap, start_to_green=time.monotonic() - restarted)
+    assert failover < 60, f"SQL through the VIP back after {failover:.1f}s"
+    assert_nothing_lost(lab, sql, amqp)
+
+
+# --- R3 --------------------------------------------------------------------------------------------
+def isolated_stopped_serving(lab, n: int, vips: list[str]) -> str:
+    """Why the cut-off ctrl-<n> still serves, or "" once it serves nothing (read with lxc-attach)."""
+    galera = attach(lab, n, "mysql -NBe \"SHOW STATUS LIKE 'wsrep_cluster_status'\"").stdout.split()
+    if galera[-1:] == ["Primary"]:
+        return "Galera still Primary"
+    if attach(lab, n, "rabbitmq-diagnostics -q check_running").returncode == 0:
+        return "RabbitMQ still running (not paused)"
+    quorum = attach(lab, n, "corosync-quorumtool -s | grep -i '^Quorate:'").stdout
+    if "Yes" in quorum:
+        return "corosync still quorate"
+    addresses = attach(lab, n, "ip -o -4 addr show").stdout
+    held = [vip for vip in vips if f" {vip}/" in addresses]
+    if held:
+        return f"still holds {held}"
+    if attach(lab, n, "systemctl is-active haproxy").stdout.strip() == "active":
+        return "HAProxy still running"
+    return ""
+
+
+def test_r3_isolate_one_controller(lab, account, queue):
+    victim = vip_holder(lab, list(lab.hosts))
+    alive = [n for n in lab.hosts if n != victim]
+    vips = [lab.vip("srv"), lab.vip("api")]
+    sql, amqp = loads(lab, account, queue)
+    try:
+        with running(sql, amqp):
+            cut = time.monotonic()
+            ok(lab.run_lab("isolate", str(victim)))
+            wait_until(lambda: sql.back_after(cut), 120, "SQL through the VIP again", 0.2)
+            failover = sql.back_after(cut)
+            wait_until(lambda: not serving(lab, alive), 180, f"majority ctrl-{alive} serving")
+            wait_until(lambda: not isolated_stopped_serving(lab, victim, vips), 180,
+                       f"cut-off ctrl-{victim} serving nothing")
+            stopped_serving = time.monotonic() - cut
+            sql.wait_acks(20)
+            amqp.wait_acks(20, timeout=120)
+            healed = time.monotonic()
+            ok(lab.run_lab("heal", str(victim)))
+            rejoin = wait_healthy(lab, HEALTHY_WITHIN)
+            sql_gap, amqp_gap = sql.longest_gap(cut), amqp.longest_gap(cut)
+    finally:
+        lab.run_lab("heal", str(victim))
+    record(lab, "R3", victim=f"ctrl-{victim}", sql_failover=failover, sql_longest_gap=sql_gap,
+           amqp_longest_gap=amqp_gap, isolated_stopped_serving_after=stopped_serving,
+           heal_to_green=time.monotonic() - healed)
+    assert rejoin < HEALTHY_WITHIN
+    assert_nothing_lost(lab, sql, amqp)
+
+
+# --- R4 --------------------------------------------------------------------------------------------
+def recover(lab) -> tuple[dict, float]:
+    started = time.monotonic()
+    proc = lab.pyinfra(RECOVER, "--json")
+    ok(proc)
+    return json.loads(proc.stdout), time.monotonic() - started
+
+
+def test_r4_power_loss_of_every_controller(lab, account, queue):
+    sql, amqp = loads(lab, account, queue)
+    try:
+        with running(sql, amqp):
+            sql.wait_acks(300)
+            for n in lab.hosts:
+                ok(lab.run_lab("kill", str(n)))
+        powered = time.monotonic()
+        for n in lab.hosts:
+            ok(lab.run_lab("start", str(n)))
+        results, took = recover(lab)
+        to_green = wait_healthy(lab, HEALTHY_WITHIN)
+        total = time.monotonic() - powered
+    finally:
+        start_all(lab)
+    record(lab, "R4", recover_deploy=took, recover_changed=sorted(changed_ops(results)),
+           power_on_to_green=total, after_deploy_to_green=to_green)
+    assert_nothing_lost(lab, sql, amqp)
+    assert changed_ops(lab.deploy(PREREQOS)) == {}
+
+
+def test_r4b_clean_full_stop_bootstraps_from_the_last_node_to_stop(lab, account, queue):
+    order = [1, 3, 2]  # ctrl-2 stops last: the most advanced node, and not the first node
+    sql, amqp = loads(lab, account, queue)
+    try:
+        with running(sql, amqp):
+            for n in order:
+                # A clean shutdown of the host (systemd stops every service), as `lab down` does.
+                subprocess.run(["lxc-stop", "-n", lab.lab.container(n), "-t", "120"], check=True)
+                if n == order[0]:  # two nodes left: both still serve (one node alone would not)
+                    sql.wait_acks(50, timeout=120)
+                    amqp.wait_acks(50, timeout=120)
+        for n in lab.hosts:
+            ok(lab.run_lab("start", str(n)))
+        started = time.monotonic()
+        refused = lab.pyinfra(PREREQOS)
+        output = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and "fully stopped" in output and RECOVER in output, output[-3000:]
+        results, took = recover(lab)
+        to_green = wait_healthy(lab, HEALTHY_WITHIN)
+        total = time.monotonic() - started
+    finally:
+        start_all(lab)
+    bootstrapped = [name for name in changed_ops(results) if name.startswith("Bootstrap Galera")]
+    record(lab, "R4b", recover_deploy=took, bootstrapped=bootstrapped, start_to_green=total,
+           after_deploy_to_green=to_green)
+    assert bootstrapped and "(ctrl-2," in bootstrapped[0], changed_ops(results)
+    assert_nothing_lost(lab, sql, amqp)
+    assert changed_ops(lab.deploy(PREREQOS)) == {}
+
+
+# --- R5 --------------------------------------------------------------------------------------------
+def test_r5_killed_controller_rejoins_unaided(lab, account, queue):
+    holder = vip_holder(lab, list(lab.hosts))
+    victim = max(n for n in lab.hosts if n != holder)  # the writes keep flowing while it is down
+    sql, amqp = loads(lab, account, queue)
+    try:
+        with running(sql, amqp):
+            ok(lab.run_lab("kill", str(victim)))
+            sql.wait_acks(100)  # transactions it misses: it must catch up (IST)
+            amqp.wait_acks(50)
+            restarted = time.monotonic()
+            ok(lab.run_lab("start", str(victim)))
+            to_green = wait_healthy(lab, HEALTHY_WITHIN)
+    finally:
+        start_all(lab)
+    journal = lab.ssh(victim, "journalctl -b -u mariadb --no-pager | grep -E 'Receiving IST|IST received'").stdout
+    record(lab, "R5", victim=f"ctrl-{victim}", start_to_green=to_green)
+    assert "IST received" in journal, f"ctrl-{victim} did not catch up by IST:\n{journal}"
+    assert_nothing_lost(lab, sql, amqp)
+    assert health(lab).returncode == 0
