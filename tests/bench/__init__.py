@@ -1,0 +1,1 @@
+"""Benchmarks of prereqos on its own lab (``python -m tests.bench.run``, see README)."""
