@@ -114,7 +114,7 @@ def test_conf_knet_two_links_crypto_votequorum(default_data):
     conf = render(default_data)
     assert "transport: knet" in conf
     assert "crypto_cipher: aes256" in conf and "crypto_hash: sha256" in conf
-    assert "token: 3000" in conf and "cluster_name: prereqos" in conf
+    assert "token: 1000" in conf and "cluster_name: prereqos" in conf
     assert conf.count("linknumber:") == 2 and conf.count("mcastport: 5405") == 2
     for n, name in enumerate(NAMES, 1):
         assert (f"name: {name}\n        nodeid: {n}\n        ring0_addr: 10.0.2.1{n}\n"

@@ -174,11 +174,11 @@ def test_explicitly_enabled_entry_is_kept(default_data):
 
 def test_galera_has_one_writer_the_same_on_every_node(default_data):
     expected = [
-        "server ctrl-1 10.0.2.11:3306 check port 9200 inter 2000 rise 2 fall 5 on-marked-down shutdown-sessions"
+        "server ctrl-1 10.0.2.11:3306 check port 9200 inter 1000 fastinter 500 rise 2 fall 2 on-marked-down shutdown-sessions"
         " on-marked-up shutdown-backup-sessions",
-        "server ctrl-2 10.0.2.12:3306 check port 9200 inter 2000 rise 2 fall 5 on-marked-down shutdown-sessions"
+        "server ctrl-2 10.0.2.12:3306 check port 9200 inter 1000 fastinter 500 rise 2 fall 2 on-marked-down shutdown-sessions"
         " backup",
-        "server ctrl-3 10.0.2.13:3306 check port 9200 inter 2000 rise 2 fall 5 on-marked-down shutdown-sessions"
+        "server ctrl-3 10.0.2.13:3306 check port 9200 inter 1000 fastinter 500 rise 2 fall 2 on-marked-down shutdown-sessions"
         " backup",
     ]
     for me in NAMES:
