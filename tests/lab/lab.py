@@ -317,7 +317,7 @@ class Lab:
         (root.parent / "config").write_text(self.lxc_config(n))
         self.start_host(n)
 
-    def wait_ssh(self, n: int, timeout: float = 60) -> None:
+    def wait_ssh(self, n: int, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
