@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import runpy
 import socket
 import struct
 import time
@@ -19,7 +20,10 @@ import time
 import pytest
 
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import changed_ops, ok
+from tests.lab_tests.conftest import ROOT, changed_ops, ok
+
+# The token the deploy writes: group_data's, whatever it is tuned to.
+COROSYNC = runpy.run_path(str(ROOT / "group_data/all.py"))["corosync"]
 
 pytestmark = pytest.mark.lab
 
@@ -107,7 +111,7 @@ def test_crypto_on_in_the_running_corosync(lab, runs):
     assert proc.returncode == 0, proc.stderr[-3000:]
     for host, totem in json.loads(proc.stdout)["facts.corosync.CorosyncCmap (prefix=totem.)"].items():
         assert (totem["totem.crypto_cipher"], totem["totem.crypto_hash"]) == ("aes256", "sha256"), host
-        assert totem["totem.transport"] == "knet" and totem["totem.token"] == 3000, host
+        assert totem["totem.transport"] == "knet" and totem["totem.token"] == COROSYNC["token"], host
     for n in lab.hosts:
         assert "crypto_cipher (str) = aes256" in ok(lab.ssh(n, "corosync-cmapctl | grep crypto"))
         ok(lab.ssh(n, "corosync -t"))  # the deployed file, checked by corosync itself
