@@ -31,4 +31,4 @@ for node in topo.peers:
         hostnames=[node.name],
     )
 
-apt.update(name="Update apt lists (at most hourly)", cache_time=3600)
+apt.update(name="Update apt lists (at most daily)", cache_time=86400)
