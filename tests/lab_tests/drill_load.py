@@ -95,6 +95,13 @@ def facts(lab, fact: str, alive: list[int]) -> dict:
         raise AssertionError(f"no facts (rc={proc.returncode}): {proc.stderr[-2000:]}") from None
 
 
+def changes(results: dict) -> dict[str, list[str]]:
+    """What a ``--json`` deploy run changed, apart from base.py's apt lists update, which is due
+    again whenever an hour has passed (drills and scale-out on a loaded lab can take longer)."""
+    return {op["name"]: op["success"] for op in results["results"]["operations"]
+            if op.get("success") and not op["name"].endswith(("(at most hourly)", "(at most daily)"))}
+
+
 # --- the loads ---------------------------------------------------------------------------------
 @dataclass
 class Load:
@@ -155,10 +162,16 @@ class Load:
 
     def longest_gap(self, since: float) -> float:
         """Longest time without an acknowledgement after ``since`` (the client-visible outage)."""
+        return self.gap(since)[0]
+
+    def gap(self, since: float) -> tuple[float, str]:
+        """The longest time without an acknowledgement after ``since``, and when it began (wall
+        clock, to find its cause in the hosts' journals)."""
         ends = [since] + [end for _, end, ok in self.records if ok and end > since]
         if len(ends) == 1:
-            return time.monotonic() - since
-        return max(b - a for a, b in zip(ends, ends[1:]))
+            ends.append(time.monotonic())
+        length, began = max((b - a, a) for a, b in zip(ends, ends[1:]))
+        return length, time.strftime("%H:%M:%S", time.localtime(time.time() - (time.monotonic() - began)))
 
     def back_after(self, since: float) -> float | None:
         """Seconds from ``since`` to the first acknowledgement after the first failure that followed

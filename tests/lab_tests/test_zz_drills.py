@@ -29,6 +29,7 @@ from tests.lab_tests.drill_load import (
     amqp_queue,
     attach,
     brokers,
+    changes,
     facts,
     health,
     running,
@@ -237,7 +238,7 @@ def test_r4_power_loss_of_every_controller(lab, account, queue):
     record(lab, "R4", recover_deploy=took, recover_changed=sorted(changed_ops(results)),
            power_on_to_green=total, after_deploy_to_green=to_green)
     assert_nothing_lost(lab, sql, amqp)
-    assert changed_ops(lab.deploy(PREREQOS)) == {}
+    assert changes(lab.deploy(PREREQOS)) == {}
 
 
 def test_r4b_clean_full_stop_bootstraps_from_the_last_node_to_stop(lab, account, queue):
@@ -267,7 +268,7 @@ def test_r4b_clean_full_stop_bootstraps_from_the_last_node_to_stop(lab, account,
            after_deploy_to_green=to_green)
     assert bootstrapped and "(ctrl-2," in bootstrapped[0], changed_ops(results)
     assert_nothing_lost(lab, sql, amqp)
-    assert changed_ops(lab.deploy(PREREQOS)) == {}
+    assert changes(lab.deploy(PREREQOS)) == {}
 
 
 # --- R5 --------------------------------------------------------------------------------------------
