@@ -1,0 +1,195 @@
+"""Scale-out and removal on a lab of 5 (``LAB_ID=7 LAB_HOSTS=5``; skipped on smaller labs).
+
+1. The stack is deployed on the first 3 controllers only (``LAB_INVENTORY_HOSTS=3``).
+2. ctrl-4 and ctrl-5 are added to the inventory and ``deploys/prereqos.py`` runs again, under
+   SQL and AMQP load, while a watcher checks every second that some old controller is quorate:
+   the new nodes join RabbitMQ, Galera, corosync and pacemaker; the old nodes' corosync
+   membership, Galera cluster address and HAProxy backends follow. Nothing acknowledged is
+   lost; a second run changes nothing.
+3. ctrl-4 and ctrl-5 leave by the procedure of docs/operations.md ('Removing a controller'),
+   under load too, and the 3 left are healthy with nothing lost.
+
+Run: ``LAB_ID=7 LAB_HOSTS=5 .venv/bin/python -m pytest tests/lab_tests/test_zz_scale.py -s``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.lab_tests.conftest import changed_ops, ok
+from tests.lab_tests.drill_load import (
+    AmqpLoad,
+    SqlLoad,
+    amqp_queue,
+    changes,
+    facts,
+    health,
+    running,
+    sql_account,
+    wait_until,
+)
+
+pytestmark = pytest.mark.lab
+
+PREREQOS = "deploys/prereqos.py"
+OLD, ALL = [1, 2, 3], [1, 2, 3, 4, 5]
+
+
+def deploy(lab, hosts: list[int]) -> tuple[dict, float]:
+    started = time.monotonic()
+    proc = lab.pyinfra(PREREQOS, "--json", LAB_INVENTORY_HOSTS=str(len(hosts)))
+    ok(proc)
+    return json.loads(proc.stdout), time.monotonic() - started
+
+
+def healthy(lab, hosts: list[int]) -> subprocess.CompletedProcess:
+    return health(lab, LAB_INVENTORY_HOSTS=str(len(hosts)))
+
+
+def galera_size(lab, hosts: list[int]) -> set[int]:
+    return {s.get("cluster_size", 0) for s in facts(lab, "facts.galera.WsrepStatus", hosts).values()}
+
+
+def wait_green(lab, hosts: list[int], timeout: float = 300) -> None:
+    last = None
+
+    def green():
+        nonlocal last
+        last = healthy(lab, hosts)
+        return last.returncode == 0
+
+    try:
+        wait_until(green, timeout, "health", 2)
+    except AssertionError:
+        raise AssertionError(f"not healthy on {hosts}:\n{last.stdout if last else ''}") from None
+
+
+class QuorumWatch:
+    """Every second, corosync's quorum as each of ``hosts`` sees it; ``lost`` lists the moments
+    when none of them was quorate."""
+
+    def __init__(self, lab, hosts: list[int]):
+        self.lab, self.hosts = lab, hosts
+        self.samples, self.lost = 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            quorate = [n for n in self.hosts if self.lab.ssh(
+                n, "corosync-quorumtool -s | grep -q '^Quorate: *Yes'", timeout=10).returncode == 0]
+            self.samples += 1
+            if not quorate:
+                self.lost.append(time.strftime("%H:%M:%S"))
+            self._stop.wait(1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def five(lab):
+    if len(lab.hosts) < 5:
+        pytest.skip("scale-out needs a lab of 5 controllers (LAB_HOSTS=5)")
+    with sql_account(lab) as account:
+        yield lab, account
+
+
+def remove(lab, leaving: list[int]) -> None:
+    """docs/operations.md, 'Removing a controller': the node leaves each cluster, then the
+    inventory; the deploy makes the others follow; pacemaker forgets it."""
+    staying = [n for n in ALL if n not in leaving]
+    first = staying[0]
+    for n in leaving:
+        name = f"ctrl-{n}"
+        ok(lab.ssh(first, f"crm_attribute --node {name} --name standby --update on"))
+        wait_until(lambda: lab.ssh(first, f"crm_mon --output-as=xml | grep -q "
+                                          f"'name=\"{name}\".*resources_running=\"0\"'").returncode == 0,
+                   120, f"{name} runs no resource")
+        ok(lab.ssh(first, f"rabbitmq-queues shrink rabbit@{name}"))
+        ok(lab.ssh(n, "systemctl stop rabbitmq-server"))
+        ok(lab.ssh(first, f"rabbitmqctl forget_cluster_node rabbit@{name}"))
+        ok(lab.ssh(n, "systemctl stop mariadb"))
+        ok(lab.ssh(n, "systemctl stop pacemaker corosync"))
+        ok(lab.ssh(n, "systemctl disable --quiet mariadb rabbitmq-server corosync pacemaker"))
+    # The remaining nodes' last_man_standing lowers expected votes once the window (10 s) passed.
+    wait_until(lambda: all(q.get("quorate") and q.get("expected_votes") == len(staying)
+                           for q in facts(lab, "facts.corosync.CorosyncQuorum", staying).values()),
+               120, "expected votes down to the remaining nodes")
+    deploy(lab, staying)
+    for n in leaving:
+        ok(lab.ssh(first, f"crm_node --force --remove ctrl-{n}"))
+    wait_green(lab, staying)
+
+
+def test_scale_out_from_3_to_5(five):
+    lab, account = five
+    if galera_size(lab, ALL) == {5}:
+        remove(lab, [4, 5])  # a previous run left 5 members: back to 3 first
+    deploy(lab, OLD)
+    wait_green(lab, OLD)
+    with amqp_queue(lab) as queue:
+        sql = SqlLoad(lab.vip("srv"), account, max_seconds=3000, max_count=100000, interval=0.05)
+        amqp = AmqpLoad([lab.address("srv", n) for n in OLD], queue, max_seconds=3000, max_count=100000,
+                        interval=0.05)
+        with running(sql, amqp), QuorumWatch(lab, OLD) as watch:
+            started = time.monotonic()
+            results, took = deploy(lab, ALL)
+            wait_green(lab, ALL)
+            to_green = time.monotonic() - started
+            sql.wait_acks(20)
+            (sql_gap, sql_at), (amqp_gap, amqp_at) = sql.gap(started), amqp.gap(started)
+        print(f"DRILL scale-out: deploy {took:.1f}s, to green {to_green:.1f}s, SQL longest gap {sql_gap:.1f}s "
+              f"at {sql_at}, AMQP longest gap {amqp_gap:.1f}s at {amqp_at}, quorum samples {watch.samples}, "
+              f"lost at {watch.lost}")
+        print(f"DRILL scale-out changed: {sorted(changed_ops(results))}")
+        print(f"DRILL load: {sql.summary()}; {amqp.summary()}")
+        assert watch.lost == [] and watch.samples > 10
+        assert sql.missing(lab, ALL) == {} and amqp.missing(lab) == set()
+
+    # The old nodes follow: Galera cluster address, HAProxy backends, corosync membership.
+    addresses = ",".join(lab.address("srv", n) for n in ALL)
+    for n in OLD:
+        running_address = ok(lab.ssh(n, "mysql -NBe \"SHOW VARIABLES LIKE 'wsrep_cluster_address'\""))
+        assert running_address.split() == ["wsrep_cluster_address", f"gcomm://{addresses}"], running_address
+    for name, backends in facts(lab, "facts.haproxy.HaproxyBackends", OLD).items():
+        assert sorted(backends["galera_cluster"]["servers"]) == [f"ctrl-{n}" for n in ALL], name
+    for name, quorum in facts(lab, "facts.corosync.CorosyncQuorum", ALL).items():
+        assert quorum["quorate"] and sorted(m["name"] for m in quorum["members"]) == [f"ctrl-{n}" for n in ALL]
+    assert changes(deploy(lab, ALL)[0]) == {}
+
+
+def test_remove_two_controllers(five):
+    lab, account = five
+    if galera_size(lab, ALL) != {5}:
+        pytest.skip("needs the 5 members of the scale-out test")
+    with amqp_queue(lab) as queue:
+        sql = SqlLoad(lab.vip("srv"), account, max_seconds=3000, max_count=100000, interval=0.05)
+        amqp = AmqpLoad([lab.address("srv", n) for n in OLD], queue, max_seconds=3000, max_count=100000,
+                        interval=0.05)
+        with running(sql, amqp):
+            started = time.monotonic()
+            remove(lab, [4, 5])
+            took = time.monotonic() - started
+            sql.wait_acks(20)
+            (sql_gap, sql_at), (amqp_gap, amqp_at) = sql.gap(started), amqp.gap(started)
+        print(f"DRILL removal: {took:.1f}s to green on 3, SQL longest gap {sql_gap:.1f}s at {sql_at}, "
+              f"AMQP longest gap {amqp_gap:.1f}s at {amqp_at}")
+        print(f"DRILL load: {sql.summary()}; {amqp.summary()}")
+        assert sql.missing(lab, OLD) == {} and amqp.missing(lab) == set()
+    assert galera_size(lab, OLD) == {3}
+    for name, quorum in facts(lab, "facts.corosync.CorosyncQuorum", OLD).items():
+        assert sorted(m["name"] for m in quorum["members"]) == ["ctrl-1", "ctrl-2", "ctrl-3"], name
+    crm = facts(lab, "facts.pacemaker.CrmMon", OLD)["ctrl-1"]
+    assert sorted(crm["nodes"]["online"]) == ["ctrl-1", "ctrl-2", "ctrl-3"] and crm["nodes"]["offline"] == []
+    assert changes(deploy(lab, OLD)[0]) == {}
