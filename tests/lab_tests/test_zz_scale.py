@@ -43,6 +43,8 @@ OLD, ALL = [1, 2, 3], [1, 2, 3, 4, 5]
 def deploy(lab, hosts: list[int]) -> tuple[dict, float]:
     started = time.monotonic()
     proc = lab.pyinfra(PREREQOS, "--json", LAB_INVENTORY_HOSTS=str(len(hosts)))
+    if proc.returncode != 0:  # the whole output, to find the first failing operation
+        (lab.lab.state_dir / "scale-deploy.log").write_text(proc.stderr + proc.stdout)
     ok(proc)
     return json.loads(proc.stdout), time.monotonic() - started
 
