@@ -1,4 +1,4 @@
-"""Common base of every controller: valid data, a supported Debian, names that resolve to cluster addresses.
+"""Common base of every controller: valid data, a supported Debian, this cluster's secrets, names that resolve to cluster addresses.
 
 Included once per host by ``lib.deploy.prologue()``; runnable alone too::
 
@@ -7,15 +7,23 @@ Included once per host by ``lib.deploy.prologue()``; runnable alone too::
 
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import Sha1File
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, server
 
+from lib.cluster_keys import SHARED_KEYS, foreign_keys
 from lib.topology import Topology
 from lib.validate import unsupported_distribution, validate_or_raise
 
 # Bad data stops the run here, before any operation on any host; so does an unsupported OS.
 validate_or_raise(host.inventory)
 refusal = unsupported_distribution(host.name, host.get_fact(LinuxDistribution))
+if refusal:
+    raise DeployError(refusal)
+# A cluster key on the host that is not the secret's: another secrets.json (files.put reads the
+# same Sha1File facts, so this costs no extra command).
+refusal = foreign_keys(host.name, {path: host.get_fact(Sha1File, path=path) for path in SHARED_KEYS},
+                       host.data.secrets)
 if refusal:
     raise DeployError(refusal)
 

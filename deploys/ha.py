@@ -4,8 +4,9 @@
 
 1. On every controller: the shared authkey (from secrets.json) and corosync.conf are written
    *before* the packages, so a first install starts corosync straight into the cluster; where
-   corosync already ran, a changed key or config restarts it one node at a time, each node
-   back in a quorate membership before the next.
+   corosync already ran, controllers added or removed (or a new token) are taken by a reload
+   (`corosync-cfgtool -R`, nobody restarts); a changed key, cluster name, crypto or quorum
+   feature restarts it one node at a time, each node back in a quorate membership before the next.
 2. On ``firstnode``, once pacemaker shows every controller online: cluster properties, the
    VIP group ``vips`` (vipsrv + vipapi, IPaddr2), ``haproxy-clone`` (systemd:haproxy), and
    the constraints keeping the VIPs where HAProxy runs. Each is written only if the CIB
@@ -24,8 +25,8 @@ from pyinfra import host, logger, state
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd
-from pyinfra.operations.util import any_changed
 
+from facts.corosync import CorosyncCmap
 from operations import corosync, pacemaker
 
 COROSYNC = host.data.corosync
@@ -37,6 +38,9 @@ if state.config.DIFF:
     # files.put prints the old and new content of a changed file under --diff: the key itself.
     raise DeployError("deploys/ha.py refuses --diff: it would print the corosync authkey")
 was_running = host.get_fact(SystemdStatus, services=["corosync.service"]).get("corosync.service", False)
+# What the running corosync lacks: nothing, a reload (controllers added or removed, token) or a restart.
+change = corosync.change_needed(host.get_fact(CorosyncCmap) if was_running else {}, COROSYNC, topo.nodes)
+NAMES = [node.name for node in topo.nodes]
 
 authkey = files.put(
     name="Corosync authkey (from secrets, 0400)",
@@ -58,6 +62,16 @@ conf = files.template(
     nodes=topo.nodes,
 )
 
+# Before the new controllers' corosync starts: the old ones learn them without restarting,
+# so they stay one quorate membership that the new ones join.
+corosync.reload(
+    name="Reload corosync's configuration where it runs (controllers added or removed)",
+    nodes=NAMES,
+    _serial=True,
+    _if=lambda: was_running and not authkey.did_change() and change != "restart"
+    and (change == "reload" or conf.did_change()),
+)
+
 apt.packages(
     name="Install corosync, pacemaker, resource agents and HAProxy (no Recommends)",
     packages=PACKAGES,
@@ -66,13 +80,13 @@ apt.packages(
 
 for service in ("corosync", "pacemaker"):
     systemd.service(name=f"{service}: running, enabled at boot", service=service, running=True, enabled=True)
-# Where corosync ran before this deploy with the old key/config (a first install or a start
-# above already uses the new ones).
+# Where corosync ran before this deploy with an old key or a setting a reload cannot change (a
+# first install or a start above already uses the new ones).
 corosync.restart(
-    name="Restart corosync where its key or configuration changed (one node at a time)",
-    nodes=[node.name for node in topo.nodes],
+    name="Restart corosync where its key or a non-reloadable setting changed (one node at a time)",
+    nodes=NAMES,
     _serial=True,
-    _if=lambda: was_running and any_changed(authkey, conf)(),
+    _if=lambda: was_running and (authkey.did_change() or change == "restart"),
 )
 
 # --- HAProxy: pacemaker starts and stops it ---------------------------------------------------
@@ -92,7 +106,7 @@ if topo.is_first:
         )
     pacemaker.wait_for_cluster(
         name="Wait for pacemaker: DC elected, quorum, every controller online",
-        nodes=[node.name for node in topo.nodes],
+        nodes=NAMES,
     )
     pacemaker.cluster_properties(
         name="Pacemaker cluster properties",

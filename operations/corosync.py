@@ -1,8 +1,10 @@
-"""Corosync operations: a restart that keeps the cluster quorate, and waiting on a fact.
+"""Corosync operations: a reload or a restart that keeps the cluster quorate, and waiting on a fact.
 
-Example (restart only where the configuration changed, one node at a time)::
+Example (decide from the running configuration map, then reload or restart one node at a time)::
 
-    corosync.restart(name="Restart corosync", _serial=True, _if=any_changed(conf, key))
+    how = corosync.change_needed(host.get_fact(CorosyncCmap), host.data.corosync, topo.nodes)
+    corosync.reload(name="Reload corosync", nodes=names, _serial=True, _if=lambda: how == "reload")
+    corosync.restart(name="Restart corosync", nodes=names, _serial=True, _if=lambda: how == "restart")
 """
 
 from __future__ import annotations
@@ -35,6 +37,91 @@ def wait_for(fact: type[FactBase], ready: Callable[[Any], bool], timeout: float,
 
 def quorate(quorum: dict[str, Any]) -> bool:
     return bool(quorum.get("quorate"))
+
+
+# Settings a running corosync cannot take by `corosync-cfgtool -R` (corosync wiki, "Config file
+# values"): changing one needs a restart of every node. Node ids and addresses too (below).
+RESTART_KEYS = ("totem.cluster_name", "totem.transport", "totem.crypto_cipher", "totem.crypto_hash",
+                "totem.interface.0.mcastport", "totem.interface.1.mcastport",
+                "quorum.wait_for_all", "quorum.last_man_standing", "quorum.two_node")
+RELOAD_KEYS = ("totem.token", "quorum.last_man_standing_window", "quorum.expected_votes")
+
+
+def wanted_cmap(corosync: dict[str, Any], nodes) -> dict[str, Any]:
+    """The configuration-map keys that templates/corosync/corosync.conf.j2 sets, for comparison
+    with the running map (``CorosyncCmap``)."""
+    return {
+        "totem.cluster_name": corosync["cluster_name"], "totem.transport": "knet",
+        "totem.crypto_cipher": corosync["crypto_cipher"], "totem.crypto_hash": corosync["crypto_hash"],
+        "totem.interface.0.mcastport": corosync["port"], "totem.interface.1.mcastport": corosync["port"],
+        "totem.token": corosync["token"], "quorum.expected_votes": len(nodes),
+        "quorum.two_node": 1 if len(nodes) == 2 else None,
+        "quorum.wait_for_all": int(corosync["wait_for_all"]),
+        "quorum.last_man_standing": int(corosync["last_man_standing"]),
+        "quorum.last_man_standing_window": corosync["last_man_standing_window"],
+    }
+
+
+def running_nodes(cmap: dict[str, Any]) -> dict[str, tuple]:
+    """``{name: (nodeid, ring0_addr, ring1_addr)}`` from the running map's ``nodelist.node.N.*``."""
+    nodes: dict[str, tuple] = {}
+    for key, name in cmap.items():
+        if key.startswith("nodelist.node.") and key.endswith(".name"):
+            base = key[: -len("name")]
+            nodes[name] = (cmap.get(base + "nodeid"), cmap.get(base + "ring0_addr"), cmap.get(base + "ring1_addr"))
+    return nodes
+
+
+def change_needed(cmap: dict[str, Any], corosync: dict[str, Any], nodes) -> str | None:
+    """How a running corosync (its configuration map ``cmap``) takes the configuration rendered
+    for ``nodes`` from ``corosync`` (group_data): ``None`` (it already runs it), ``"reload"``
+    (token, last-man-standing window, controllers added or removed) or ``"restart"`` (cluster
+    name, transport, crypto, quorum features, or a node's id or address changed).
+
+    Example: the running map of a 3-node cluster, the topology of 5 controllers::
+
+        change_needed(host.get_fact(CorosyncCmap), host.data.corosync, topo.nodes)  # "reload"
+    """
+    if not cmap:
+        return None  # not running: its start reads the new file
+    wanted = wanted_cmap(corosync, nodes)
+    running = running_nodes(cmap)
+    listed = {n.name: (n.nodeid, n.addresses["srv"], n.addresses["data"]) for n in nodes}
+    if any(cmap.get(key) != wanted[key] for key in RESTART_KEYS):
+        return "restart"
+    if any(running[name] != listed[name] for name in running.keys() & listed.keys()):
+        return "restart"
+    if running.keys() != listed.keys() or any(cmap.get(key) != wanted[key] for key in RELOAD_KEYS):
+        return "reload"
+    return None
+
+
+@operation(is_idempotent=False)
+def reload(nodes: list[str], timeout: int = 120):
+    """
+    Make every running corosync of the cluster re-read its corosync.conf (``corosync-cfgtool -R``)
+    and, if this host was in a quorate membership of ``nodes``, wait until it is in one again.
+    Nothing restarts: membership and quorum stay (used when controllers are added or removed:
+    a restart would let an old node form a membership with the new nodes, without quorum).
+
+    + nodes: the cluster's node names, after the change
+    + timeout: seconds to wait for quorum after the reload
+
+    **Example:**
+
+    .. code:: python
+
+        corosync.reload(
+            name="Reload corosync's configuration (controllers added)",
+            nodes=["ctrl-1", "ctrl-2", "ctrl-3", "ctrl-4", "ctrl-5"],
+            _serial=True,
+            _if=lambda: how == "reload",
+        )
+    """
+    before = host.get_fact(CorosyncQuorum)
+    yield "corosync-cfgtool -R"
+    if quorate(before) and {m["name"] for m in before["members"]} <= set(nodes):
+        yield FunctionCommand(wait_for, (CorosyncQuorum, quorate, timeout, "corosync quorum"), {})
 
 
 @operation(is_idempotent=False)

@@ -42,3 +42,14 @@ def test_duplicate_vip_port_is_refused(lab):
     services["swift_proxy"]["port"] = 3306
     output = refused(lab, "--data", f"haproxy_services={json.dumps(services)}")
     assert "haproxy_services['swift_proxy'] binds the srv VIP port 3306 already bound by" in output
+
+
+def test_another_secrets_file_is_refused_before_any_change(lab, tmp_path):
+    """A regenerated secrets.json (other corosync authkey and Erlang cookie) would split the
+    running cluster: refused on every host, naming both keys, nothing run."""
+    proc = lab.pyinfra("deploys/prereqos.py", PREREQOS_SECRETS=str(tmp_path / "secrets.json"))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output[-2000:]
+    assert "Starting operation" not in output and "Detected changes" not in output
+    assert "/etc/corosync/authkey (secrets.json: corosync_authkey), /var/lib/rabbitmq/.erlang.cookie " \
+           "(secrets.json: rabbitmq_cookie) differs from this secrets.json" in output

@@ -194,3 +194,63 @@ def test_wait_for_polls_until_ready():
 def test_wait_for_times_out():
     with ctx_host.use(quorum_host(ALONE)), pytest.raises(OperationError, match="quorum not reached"):
         corosync_ops.wait_for(CorosyncQuorum, corosync_ops.quorate, 0, "quorum", interval=0)
+
+
+# --- reload or restart: decided from the running configuration map --------------------------------
+RUNNING = CorosyncCmap().process(lines("cmapctl_all.txt"))  # ctrl-1 of a 3-node lab (10.100.x)
+
+
+def lab_nodes(data, names):
+    data["netprefix"] = {net: {**value, "prefix": f"10.100.{n}"}
+                         for n, (net, value) in enumerate(data["netprefix"].items(), 1)}
+    return Topology.from_data(names[0], data, names).nodes
+
+
+@pytest.fixture
+def lab_data(default_data):
+    assert list(default_data["netprefix"]) == ["api", "srv", "data"]
+    return default_data
+
+
+def test_change_none_when_running_what_data_says(lab_data):
+    assert corosync_ops.change_needed(RUNNING, lab_data.corosync, lab_nodes(lab_data, NAMES)) is None
+
+
+def test_change_not_running_is_none(lab_data):
+    assert corosync_ops.change_needed({}, lab_data.corosync, lab_nodes(lab_data, NAMES)) is None
+
+
+@pytest.mark.parametrize("names", [NAMES + ["ctrl-4", "ctrl-5"], NAMES[:1]], ids=["added", "removed"])
+def test_change_controllers_added_or_removed_is_a_reload(lab_data, names):
+    lab_data["netsuffix"] = {**lab_data["netsuffix"], "ctrl-4": 14, "ctrl-5": 15}
+    assert corosync_ops.change_needed(RUNNING, lab_data.corosync, lab_nodes(lab_data, names)) == "reload"
+
+
+def test_change_token_is_a_reload(lab_data):
+    corosync = {**lab_data.corosync, "token": 3000}
+    assert corosync_ops.change_needed(RUNNING, corosync, lab_nodes(lab_data, NAMES)) == "reload"
+
+
+@pytest.mark.parametrize("setting", [{"crypto_cipher": "aes128"}, {"cluster_name": "other"},
+                                     {"wait_for_all": 0}, {"port": 5407}])
+def test_change_non_reloadable_setting_is_a_restart(lab_data, setting):
+    corosync = {**lab_data.corosync, **setting}
+    assert corosync_ops.change_needed(RUNNING, corosync, lab_nodes(lab_data, NAMES)) == "restart"
+
+
+def test_change_node_renumbered_or_moved_is_a_restart(lab_data):
+    lab_data["netsuffix"] = {**lab_data["netsuffix"], "ctrl-4": 14}
+    renumbered = ["ctrl-1", "ctrl-2", "ctrl-4", "ctrl-3"]  # ctrl-3 would become nodeid 4
+    assert corosync_ops.change_needed(RUNNING, lab_data.corosync, lab_nodes(lab_data, renumbered)) == "restart"
+    lab_data["netsuffix"] = {**lab_data["netsuffix"], "ctrl-2": 22}
+    assert corosync_ops.change_needed(RUNNING, lab_data.corosync, lab_nodes(lab_data, NAMES)) == "restart"
+
+
+def test_reload_member_waits_for_quorum():
+    commands = run(corosync_ops.reload, quorum_host(QUORATE), NAMES + ["ctrl-4", "ctrl-5"])
+    assert commands[0] == "corosync-cfgtool -R" and commands[1].function is corosync_ops.wait_for
+    assert len(commands) == 2
+
+
+def test_reload_without_quorum_does_not_wait():
+    assert run(corosync_ops.reload, quorum_host(ALONE), NAMES) == ["corosync-cfgtool -R"]

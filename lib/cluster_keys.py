@@ -1,0 +1,47 @@
+"""The keys a cluster shares (corosync authkey, Erlang cookie) must never be replaced under it.
+
+A deploy run with another ``secrets.json`` (a lost file regenerated, another checkout) would
+write a new key on every node: corosync nodes restarting with it no longer understand the
+others (quorum lost), RabbitMQ nodes with another cookie cannot talk to each other. So a key
+found on a host that differs from the secret is refused, before any operation runs.
+
+Example (in deploys/base.py)::
+
+    sha1 = {path: host.get_fact(Sha1File, path=path) for path in SHARED_KEYS}
+    refusal = foreign_keys(host.name, sha1, host.data.secrets)
+    if refusal:
+        raise DeployError(refusal)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Mapping
+
+# Remote path -> (secrets.json key, the bytes written from the secret's value).
+SHARED_KEYS: dict[str, tuple[str, Callable[[str], bytes]]] = {
+    "/etc/corosync/authkey": ("corosync_authkey", base64.b64decode),
+    "/var/lib/rabbitmq/.erlang.cookie": ("rabbitmq_cookie", str.encode),
+}
+
+
+def foreign_keys(host_name: str, remote_sha1: Mapping[str, str | None], secrets: Mapping) -> str | None:
+    """A refusal naming each shared key present on the host that is not the secret's, else None.
+
+    + remote_sha1: ``{path: sha1 or None (absent)}`` for every path of ``SHARED_KEYS``
+    + secrets: ``host.data.secrets`` (``Secret`` values)
+    """
+    foreign = []
+    for path, (name, to_bytes) in SHARED_KEYS.items():
+        found = remote_sha1.get(path)
+        if found and found != hashlib.sha1(to_bytes(secrets[name].unmask())).hexdigest():
+            foreign.append(f"{path} (secrets.json: {name})")
+    if not foreign:
+        return None
+    return (
+        f"{host_name}: {', '.join(foreign)} differs from this secrets.json: it is not the file this "
+        "cluster was deployed with. Restore that secrets.json (or point PREREQOS_SECRETS at it); "
+        "writing another key would split the running cluster. To rotate a key on purpose, see "
+        "docs/operations.md, 'Rotating a shared key'."
+    )

@@ -1,0 +1,31 @@
+"""The guard against writing another secrets.json's cluster keys over a running cluster."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from lib.cluster_keys import SHARED_KEYS, foreign_keys
+from lib.secrets import Secret
+
+AUTHKEY = bytes(range(256))
+SECRETS = {"corosync_authkey": Secret(base64.b64encode(AUTHKEY).decode()), "rabbitmq_cookie": Secret("COOKIE")}
+SAME = {"/etc/corosync/authkey": hashlib.sha1(AUTHKEY).hexdigest(),
+        "/var/lib/rabbitmq/.erlang.cookie": hashlib.sha1(b"COOKIE").hexdigest()}
+
+
+def test_fresh_host_and_same_keys_pass():
+    assert foreign_keys("ctrl-1", {path: None for path in SHARED_KEYS}, SECRETS) is None
+    assert foreign_keys("ctrl-1", SAME, SECRETS) is None
+
+
+def test_other_cookie_is_refused_by_name_without_the_value():
+    refusal = foreign_keys("ctrl-2", {**SAME, "/var/lib/rabbitmq/.erlang.cookie": "0" * 40}, SECRETS)
+    assert refusal.startswith("ctrl-2: /var/lib/rabbitmq/.erlang.cookie (secrets.json: rabbitmq_cookie) differs")
+    assert "authkey" not in refusal.split("differs")[0] and "COOKIE" not in refusal
+    assert "PREREQOS_SECRETS" in refusal and "Rotating a shared key" in refusal
+
+
+def test_both_keys_foreign_are_both_named():
+    refusal = foreign_keys("ctrl-1", {path: "f" * 40 for path in SHARED_KEYS}, SECRETS)
+    assert "corosync_authkey" in refusal and "rabbitmq_cookie" in refusal
