@@ -20,8 +20,7 @@ validate_or_raise(host.inventory)
 refusal = unsupported_distribution(host.name, host.get_fact(LinuxDistribution))
 if refusal:
     raise DeployError(refusal)
-# A cluster key on the host that is not the secret's: another secrets.json (files.put reads the
-# same Sha1File facts, so this costs no extra command).
+# A cluster key on the host that is not the secret's: another secrets.json (two sha1sum calls).
 refusal = foreign_keys(host.name, {path: host.get_fact(Sha1File, path=path) for path in SHARED_KEYS},
                        host.data.secrets)
 if refusal:

@@ -3,7 +3,8 @@
     pyinfra inventory.py deploys/rabbitmq.py
     pyinfra inventory.py fact facts.rabbitmq.RabbitmqClusterStatus     # check it
 
-1. Every node: ``rabbitmq-server`` (no Recommends); the shared Erlang cookie (0400); AMQP (5672)
+1. Every node: the shared Erlang cookie (0400) and the settings below written before
+   ``rabbitmq-server`` (no Recommends) is installed, so its first start uses them; AMQP (5672)
    and the Erlang distribution (25672, ``inet_dist_use_interface``) on the node's srv address
    only, epmd (4369) on loopback and the srv address (a drop-in for ``epmd.socket``: Debian
    starts epmd by socket activation, so ``ERL_EPMD_ADDRESS`` would not apply); a node restarts,
@@ -15,7 +16,8 @@
    RabbitMQ >= 4.0 has no classic mirroring (it refuses ``ha-mode`` policies), so there a
    ``ha-all`` left over from 3.x is removed and clients must declare quorum queues
    (oslo.messaging ``rabbit_quorum_queue = true``).
-3. The other nodes join firstnode's cluster, one at a time, only if not already members; a
+3. The other nodes join firstnode's cluster, one at a time, only if not already members (read
+   when the run starts, in parallel); a
    fresh standalone node is reset by ``join_cluster`` (it holds no data), a member never is.
 
 The RabbitMQ version (installed, or apt's candidate before the install) decides the queue HA
@@ -25,10 +27,11 @@ and whether ``cluster_partition_handling`` (< 4.3) is written.
 from io import StringIO
 
 from pyinfra import host
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from facts.rabbitmq import (
+    RabbitmqClusterStatus,
     RabbitmqPackageVersion,
     has_classic_mirroring,
     has_partition_handling,
@@ -55,13 +58,22 @@ version_text = ".".join(map(str, version)) or "unknown"
 has_mirroring = has_classic_mirroring(version)
 partition_handling = conf["partition_handling"] if has_partition_handling(version) else None
 
-# --- 1. every node ------------------------------------------------------------------------
-apt.packages(
-    name="Install rabbitmq-server (no Recommends)",
-    packages=["rabbitmq-server"],
-    no_recommends=True,
-)
+was_installed = package["installed"] is not None
+membership = host.get_fact(RabbitmqClusterStatus)  # {} when stopped or not installed
 
+# --- 1. every node ------------------------------------------------------------------------
+# The files come first, so the package's first start already uses them (no restart on a
+# first install); the package's postinst keeps the system user created here and, with
+# --force-confold, our rabbitmq-env.conf.
+server.group(name="System group rabbitmq", group="rabbitmq", system=True)
+server.user(
+    name="System user rabbitmq (owns the files below before the package is installed)",
+    user="rabbitmq",
+    group="rabbitmq",
+    home="/var/lib/rabbitmq",
+    shell="/usr/sbin/nologin",
+    system=True,
+)
 epmd_socket = files.template(
     name="epmd listens on loopback and the srv address only",
     src="templates/rabbitmq/epmd.socket.conf.j2",
@@ -103,13 +115,20 @@ cookie = files.put(
     mode="400",
 )
 
+apt.packages(
+    name="Install rabbitmq-server (no Recommends)",
+    packages=["rabbitmq-server"],
+    no_recommends=True,
+)
+
+# Restarts only where RabbitMQ ran before this run with other settings.
 systemd.service(
     name="Restart epmd on its new addresses",
     service="epmd.socket",
     running=True,
     restarted=True,
     daemon_reload=True,
-    _if=epmd_socket.did_change,
+    _if=lambda: was_installed and epmd_socket.did_change(),
 )
 systemd.service(
     name="Restart rabbitmq-server, one node at a time, after a change of its settings",
@@ -118,7 +137,7 @@ systemd.service(
     restarted=True,
     daemon_reload=True,
     # epmd's restart drops the node's registration: the node must register again.
-    _if=any_changed(epmd_socket, unit, env, config, cookie),
+    _if=lambda: was_installed and any_changed(epmd_socket, unit, env, config, cookie)(),
     _serial=True,
 )
 systemd.service(
@@ -157,6 +176,7 @@ if topo.is_first:
     )
 
 # --- 3. the other nodes join firstnode, one at a time ---------------------------------------
-# Called on every node: firstnode (a member of its own cluster) notes there is nothing to do,
-# and this shared operation orders every join after firstnode's set-up above.
-rabbitmq.join_cluster(name=f"Join the RabbitMQ cluster of {first_node}", node=first_node, _serial=True)
+# Only nodes that were not members when the run started queue for the serial join (a formed
+# cluster costs no rabbitmqctl call here); the join comes after firstnode's set-up above.
+if not topo.is_first and first_node not in membership.get("disc_nodes", []):
+    rabbitmq.join_cluster(name=f"Join the RabbitMQ cluster of {first_node}", node=first_node, _serial=True)

@@ -141,11 +141,18 @@ def plan_galera(evidence: dict[str, dict | None]) -> GaleraPlan:
 
 # --- Galera: the operations -----------------------------------------------------------------
 @operation()
-def galera_stop_without_primary():
+def galera_stop_without_primary(stop_timeout: int = 60):
     """
     Stop MariaDB where it runs outside a Primary component (after a full stop, servers started
     at boot wait for one forever), so that the chosen node can bootstrap and the others join it
     one at a time. A member of a Primary component is never stopped.
+
+    A server still trying to reach its peers can ignore SIGTERM for many minutes (seen on the lab
+    with unreachable addresses in ``wsrep_cluster_address``); after ``stop_timeout`` seconds it
+    is killed. That loses nothing: outside a Primary component it cannot commit, and InnoDB
+    recovers its files at the next start.
+
+    + stop_timeout: seconds a clean stop may take before the server is killed
 
     **Example:**
 
@@ -161,7 +168,8 @@ def galera_stop_without_primary():
     if state not in RUNNING_STATES:
         host.noop(f"MariaDB is {state}")
         return
-    yield f"systemctl stop {SERVICE}"
+    yield (f"timeout {stop_timeout} systemctl stop {SERVICE} || "
+           f"{{ systemctl kill --signal=KILL {SERVICE}; systemctl stop {SERVICE}; }}")
 
 
 @operation()

@@ -1,6 +1,6 @@
 """The prereqos lab: N Debian system containers (LXC, systemd as PID 1) on one machine.
 
-Usage: tests/lab/lab {up|down|destroy|status|ssh N|kill N|start N|isolate N|heal N|env}
+Usage: tests/lab/lab {up|down|destroy [N]|status|ssh N|kill N|start N|isolate N|heal N|env}
 
 Environment:
   LAB_ID     independent lab instance, 0-9 (default 0): own containers, bridges, subnets
@@ -365,12 +365,16 @@ class Lab:
         self.stop_proxy()
         log("down: hosts stopped (kept on disk)")
 
+    def destroy_host(self, n: int) -> None:
+        """Remove host n (container and disk); the rest of the lab stays."""
+        if self.state(n) != "ABSENT":
+            run("lxc-stop", "-k", "-n", self.container(n), check=False)
+            run("lxc-destroy", "-n", self.container(n), check=False)
+        shutil.rmtree(LXC_PATH / self.container(n), ignore_errors=True)
+
     def destroy(self) -> None:
         for n in range(1, 10):
-            if self.state(n) != "ABSENT":
-                run("lxc-stop", "-k", "-n", self.container(n), check=False)
-                run("lxc-destroy", "-n", self.container(n), check=False)
-            shutil.rmtree(LXC_PATH / self.container(n), ignore_errors=True)
+            self.destroy_host(n)
         self.stop_proxy()
         for net in NETS:
             run("ip", "link", "del", self.bridge(net), check=False)
@@ -438,6 +442,8 @@ def main(argv: list[str]) -> int:
         lab.up()
     elif command == "down":
         lab.down()
+    elif command == "destroy" and args:
+        lab.destroy_host(lab.number(args[0]))
     elif command == "destroy":
         lab.destroy()
     elif command == "status":

@@ -178,9 +178,9 @@ def test_stop_only_servers_running_without_primary():
     def host(status, state):
         return FakeHost({WsrepStatus: status, ServiceState: lambda service: state})
 
-    assert run(recovery.galera_stop_without_primary, host({}, "activating")) == ["systemctl stop mariadb"]
-    assert run(recovery.galera_stop_without_primary, host({"cluster_status": "non-Primary"}, "active")) == [
-        "systemctl stop mariadb"]
+    stop = "timeout 60 systemctl stop mariadb || { systemctl kill --signal=KILL mariadb; systemctl stop mariadb; }"
+    assert run(recovery.galera_stop_without_primary, host({}, "activating")) == [stop]
+    assert run(recovery.galera_stop_without_primary, host({"cluster_status": "non-Primary"}, "active")) == [stop]
     stopped = host({}, "failed")
     assert run(recovery.galera_stop_without_primary, stopped) == [] and stopped.noops == ["MariaDB is failed"]
     member = host(SYNCED_STATUS, "active")
