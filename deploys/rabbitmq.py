@@ -59,7 +59,8 @@ has_mirroring = has_classic_mirroring(version)
 partition_handling = conf["partition_handling"] if has_partition_handling(version) else None
 
 was_installed = package["installed"] is not None
-membership = host.get_fact(RabbitmqClusterStatus)  # {} when stopped or not installed
+# Whether this node must join (it is not firstnode, and not yet a member): {} when stopped or not installed.
+membership = {} if topo.is_first else host.get_fact(RabbitmqClusterStatus)
 
 # --- 1. every node ------------------------------------------------------------------------
 # The files come first, so the package's first start already uses them (no restart on a
