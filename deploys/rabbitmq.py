@@ -150,30 +150,26 @@ systemd.service(
 
 # --- 2. firstnode: users, permissions, queue HA (replicated to the nodes that join) ------------
 if topo.is_first:
-    for user, secret, tags in (
-        (conf["admin_user"], secrets["rabbitmq_admin_password"], ["administrator"]),
-        (conf["openstack_user"], secrets["rabbitmq_openstack_password"], []),
-    ):
-        rabbitmq.user(name=f"RabbitMQ user {user}" + (f" ({', '.join(tags)})" if tags else ""),
-                      user=user, password=secret, tags=tags)
-        rabbitmq.permissions(name=f"RabbitMQ user {user}: .* .* .* on {conf['vhost']}", user=user,
-                             vhost=conf["vhost"])
-    rabbitmq.user(name="Delete RabbitMQ user guest (public default password)", user="guest", present=False)
-
+    everything = {"configure": ".*", "write": ".*", "read": ".*"}
     if has_mirroring:
-        policy_name = f"Queue HA: policy {conf['ha_policy_name']} mirrors queues on every node (RabbitMQ {version_text})"
+        queue_ha = f"{conf['ha_policy_name']} mirrors queues on every node (RabbitMQ {version_text})"
     else:
-        policy_name = (
-            f"Queue HA: no {conf['ha_policy_name']} policy, RabbitMQ {version_text} has no mirroring: "
-            f"clients declare quorum queues"
-        )
-    rabbitmq.policy(
-        name=policy_name,
-        policy=conf["ha_policy_name"],
-        pattern=conf["ha_policy_pattern"],
-        definition=HA_ALL,
+        queue_ha = (f"no {conf['ha_policy_name']} policy, RabbitMQ {version_text} has no mirroring: "
+                    f"clients declare quorum queues")
+    ha_policy = {conf["ha_policy_name"]: {"pattern": conf["ha_policy_pattern"], "definition": HA_ALL}}
+    rabbitmq.access(
+        name=f"RabbitMQ users {conf['admin_user']} (administrator) and {conf['openstack_user']} (.* .* .* on "
+             f"{conf['vhost']}), no guest (public default password); queue HA: {queue_ha}",
         vhost=conf["vhost"],
-        present=has_mirroring,
+        users={
+            conf["admin_user"]: {"password": secrets["rabbitmq_admin_password"], "tags": ["administrator"],
+                                 "permissions": everything},
+            conf["openstack_user"]: {"password": secrets["rabbitmq_openstack_password"], "tags": [],
+                                     "permissions": everything},
+        },
+        absent_users=["guest"],
+        policies=ha_policy if has_mirroring else {},
+        absent_policies=[] if has_mirroring else list(ha_policy),
     )
 
 # --- 3. the other nodes join firstnode, one at a time ---------------------------------------

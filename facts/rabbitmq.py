@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from pyinfra.api import FactBase, FactProcessError, HiddenValue, QuoteString, StringCommand
 
-# rabbitmqctl's exit status for "authentication failed" (EX_DATAERR); 69 is "node unreachable".
-EX_DATAERR = 65
+_DEFINITIONS_FILTER = (Path(__file__).parent / "scripts/rabbitmq_definitions.py").read_text()
 
 
 def _json(output: list[str], what: str) -> Any:
@@ -155,35 +155,6 @@ class RabbitmqUsers(FactBase[dict]):
             raise FactProcessError(f"rabbitmqctl list_users: unexpected rows {rows!r:.200}") from error
 
 
-class RabbitmqUserAuthenticates(FactBase[bool]):
-    """
-    Whether ``user`` logs in with ``password`` (``rabbitmqctl authenticate_user`` exit status).
-    Pass the password as a ``HiddenValue``: pyinfra then prints it masked. Any exit status other
-    than success or "invalid credentials" (e.g. 69, node down) fails the host.
-    """
-
-    requires_command = "rabbitmqctl"
-
-    @staticmethod
-    def default() -> bool:
-        return False
-
-    def command(self, user: str, password: HiddenValue) -> StringCommand:
-        secret = password if isinstance(password, HiddenValue) else HiddenValue(password)
-        return StringCommand(
-            "rabbitmqctl -q authenticate_user", QuoteString(user), QuoteString(secret),
-            ">/dev/null 2>&1; echo $?",
-        )
-
-    def process(self, output: list[str]) -> bool:
-        status = output[-1].strip() if output else ""
-        if status == "0":
-            return True
-        if status == str(EX_DATAERR):
-            return False
-        raise FactProcessError(f"rabbitmqctl authenticate_user exited {status!r} (node down?)")
-
-
 class RabbitmqPermissions(FactBase[dict]):
     """
     Permissions in one virtual host (``rabbitmqctl list_permissions -p VHOST``).
@@ -249,3 +220,56 @@ class RabbitmqPolicies(FactBase[dict]):
         except (KeyError, TypeError, ValueError) as error:
             raise FactProcessError(f"rabbitmqctl list_policies: unexpected rows {rows!r:.200}") from error
         return policies
+
+
+class RabbitmqDefinitions(FactBase[dict]):
+    """
+    Users, permissions and policies of the running node in one ``rabbitmqctl export_definitions``
+    (one Erlang VM start instead of one per question), filtered on the node by
+    ``facts/scripts/rabbitmq_definitions.py``: password hashes never leave it. For each user in
+    ``passwords`` (``{user: HiddenValue}``), ``password_ok`` says whether that is its password
+    (``None`` for users not asked about). Fails the host when the node is down: a missing user
+    must never be guessed.
+
+    .. code:: python
+
+        host.get_fact(RabbitmqDefinitions, passwords={"admin": secrets["rabbitmq_admin_password"]})
+        {"users": {"admin": {"tags": ["administrator"], "password_ok": True},
+                   "openstack": {"tags": [], "password_ok": None}},
+         "permissions": {"/": {"openstack": {"configure": ".*", "write": ".*", "read": ".*"}}},
+         "policies": {"/": {"ha-all": {"pattern": "^(?!amq\\\\.).*", "apply_to": "all",
+                                       "definition": {"ha-mode": "all"}, "priority": 0}}}}
+    """
+
+    requires_command = "rabbitmqctl"
+
+    @staticmethod
+    def default() -> dict:
+        return {"users": {}, "permissions": {}, "policies": {}}
+
+    def command(self, passwords: dict[str, HiddenValue] | None = None) -> StringCommand:
+        pairs = []
+        for user, password in sorted((passwords or {}).items()):
+            secret = password if isinstance(password, HiddenValue) else HiddenValue(password)
+            pairs += [QuoteString(user), QuoteString(secret)]
+        return StringCommand("rabbitmqctl -q export_definitions - | python3 -c",
+                             QuoteString(_DEFINITIONS_FILTER), *pairs)
+
+    def process(self, output: list[str]) -> dict:
+        raw = _json(output, "rabbitmq definitions")
+        try:
+            permissions: dict[str, dict] = {}
+            for row in raw["permissions"]:
+                permissions.setdefault(row["vhost"], {})[row["user"]] = {
+                    key: row[key] for key in ("configure", "write", "read")}
+            policies: dict[str, dict] = {}
+            for row in raw["policies"]:
+                definition = row["definition"]
+                if isinstance(definition, str):
+                    definition = json.loads(definition)
+                policies.setdefault(row["vhost"], {})[row["name"]] = {
+                    "pattern": row["pattern"], "apply_to": row.get("apply-to") or "all",
+                    "definition": definition, "priority": int(row.get("priority") or 0)}
+            return {"users": dict(raw["users"]), "permissions": permissions, "policies": policies}
+        except (KeyError, TypeError, ValueError) as error:
+            raise FactProcessError(f"rabbitmq definitions: unexpected JSON {output[:1]!r:.200}") from error

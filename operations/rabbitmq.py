@@ -1,7 +1,13 @@
-"""Operations on a RabbitMQ node with ``rabbitmqctl``: users, permissions, policies, joins.
+"""Operations on a RabbitMQ node with ``rabbitmqctl``: users, permissions and policies (one
+operation, one read), joins.
 
 Each one reads a fact from ``facts.rabbitmq`` and yields commands only for what differs; a
 second run changes nothing. Passwords are masked (``HiddenValue``) in every printed command.
+
+Example::
+
+    rabbitmq.access(name="RabbitMQ users", users={"admin": {"password": secret, "tags": ["administrator"]}})
+    rabbitmq.join_cluster(name="Join rabbit@ctrl-1", node="rabbit@ctrl-1", _serial=True)
 """
 
 from __future__ import annotations
@@ -12,13 +18,7 @@ from collections.abc import Generator
 from pyinfra import host
 from pyinfra.api import HiddenValue, QuoteString, StringCommand, operation
 
-from facts.rabbitmq import (
-    RabbitmqClusterStatus,
-    RabbitmqPermissions,
-    RabbitmqPolicies,
-    RabbitmqUserAuthenticates,
-    RabbitmqUsers,
-)
+from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqDefinitions
 
 Commands = Generator[StringCommand, None, None]
 
@@ -34,133 +34,76 @@ def _fail(message: str) -> StringCommand:
 
 
 @operation()
-def user(
-    user: str,
-    password: str | HiddenValue | None = None,
-    tags: list[str] | None = None,
-    present: bool = True,
-) -> Commands:
-    """
-    Add, update or delete a RabbitMQ user.
-
-    + user: user name
-    + password: its password (a ``HiddenValue``/``Secret``); set only when it does not already
-      authenticate, so an unchanged password is never rewritten
-    + tags: exact list of tags (e.g. ``["administrator"]``); ``[]`` clears them
-    + present: ``False`` deletes the user
-
-    **Example:**
-
-    .. code:: python
-
-        rabbitmq.user(
-            name="RabbitMQ user openstack",
-            user="openstack",
-            password=host.data.secrets["rabbitmq_openstack_password"],
-        )
-    """
-    users = host.get_fact(RabbitmqUsers)
-    if not present:
-        if user in users:
-            yield StringCommand("rabbitmqctl -q delete_user", QuoteString(user))
-        else:
-            host.noop(f"RabbitMQ user {user} is absent")
-        return
-
-    if password is None:
-        raise TypeError("rabbitmq.user: password is required when present=True")
-    secret = _hidden(password)
-    wanted_tags = sorted(tags or [])
-    changed = False
-    if user not in users:
-        yield StringCommand("rabbitmqctl -q add_user", QuoteString(user), QuoteString(secret))
-        changed = True
-    elif not host.get_fact(RabbitmqUserAuthenticates, user=user, password=secret):
-        yield StringCommand("rabbitmqctl -q change_password", QuoteString(user), QuoteString(secret))
-        changed = True
-    if users.get(user, []) != wanted_tags:
-        yield StringCommand("rabbitmqctl -q set_user_tags", QuoteString(user), *map(QuoteString, wanted_tags))
-        changed = True
-    if not changed:
-        host.noop(f"RabbitMQ user {user} exists with its password and tags {wanted_tags}")
-
-
-@operation()
-def permissions(
-    user: str, vhost: str = "/", configure: str = ".*", write: str = ".*", read: str = ".*"
-) -> Commands:
-    """
-    Set a user's permissions in a virtual host.
-
-    + user: user name
-    + vhost: virtual host
-    + configure, write, read: the three permission regular expressions
-
-    **Example:**
-
-    .. code:: python
-
-        rabbitmq.permissions(name="openstack may do anything on /", user="openstack", vhost="/")
-    """
-    wanted = {"configure": configure, "write": write, "read": read}
-    if host.get_fact(RabbitmqPermissions, vhost=vhost).get(user) == wanted:
-        host.noop(f"RabbitMQ user {user} has permissions {wanted} on {vhost}")
-        return
-    yield StringCommand(
-        "rabbitmqctl -q set_permissions -p", QuoteString(vhost), QuoteString(user),
-        QuoteString(configure), QuoteString(write), QuoteString(read),
-    )
-
-
-@operation()
-def policy(
-    policy: str,
-    pattern: str = "",
-    definition: dict | None = None,
+def access(
     vhost: str = "/",
-    apply_to: str = "all",
-    priority: int = 0,
-    present: bool = True,
+    users: dict[str, dict] | None = None,
+    absent_users: list[str] | None = None,
+    policies: dict[str, dict] | None = None,
+    absent_policies: list[str] | None = None,
 ) -> Commands:
     """
-    Set or clear a policy in a virtual host.
+    Users, their permissions on a virtual host, and the vhost's policies, from one
+    ``RabbitmqDefinitions`` read (one ``rabbitmqctl`` call); commands only for what differs.
 
-    + policy: policy name
-    + pattern: regular expression of the queue/exchange names it applies to
-    + definition: the policy's keys, e.g. ``{"ha-mode": "all"}``
-    + vhost: virtual host
-    + apply_to: ``all``, ``queues`` or ``exchanges``
-    + priority: policy priority
-    + present: ``False`` clears the policy
+    + vhost: the virtual host of the permissions and policies
+    + users: ``{name: {"password": Secret, "tags": [...], "permissions": {"configure": ..,
+      "write": .., "read": ..} or None}}``; a password is set only when it is not already the
+      user's (checked on the node, against its hash), tags are exact
+    + absent_users: users to delete (e.g. ``guest``: its default password is public)
+    + policies: ``{name: {"pattern": .., "definition": {..}, "apply_to": "all", "priority": 0}}``
+    + absent_policies: policies to clear
 
     **Example:**
 
     .. code:: python
 
-        rabbitmq.policy(
-            name="Mirror every queue on every node",
-            policy="ha-all",
-            pattern=r"^(?!amq\\.).*",
-            definition={"ha-mode": "all"},
+        rabbitmq.access(
+            name="RabbitMQ users, permissions and queue HA",
+            vhost="/",
+            users={"openstack": {"password": secrets["rabbitmq_openstack_password"], "tags": [],
+                                 "permissions": {"configure": ".*", "write": ".*", "read": ".*"}}},
+            absent_users=["guest"],
+            policies={"ha-all": {"pattern": r"^(?!amq\\.).*", "definition": {"ha-mode": "all"}}},
         )
     """
-    current = host.get_fact(RabbitmqPolicies, vhost=vhost).get(policy)
-    if not present:
-        if current:
-            yield StringCommand("rabbitmqctl -q clear_policy -p", QuoteString(vhost), QuoteString(policy))
-        else:
-            host.noop(f"RabbitMQ policy {policy} is absent from {vhost}")
-        return
-
-    wanted = {"pattern": pattern, "apply_to": apply_to, "definition": definition or {}, "priority": priority}
-    if current == wanted:
-        host.noop(f"RabbitMQ policy {policy} is set on {vhost}")
-        return
-    yield StringCommand(
-        "rabbitmqctl -q set_policy -p", QuoteString(vhost),
-        "--apply-to", QuoteString(apply_to), "--priority", QuoteString(str(priority)),
-        QuoteString(policy), QuoteString(pattern), QuoteString(json.dumps(wanted["definition"], sort_keys=True)),
-    )
+    users, policies = users or {}, policies or {}
+    current = host.get_fact(RabbitmqDefinitions, passwords={u: w["password"] for u, w in users.items()})
+    existing = current["users"]
+    granted = current["permissions"].get(vhost, {})
+    set_policies = current["policies"].get(vhost, {})
+    commands = []
+    for user in absent_users or []:
+        if user in existing:
+            commands.append(StringCommand("rabbitmqctl -q delete_user", QuoteString(user)))
+    for user, wanted in users.items():
+        secret = _hidden(wanted["password"])
+        if user not in existing:
+            commands.append(StringCommand("rabbitmqctl -q add_user", QuoteString(user), QuoteString(secret)))
+        elif not existing[user]["password_ok"]:
+            commands.append(StringCommand("rabbitmqctl -q change_password", QuoteString(user), QuoteString(secret)))
+        tags = sorted(wanted.get("tags") or [])
+        if existing.get(user, {}).get("tags", []) != tags:
+            commands.append(StringCommand("rabbitmqctl -q set_user_tags", QuoteString(user), *map(QuoteString, tags)))
+        permissions = wanted.get("permissions")
+        if permissions and granted.get(user) != permissions:
+            commands.append(StringCommand(
+                "rabbitmqctl -q set_permissions -p", QuoteString(vhost), QuoteString(user),
+                *(QuoteString(permissions[key]) for key in ("configure", "write", "read"))))
+    for policy in absent_policies or []:
+        if policy in set_policies:
+            commands.append(StringCommand("rabbitmqctl -q clear_policy -p", QuoteString(vhost), QuoteString(policy)))
+    for policy, wanted in policies.items():
+        full = {"pattern": wanted["pattern"], "apply_to": wanted.get("apply_to", "all"),
+                "definition": wanted.get("definition") or {}, "priority": wanted.get("priority", 0)}
+        if set_policies.get(policy) != full:
+            commands.append(StringCommand(
+                "rabbitmqctl -q set_policy -p", QuoteString(vhost),
+                "--apply-to", QuoteString(full["apply_to"]), "--priority", QuoteString(str(full["priority"])),
+                QuoteString(policy), QuoteString(full["pattern"]),
+                QuoteString(json.dumps(full["definition"], sort_keys=True))))
+    if not commands:
+        host.noop(f"RabbitMQ users {sorted(users)}, their permissions and the policies of {vhost} are as wanted")
+    yield from commands
 
 
 @operation()

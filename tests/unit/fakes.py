@@ -9,20 +9,17 @@ current host: ``from pyinfra import host`` inside the operation resolves to it, 
 
 .. code:: python
 
-    from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqPermissions
+    from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqDefinitions
     from operations import rabbitmq
     from tests.unit.fakes import FakeHost, run
 
-    ALL = {"configure": ".*", "write": ".*", "read": ".*"}
     host = FakeHost({
         RabbitmqClusterStatus: {},  # a value: RabbitMQ stopped
-        RabbitmqPermissions: lambda vhost: {"openstack": ALL} if vhost == "/" else {},  # called with kwargs
+        RabbitmqDefinitions: lambda passwords: {"users": {"guest": {"tags": [], "password_ok": None}},
+                                                "permissions": {}, "policies": {}},  # called with kwargs
     })
-    assert run(rabbitmq.permissions, host, "openstack", vhost="/os") == [
-        "rabbitmqctl -q set_permissions -p /os openstack '.*' '.*' '.*'"]
-    assert run(rabbitmq.permissions, host, "openstack", vhost="/") == []
-    assert host.noops[0].startswith("RabbitMQ user openstack has permissions")
-    assert host.asked == [(RabbitmqPermissions, {"vhost": "/os"}), (RabbitmqPermissions, {"vhost": "/"})]
+    assert run(rabbitmq.access, host, absent_users=["guest"]) == ["rabbitmqctl -q delete_user guest"]
+    assert host.asked == [(RabbitmqDefinitions, {"passwords": {}})]
     assert run(rabbitmq.join_cluster, host, "rabbit@ctrl-1") == [
         "echo 'RabbitMQ is not running on ctrl-1: cannot join rabbit@ctrl-1' >&2; exit 1"]
 """

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from pyinfra.api import FactProcessError, HiddenValue
 
 from facts.rabbitmq import (
     RabbitmqClusterStatus,
     RabbitmqPackageVersion,
+    RabbitmqDefinitions,
     RabbitmqPermissions,
     RabbitmqPolicies,
-    RabbitmqUserAuthenticates,
     RabbitmqUsers,
     has_classic_mirroring,
     has_partition_handling,
@@ -143,84 +146,104 @@ def test_users_permissions_policies():
         RabbitmqUsers().process(['[{"name": "guest"}]'])
 
 
-def test_authenticate_fact_masks_the_password_and_reads_the_exit_status():
-    command = RabbitmqUserAuthenticates().command(user="admin", password=HiddenValue(PASSWORD))
-    assert command.get_raw_value() == f"rabbitmqctl -q authenticate_user admin {PASSWORD} >/dev/null 2>&1; echo $?"
-    assert PASSWORD not in command.get_masked_value() and "*MASKED*" in command.get_masked_value()
-    assert RabbitmqUserAuthenticates().process(["0"]) is True
-    assert RabbitmqUserAuthenticates().process(["65"]) is False
-    with pytest.raises(FactProcessError, match="69"):
-        RabbitmqUserAuthenticates().process(["69"])  # node down: never guess
+# --- one read for users, permissions and policies ------------------------------------------------
+EXPORT = FIXTURES / "export_definitions_3.10.json"  # real export; admin/openstack hashes blanked
+
+
+def filtered(*pairs: str) -> list[str]:
+    """The node-side filter run here on the real export, as the fact's command runs it there."""
+    proc = subprocess.run([sys.executable, str(ROOT / "facts/scripts/rabbitmq_definitions.py"), *pairs],
+                          input=EXPORT.read_text(), capture_output=True, text=True, check=True)
+    return proc.stdout.splitlines()
+
+
+def test_definitions_filter_checks_passwords_on_the_node_and_drops_hashes():
+    output = filtered("prereqos_fixture", PASSWORD, "admin", "not-the-password")
+    assert "password_hash" not in output[0] and "hash" not in output[0]
+    definitions = RabbitmqDefinitions().process(output)
+    users = definitions["users"]
+    assert users["prereqos_fixture"] == {"tags": [], "password_ok": True}
+    assert users["admin"] == {"tags": ["administrator"], "password_ok": False}
+    assert users["openstack"] == {"tags": [], "password_ok": None}  # not asked
+    assert definitions["permissions"]["/"]["openstack"] == {"configure": ".*", "write": ".*", "read": ".*"}
+    assert definitions["policies"]["/"]["ha-all"] == {
+        "pattern": r"^(?!amq\.).*", "apply_to": "all", "definition": {"ha-mode": "all"}, "priority": 0}
+    wrong = RabbitmqDefinitions().process(filtered("prereqos_fixture", PASSWORD + "x"))
+    assert wrong["users"]["prereqos_fixture"]["password_ok"] is False
+
+
+def test_definitions_filter_fails_when_the_node_printed_nothing():
+    proc = subprocess.run([sys.executable, str(ROOT / "facts/scripts/rabbitmq_definitions.py")], input="",
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "is the node running?" in proc.stderr
+
+
+def test_definitions_command_masks_passwords():
+    command = RabbitmqDefinitions().command(passwords={"admin": HiddenValue(PASSWORD), "openstack": PASSWORD})
+    assert command.get_raw_value().startswith("rabbitmqctl -q export_definitions - | python3 -c ")
+    assert command.get_raw_value().endswith(f" admin {PASSWORD} openstack {PASSWORD}")
+    assert PASSWORD not in command.get_masked_value()
+    with pytest.raises(FactProcessError):
+        RabbitmqDefinitions().process(['{"users": {}}'])
 
 
 # --- operations -------------------------------------------------------------------------------
-def users_host(users: dict, authenticates: bool = True) -> FakeHost:
-    return FakeHost({RabbitmqUsers: users, RabbitmqUserAuthenticates: lambda user, password: authenticates})
+EVERYTHING = {"configure": ".*", "write": ".*", "read": ".*"}
+HA_ALL = {"ha-all": {"pattern": r"^(?!amq\.).*", "definition": {"ha-mode": "all"}}}
+SET_HA_ALL = "rabbitmqctl -q set_policy -p / --apply-to all --priority 0 ha-all '^(?!amq\\.).*' '{\"ha-mode\": \"all\"}'"
 
 
-def test_user_added_with_masked_password():
-    host = users_host(RabbitmqUsers().process(lines("list_users_3.10_fresh.json")))
-    secret = HiddenValue(PASSWORD)
-    assert run(rabbitmq.user, host, "admin", secret, tags=["administrator"]) == [
-        f"rabbitmqctl -q add_user admin {PASSWORD}", "rabbitmqctl -q set_user_tags admin administrator"]
-    assert run(rabbitmq.user, host, "admin", secret, tags=["administrator"], masked=True)[0] == \
+def wanted_users(admin_tags=("administrator",)) -> dict:
+    return {"admin": {"password": HiddenValue(PASSWORD), "tags": list(admin_tags), "permissions": EVERYTHING},
+            "openstack": {"password": HiddenValue(PASSWORD), "tags": [], "permissions": EVERYTHING}}
+
+
+def definitions_host(users=None, permissions=None, policies=None) -> FakeHost:
+    value = {"users": users or {}, "permissions": {"/": permissions or {}}, "policies": {"/": policies or {}}}
+    return FakeHost({RabbitmqDefinitions: lambda passwords: value})
+
+
+FRESH = {"guest": {"tags": ["administrator"], "password_ok": None}}
+CONVERGED = {name: {"tags": tags, "password_ok": True} for name, tags in (("admin", ["administrator"]), ("openstack", []))}
+
+
+def test_access_on_a_fresh_node_one_read_masked_passwords():
+    host = definitions_host(users=FRESH)
+    args = dict(users=wanted_users(), absent_users=["guest"], policies=HA_ALL)
+    assert run(rabbitmq.access, host, **args) == [
+        "rabbitmqctl -q delete_user guest",
+        f"rabbitmqctl -q add_user admin {PASSWORD}", "rabbitmqctl -q set_user_tags admin administrator",
+        "rabbitmqctl -q set_permissions -p / admin '.*' '.*' '.*'",
+        f"rabbitmqctl -q add_user openstack {PASSWORD}", "rabbitmqctl -q set_permissions -p / openstack '.*' '.*' '.*'",
+        SET_HA_ALL]
+    assert run(rabbitmq.access, definitions_host(users=FRESH), masked=True, **args)[1] == \
         "rabbitmqctl -q add_user admin '*MASKED*'"
-    assert not any(cls is RabbitmqUserAuthenticates for cls, _ in host.asked)  # new user: nothing to check
+    (cls, kwargs), = host.asked
+    assert cls is RabbitmqDefinitions and set(kwargs["passwords"]) == {"admin", "openstack"}
+    assert all(isinstance(p, HiddenValue) for p in kwargs["passwords"].values())
 
 
-def test_user_unchanged_when_password_authenticates_and_tags_match():
-    host = users_host(RabbitmqUsers().process(lines("list_users_3.10.json")), authenticates=True)
-    assert run(rabbitmq.user, host, "admin", HiddenValue(PASSWORD), tags=["administrator"]) == []
-    assert host.noops == ["RabbitMQ user admin exists with its password and tags ['administrator']"]
-    (_, kwargs), = [a for a in host.asked if a[0] is RabbitmqUserAuthenticates]
-    assert isinstance(kwargs["password"], HiddenValue) and kwargs["user"] == "admin"
+def test_access_converged_changes_nothing():
+    host = definitions_host(CONVERGED, {"admin": EVERYTHING, "openstack": EVERYTHING},
+                            {"ha-all": {**HA_ALL["ha-all"], "apply_to": "all", "priority": 0}})
+    assert run(rabbitmq.access, host, users=wanted_users(), absent_users=["guest"], policies=HA_ALL) == []
+    assert host.noops == ["RabbitMQ users ['admin', 'openstack'], their permissions and the policies of / are as wanted"]
 
 
-def test_user_password_changed_only_when_it_fails_and_tags_fixed():
-    host = users_host({"openstack": ["management"]}, authenticates=False)
-    assert run(rabbitmq.user, host, "openstack", PASSWORD) == [
-        f"rabbitmqctl -q change_password openstack {PASSWORD}", "rabbitmqctl -q set_user_tags openstack"]
-    host = users_host({"openstack": []}, authenticates=False)
-    masked = run(rabbitmq.user, host, "openstack", PASSWORD, masked=True)
-    assert masked == ["rabbitmqctl -q change_password openstack '*MASKED*'"]
+def test_access_fixes_only_what_differs():
+    users = {**CONVERGED, "openstack": {"tags": ["management"], "password_ok": False}}
+    host = definitions_host(users, {"admin": {**EVERYTHING, "read": "^$"}, "openstack": EVERYTHING})
+    assert run(rabbitmq.access, host, users=wanted_users(), policies=HA_ALL) == [
+        "rabbitmqctl -q set_permissions -p / admin '.*' '.*' '.*'",
+        f"rabbitmqctl -q change_password openstack {PASSWORD}", "rabbitmqctl -q set_user_tags openstack",
+        SET_HA_ALL]
 
 
-def test_guest_deleted_once():
-    fresh = RabbitmqUsers().process(lines("list_users_3.10_fresh.json"))
-    assert run(rabbitmq.user, users_host(fresh), "guest", present=False) == ["rabbitmqctl -q delete_user guest"]
-    host = users_host(RabbitmqUsers().process(lines("list_users_3.10.json")))
-    assert run(rabbitmq.user, host, "guest", present=False) == []
-    assert host.noops == ["RabbitMQ user guest is absent"]
-
-
-def test_permissions():
-    permissions = RabbitmqPermissions().process(lines("list_permissions_3.10.json"))
-    host = FakeHost({RabbitmqPermissions: lambda vhost: permissions if vhost == "/" else {}})
-    assert run(rabbitmq.permissions, host, "openstack", vhost="/") == []
-    assert run(rabbitmq.permissions, host, "openstack", vhost="/os") == [
-        "rabbitmqctl -q set_permissions -p /os openstack '.*' '.*' '.*'"]
-    assert run(rabbitmq.permissions, host, "admin", vhost="/", read="^$") == [
-        "rabbitmqctl -q set_permissions -p / admin '.*' '.*' '^$'"]
-
-
-HA_ARGS = {"pattern": r"^(?!amq\.).*", "definition": {"ha-mode": "all"}}
-
-
-def test_ha_all_policy_set_once():
-    none = FakeHost({RabbitmqPolicies: RabbitmqPolicies().process(lines("list_policies_3.10_none.json"))})
-    assert run(rabbitmq.policy, none, "ha-all", **HA_ARGS) == [
-        "rabbitmqctl -q set_policy -p / --apply-to all --priority 0 ha-all '^(?!amq\\.).*' '{\"ha-mode\": \"all\"}'"]
-    present = FakeHost({RabbitmqPolicies: RabbitmqPolicies().process(lines("list_policies_3.10_ha_all.json"))})
-    assert run(rabbitmq.policy, present, "ha-all", **HA_ARGS) == []
-    assert present.noops == ["RabbitMQ policy ha-all is set on /"]
-    assert run(rabbitmq.policy, present, "ha-all", pattern="^x", definition={"ha-mode": "all"}) != []
-
-
-def test_leftover_ha_all_removed_on_rabbitmq_4():
-    present = FakeHost({RabbitmqPolicies: RabbitmqPolicies().process(lines("list_policies_3.10_ha_all.json"))})
-    assert run(rabbitmq.policy, present, "ha-all", present=False) == ["rabbitmqctl -q clear_policy -p / ha-all"]
-    none = FakeHost({RabbitmqPolicies: {}})
-    assert run(rabbitmq.policy, none, "ha-all", present=False) == []
+def test_leftover_ha_all_cleared_on_rabbitmq_4():
+    ha_all = {"ha-all": {**HA_ALL["ha-all"], "apply_to": "all", "priority": 0}}
+    assert run(rabbitmq.access, definitions_host(policies=ha_all), absent_policies=["ha-all"]) == [
+        "rabbitmqctl -q clear_policy -p / ha-all"]
+    assert run(rabbitmq.access, definitions_host(), absent_policies=["ha-all"]) == []
 
 
 def test_join_only_a_standalone_node():
