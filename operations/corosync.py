@@ -35,6 +35,17 @@ def wait_for(fact: type[FactBase], ready: Callable[[Any], bool], timeout: float,
         gevent.sleep(interval)
 
 
+def wait_unless_ready(fact: type[FactBase], ready: Callable[[Any], bool], timeout: float, what: str,
+                      note: Callable[[Any], str]):
+    """Body of a waiting operation: a no-op saying ``note(value)`` when ``fact`` is ready at
+    prepare, else a wait for it at execution (``wait_for``). Use with ``yield from``."""
+    value = host.get_fact(fact)
+    if ready(value):
+        host.noop(note(value))
+        return
+    yield FunctionCommand(wait_for, (fact, ready, timeout, what), {})
+
+
 def quorate(quorum: dict[str, Any]) -> bool:
     return bool(quorum.get("quorate"))
 

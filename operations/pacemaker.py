@@ -22,10 +22,10 @@ from typing import Any, Callable, Iterable, Mapping
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from pyinfra import host
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 
 from facts.pacemaker import CibConfiguration, CrmMon, element_tree
-from operations.corosync import wait_for
+from operations.corosync import wait_unless_ready
 
 # Where each kind of top-level object lives in the CIB.
 SCOPES = {
@@ -173,12 +173,9 @@ def wait_for_cluster(nodes: list[str], timeout: int = 180):
 
         pacemaker.wait_for_cluster(name="Wait for the cluster", nodes=["ctrl-1", "ctrl-2", "ctrl-3"])
     """
-    ready = cluster_ready(nodes)
-    status = host.get_fact(CrmMon)
-    if ready(status):
-        host.noop(f"cluster formed: DC {status['dc']}, online {', '.join(status['nodes']['online'])}")
-        return
-    yield FunctionCommand(wait_for, (CrmMon, ready, timeout, f"pacemaker with {', '.join(nodes)} online"), {})
+    yield from wait_unless_ready(
+        CrmMon, cluster_ready(nodes), timeout, f"pacemaker with {', '.join(nodes)} online",
+        lambda status: f"cluster formed: DC {status['dc']}, online {', '.join(status['nodes']['online'])}")
 
 
 @operation()

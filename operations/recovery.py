@@ -18,14 +18,14 @@ from typing import Any, Callable
 
 from gevent.lock import BoundedSemaphore
 from pyinfra import host, logger
-from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.api.exceptions import ConnectError, DeployError
 
 from facts.galera import GRASTATE, GraState, WsrepStatus
 from facts.pacemaker import CrmMon
 from facts.rabbitmq import RabbitmqClusterStatus
 from facts.recovery import GaleraPosition, ServiceState
-from operations.corosync import wait_for
+from operations.corosync import wait_unless_ready
 from operations.galera import SERVICE, SYNC_TIMEOUT, wait_synced_command
 
 DOCS = "docs/operations.md"
@@ -280,12 +280,9 @@ def wait_rabbitmq(nodes: list[str], timeout: int = 600):
 
         recovery.wait_rabbitmq(name="Wait for RabbitMQ", nodes=["ctrl-1", "ctrl-2", "ctrl-3"])
     """
-    ready = rabbitmq_all_running(nodes)
-    status = host.get_fact(RabbitmqClusterStatus)
-    if ready(status):
-        host.noop(f"RabbitMQ runs on {', '.join(status['running_nodes'])}")
-        return
-    yield FunctionCommand(wait_for, (RabbitmqClusterStatus, ready, timeout, f"RabbitMQ running on {', '.join(nodes)}"), {})
+    yield from wait_unless_ready(
+        RabbitmqClusterStatus, rabbitmq_all_running(nodes), timeout, f"RabbitMQ running on {', '.join(nodes)}",
+        lambda status: f"RabbitMQ runs on {', '.join(status['running_nodes'])}")
 
 
 # --- Pacemaker ----------------------------------------------------------------------------------
@@ -318,13 +315,10 @@ def wait_vips(vips: list[str], timeout: int = 180):
 
         recovery.wait_vips(name="Wait for the VIPs", vips=["vipsrv", "vipapi"])
     """
-    ready = vips_placed(vips)
-    status = host.get_fact(CrmMon)
-    if ready(status):
-        holder = next(r["nodes"][0] for r in status["resources"] if r["id"] == vips[0])
-        host.noop(f"{', '.join(vips)} on {holder}")
-        return
-    yield FunctionCommand(wait_for, (CrmMon, ready, timeout, f"{', '.join(vips)} placed with HAProxy"), {})
+    yield from wait_unless_ready(
+        CrmMon, vips_placed(vips), timeout, f"{', '.join(vips)} placed with HAProxy",
+        lambda status: f"{', '.join(vips)} on "
+                       f"{next(r['nodes'][0] for r in status['resources'] if r['id'] == vips[0])}")
 
 
 def log_report(title: str, lines: list[str]) -> None:

@@ -120,3 +120,19 @@ def test_persistent_message_survives_the_loss_of_its_node(converged):
 
 def test_second_run_changes_nothing_and_prints_no_secret(converged):
     assert_quiet_rerun(converged, DEPLOY)
+
+
+def test_drifted_password_tag_and_guest_are_put_back(converged):
+    """Changed by hand on the first node: the deploy sees it (one export, password checked on the
+    node against its hash) and restores exactly that; AMQP logins work again."""
+    lab = converged
+    ok(lab.ssh(1, "rabbitmqctl -q change_password openstack not-the-secret && "
+                  "rabbitmqctl -q set_user_tags admin && rabbitmqctl -q add_user guest guest"))
+    results, _ = run_deploy(lab, DEPLOY)
+    (access,) = [op for op in results["results"]["operations"] if op["name"].startswith("RabbitMQ users")]
+    assert access["success"] == ["ctrl-1"]
+    assert lab.fact("facts.rabbitmq.RabbitmqUsers")["ctrl-1"] == {"admin": ["administrator"], "openstack": []}
+    with amqp(lab, 2) as connection:
+        assert connection.is_open
+    results, _ = run_deploy(lab, DEPLOY)
+    assert not [op for op in results["results"]["operations"] if op.get("success")]
