@@ -5,7 +5,8 @@
 Order: packages and configuration on every controller; then, for a **new** cluster only, the
 first node bootstraps (``galera_new_cluster``) and gets the SQL accounts; then the others join
 one at a time, each waiting until it is Synced. On an **existing** cluster: members whose
-galera.cnf changed restart one at a time, stopped members start and join. A cluster whose
+galera.cnf changed restart one at a time, stopped members start and join; a new peer list
+(controllers added or removed, ``99-galera-peers.cnf``) restarts nothing. A cluster whose
 every node is stopped is never bootstrapped here: that is ``deploys/recover.py``.
 """
 
@@ -50,6 +51,11 @@ files.template(name="debian.cnf (root through the local socket)", src="templates
                dest="/etc/mysql/debian.cnf", user="root", group="root", mode="600", **args)
 files.template(name="galera.cnf", src="templates/galera/galera.cnf.j2", dest=galera.CONFIG,
                user="root", group="mysql", mode="640", **args)
+# Controllers added or removed change only this file: no restart (members learn members from the
+# cluster), the list serves the next start.
+files.template(name="Galera peers to contact at start (wsrep_cluster_address)",
+               src="templates/galera/galera-peers.cnf.j2", dest=galera.PEERS_CONFIG,
+               user="root", group="mysql", mode="644", **args)
 
 # --- The cluster ---------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from facts.galera import (
 from lib.topology import Topology
 
 CONFIG = "/etc/mysql/mariadb.conf.d/99-galera.cnf"  # read after Debian's 50-server.cnf: wins
+PEERS_CONFIG = "/etc/mysql/mariadb.conf.d/99-galera-peers.cnf"  # wsrep_cluster_address alone
 SERVICE = "mariadb"
 SOCKET = "/run/mysqld/mysqld.sock"
 MONITOR_CREDENTIALS = "/etc/mysql/galera-check.cnf"

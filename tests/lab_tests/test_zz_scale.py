@@ -4,8 +4,8 @@
 2. ctrl-4 and ctrl-5 are added to the inventory and ``deploys/prereqos.py`` runs again, under
    SQL and AMQP load, while a watcher checks every second that some old controller is quorate:
    the new nodes join RabbitMQ, Galera, corosync and pacemaker; the old nodes' corosync
-   membership, Galera cluster address and HAProxy backends follow. Nothing acknowledged is
-   lost; a second run changes nothing.
+   membership (a reload), Galera peer list and HAProxy backends follow, and neither MariaDB nor
+   corosync restarts on them. Nothing acknowledged is lost; a second run changes nothing.
 3. ctrl-4 and ctrl-5 leave by the procedure of docs/operations.md ('Removing a controller'),
    under load too, and the 3 left are healthy with nothing lost.
 
@@ -55,6 +55,12 @@ def deploy(lab, hosts: list[int]) -> tuple[dict, float]:
 
 def healthy(lab, hosts: list[int]) -> subprocess.CompletedProcess:
     return health(lab, LAB_INVENTORY_HOSTS=str(len(hosts)))
+
+
+def service_starts(lab, n: int) -> dict[str, str]:
+    """When mariadb and corosync last started on ctrl-n (a restart changes it)."""
+    return {unit: ok(lab.ssh(n, f"systemctl show -P ExecMainStartTimestampMonotonic {unit}")).strip()
+            for unit in ("mariadb", "corosync")}
 
 
 def galera_size(lab, hosts: list[int]) -> set[int]:
@@ -155,6 +161,7 @@ def test_scale_out_from_3_to_5(five):
         remove(lab, [4, 5])  # a previous run left 5 members: back to 3 first
     deploy(lab, OLD)
     wait_green(lab, OLD)
+    started_before = {n: service_starts(lab, n) for n in OLD}
     with amqp_queue(lab) as queue:
         sql = SqlLoad(lab.vip("srv"), account, max_seconds=3000, max_count=100000, interval=0.05)
         amqp = AmqpLoad([lab.address("srv", n) for n in OLD], queue, max_seconds=3000, max_count=100000,
@@ -174,11 +181,14 @@ def test_scale_out_from_3_to_5(five):
         assert watch.lost == [] and watch.samples > 10
         assert sql.missing(lab, ALL) == {} and amqp.missing(lab) == set()
 
-    # The old nodes follow: Galera cluster address, HAProxy backends, corosync membership.
+    # The old nodes follow without restarting MariaDB or corosync: the peer list Galera reads at
+    # its next start, HAProxy backends, corosync membership (by reload).
     addresses = ",".join(lab.address("srv", n) for n in ALL)
     for n in OLD:
-        running_address = ok(lab.ssh(n, "mysql -NBe \"SHOW VARIABLES LIKE 'wsrep_cluster_address'\""))
-        assert running_address.split() == ["wsrep_cluster_address", f"gcomm://{addresses}"], running_address
+        options = ok(lab.ssh(n, "my_print_defaults --mysqld")).split()
+        assert f"--wsrep_cluster_address=gcomm://{addresses}" in options, options
+        assert service_starts(lab, n) == started_before[n], f"ctrl-{n} restarted mariadb or corosync"
+        assert int(ok(lab.ssh(n, "mysql -NBe \"SHOW STATUS LIKE 'wsrep_cluster_size'\"")).split()[1]) == 5
     for name, backends in facts(lab, "facts.haproxy.HaproxyBackends", OLD).items():
         assert sorted(backends["galera_cluster"]["servers"]) == [f"ctrl-{n}" for n in ALL], name
     for name, quorum in facts(lab, "facts.corosync.CorosyncQuorum", ALL).items():

@@ -340,7 +340,9 @@ def test_galera_cnf_from_group_data(args, default_data):
     sst_password = default_data.secrets["galera_sst_password"].unmask()
     assert cnf["bind-address"] == cnf["wsrep_node_address"] == "10.0.2.12"
     assert cnf["wsrep_node_name"] == "ctrl-2"
-    assert cnf["wsrep_cluster_address"] == '"gcomm://10.0.2.11,10.0.2.12,10.0.2.13"'
+    assert "wsrep_cluster_address" not in cnf  # its own file: a new list restarts nothing
+    assert settings(render("galera-peers.cnf.j2", **args)) == {
+        "wsrep_cluster_address": '"gcomm://10.0.2.11,10.0.2.12,10.0.2.13"'}
     assert cnf["wsrep_cluster_name"] == '"os_cluster"'
     assert cnf["wsrep_provider"] == "/usr/lib/galera/libgalera_smm.so"
     assert cnf["wsrep_provider_options"] == '"gmcast.listen_addr=tcp://10.0.2.12:4567;gcache.size=256M"'
