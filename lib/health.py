@@ -43,13 +43,19 @@ class Report:
         self.lines.append(title)
 
 
-def gather(inventory: str) -> dict[str, dict]:
-    cmd = [str(Path(sys.executable).with_name("pyinfra")), inventory, "fact", *FACTS.values(), "--json"]
-    proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, stdin=subprocess.DEVNULL)
+def start_pyinfra(inventory: str, *args: str) -> subprocess.Popen:
+    """A pyinfra command started in the background (the report runs two at once)."""
+    return subprocess.Popen([str(Path(sys.executable).with_name("pyinfra")), inventory, *args], cwd=ROOT,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def gather(run: subprocess.Popen) -> dict[str, dict]:
+    """The facts of ``start_pyinfra(inventory, "fact", *FACTS.values(), "--json")``."""
+    stdout, stderr = run.communicate()
     try:
-        raw = json.loads(proc.stdout)
+        raw = json.loads(stdout)
     except json.JSONDecodeError:
-        raise SystemExit(f"health: pyinfra gave no facts (rc={proc.returncode}):\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"health: pyinfra gave no facts (rc={run.returncode}):\n{stderr[-2000:]}")
     return {key: raw.get(name) or {} for key, name in FACTS.items()}
 
 
@@ -143,10 +149,13 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     inventory = argv[0]
-    facts = gather(inventory)
+    # Both at once: the inventory listing no longer waits for the facts' pyinfra run.
+    facts_run = start_pyinfra(inventory, "fact", *FACTS.values(), "--json")
+    inventory_run = start_pyinfra(inventory, "debug-inventory", "--json")
+    facts = gather(facts_run)
     if "--json" in argv:
         print(json.dumps(facts, indent=2, sort_keys=True))
-    hosts = sorted({h for values in facts.values() for h in values} | set(_inventory_hosts(inventory)))
+    hosts = sorted({h for values in facts.values() for h in values} | set(_inventory_hosts(inventory_run)))
     report = evaluate(facts, hosts)
     print("\n".join(report.lines))
     if report.problems:
@@ -156,12 +165,12 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _inventory_hosts(inventory: str) -> list[str]:
-    """The controllers the inventory lists, so a host that did not answer still shows."""
-    cmd = [str(Path(sys.executable).with_name("pyinfra")), inventory, "debug-inventory", "--json"]
-    proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True, stdin=subprocess.DEVNULL)
+def _inventory_hosts(run: subprocess.Popen) -> list[str]:
+    """The controllers the inventory lists (``debug-inventory --json``), so a host that did not
+    answer still shows."""
+    stdout, _ = run.communicate()
     try:
-        hosts = json.loads(proc.stdout[proc.stdout.index("["):])
+        hosts = json.loads(stdout[stdout.index("["):])
     except (ValueError, json.JSONDecodeError):
         return []
     return [h["name"] for h in hosts if "controllers" in h.get("groups", [])]
