@@ -27,6 +27,7 @@ and whether ``cluster_partition_handling`` (< 4.3) is written.
 from io import StringIO
 
 from pyinfra import host
+from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
@@ -59,6 +60,10 @@ has_mirroring = has_classic_mirroring(version)
 partition_handling = conf["partition_handling"] if has_partition_handling(version) else None
 
 was_installed = package["installed"] is not None
+# Where RabbitMQ runs when the run starts: a changed setting restarts it there (one at a time).
+# Stopped nodes (a stopped cluster) are started together below: one started alone would wait for
+# the others and time out.
+was_running = host.get_fact(SystemdStatus, services=["rabbitmq-server.service"]).get("rabbitmq-server.service", False)
 # Whether this node must join (it is not firstnode, and not yet a member): {} when stopped or not installed.
 membership = {} if topo.is_first else host.get_fact(RabbitmqClusterStatus)
 
@@ -122,7 +127,7 @@ apt.packages(
     no_recommends=True,
 )
 
-# Restarts only where RabbitMQ ran before this run with other settings.
+# Restarts only where RabbitMQ runs with other settings; then every stopped node starts, together.
 systemd.service(
     name="Restart epmd on its new addresses",
     service="epmd.socket",
@@ -138,8 +143,12 @@ systemd.service(
     restarted=True,
     daemon_reload=True,
     # epmd's restart drops the node's registration: the node must register again.
-    _if=lambda: was_installed and any_changed(epmd_socket, unit, env, config, cookie)(),
+    _if=lambda: was_running and any_changed(epmd_socket, unit, env, config, cookie)(),
     _serial=True,
+)
+systemd.daemon_reload(
+    name="systemd reads rabbitmq-server's new drop-in (RabbitMQ stopped: started below)",
+    _if=lambda: was_installed and not was_running and unit.did_change(),
 )
 systemd.service(
     name="rabbitmq-server running and enabled at boot",
