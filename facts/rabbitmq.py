@@ -18,6 +18,12 @@ from pyinfra.api import FactBase, FactProcessError, HiddenValue, QuoteString, St
 _DEFINITIONS_FILTER = (Path(__file__).parent / "scripts/rabbitmq_definitions.py").read_text()
 
 
+def hidden(secret: str | HiddenValue) -> HiddenValue:
+    """``secret`` as a HiddenValue, never wrapped twice (``HiddenValue(HiddenValue(x))`` would
+    send the literal ``*MASKED*``)."""
+    return secret if isinstance(secret, HiddenValue) else HiddenValue(secret)
+
+
 def _json(output: list[str], what: str) -> Any:
     try:
         return json.loads("\n".join(output))
@@ -250,8 +256,7 @@ class RabbitmqDefinitions(FactBase[dict]):
     def command(self, passwords: dict[str, HiddenValue] | None = None) -> StringCommand:
         pairs = []
         for user, password in sorted((passwords or {}).items()):
-            secret = password if isinstance(password, HiddenValue) else HiddenValue(password)
-            pairs += [QuoteString(user), QuoteString(secret)]
+            pairs += [QuoteString(user), QuoteString(hidden(password))]
         return StringCommand("rabbitmqctl -q export_definitions - | python3 -c",
                              QuoteString(_DEFINITIONS_FILTER), *pairs)
 

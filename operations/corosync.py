@@ -107,6 +107,16 @@ def change_needed(cmap: dict[str, Any], corosync: dict[str, Any], nodes) -> str 
     return None
 
 
+def _then_keep_quorum(command: str, nodes: list[str], timeout: int):
+    """Body of ``reload``/``restart``: ``command``, then, if this host was in a quorate membership
+    of ``nodes`` before it, a wait until it is in one again (a membership of others, e.g. the
+    package's default single-node cluster, or no quorum at all, leaves nothing to keep)."""
+    before = host.get_fact(CorosyncQuorum)
+    yield command
+    if quorate(before) and {m["name"] for m in before["members"]} <= set(nodes):
+        yield FunctionCommand(wait_for, (CorosyncQuorum, quorate, timeout, "corosync quorum"), {})
+
+
 @operation(is_idempotent=False)
 def reload(nodes: list[str], timeout: int = 120):
     """
@@ -129,10 +139,7 @@ def reload(nodes: list[str], timeout: int = 120):
             _if=lambda: how == "reload",
         )
     """
-    before = host.get_fact(CorosyncQuorum)
-    yield "corosync-cfgtool -R"
-    if quorate(before) and {m["name"] for m in before["members"]} <= set(nodes):
-        yield FunctionCommand(wait_for, (CorosyncQuorum, quorate, timeout, "corosync quorum"), {})
+    yield from _then_keep_quorum("corosync-cfgtool -R", nodes, timeout)
 
 
 @operation(is_idempotent=False)
@@ -157,9 +164,5 @@ def restart(nodes: list[str], timeout: int = 120):
             _if=any_changed(conf, authkey),
         )
     """
-    before = host.get_fact(CorosyncQuorum)
-    was_member = quorate(before) and {m["name"] for m in before["members"]} <= set(nodes)
     # pacemaker Requires= corosync: name both so that pacemaker is surely started again.
-    yield "systemctl restart corosync.service pacemaker.service"
-    if was_member:  # else there is no quorum of this cluster to keep (e.g. peers down too)
-        yield FunctionCommand(wait_for, (CorosyncQuorum, quorate, timeout, "corosync quorum"), {})
+    yield from _then_keep_quorum("systemctl restart corosync.service pacemaker.service", nodes, timeout)

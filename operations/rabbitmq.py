@@ -16,16 +16,11 @@ import json
 from collections.abc import Generator
 
 from pyinfra import host
-from pyinfra.api import HiddenValue, QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 
-from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqDefinitions
+from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqDefinitions, hidden
 
 Commands = Generator[StringCommand, None, None]
-
-
-def _hidden(secret: str | HiddenValue) -> HiddenValue:
-    # Never wrap twice: HiddenValue(HiddenValue(x)) would send the literal "*MASKED*".
-    return secret if isinstance(secret, HiddenValue) else HiddenValue(secret)
 
 
 def _fail(message: str) -> StringCommand:
@@ -76,7 +71,7 @@ def access(
         if user in existing:
             commands.append(StringCommand("rabbitmqctl -q delete_user", QuoteString(user)))
     for user, wanted in users.items():
-        secret = _hidden(wanted["password"])
+        secret = hidden(wanted["password"])
         if user not in existing:
             commands.append(StringCommand("rabbitmqctl -q add_user", QuoteString(user), QuoteString(secret)))
         elif not existing[user]["password_ok"]:
