@@ -65,7 +65,7 @@ conf = files.template(
 # Before the new controllers' corosync starts: the old ones learn them without restarting,
 # so they stay one quorate membership that the new ones join.
 corosync.reload(
-    name="Reload corosync's configuration where it runs (controllers added or removed)",
+    name="Reload corosync's configuration where it runs (nodes added or removed, token, window)",
     nodes=NAMES,
     _serial=True,
     _if=lambda: was_running and not authkey.did_change() and change != "restart"
