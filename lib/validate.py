@@ -27,6 +27,21 @@ NETWORKS = ("api", "srv", "data")
 VIP_NETWORKS = ("api", "srv")
 # RabbitMQ short node names (rabbit@<host>), corosync names and wsrep_node_name all follow it.
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Any character below space (newline, tab, ESC...) or DEL: in a config file it starts a new
+# line or a new token, so a value holding one could inject a setting.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Accounts that the system or a package of the stack owns: a deploy account with one of these
+# names would take over (or lock out) the system's own.
+SYSTEM_ACCOUNTS = frozenset({
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
+    "www-data", "backup", "list", "irc", "nobody", "systemd-network", "systemd-resolve",
+    "messagebus", "sshd", "_apt", "mysql", "rabbitmq", "haproxy", "hacluster", "debian-sys-maint",
+    "mariadb.sys", "guest", "mariadb",
+})
+# Directories a venv must never be (the build env deploy owns and rewrites its venv).
+SYSTEM_DIRS = frozenset({"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt",
+                         "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr",
+                         "/usr/local", "/var", "/var/lib"})
 
 
 class DataError(PyinfraError):
@@ -43,6 +58,16 @@ def _positive_int(value) -> bool:
 
 def _text(value) -> bool:
     return isinstance(value, str) and value != ""
+
+
+def _account(value) -> bool:
+    return _text(value) and value.lower() not in SYSTEM_ACCOUNTS
+
+
+def _own_directory(value) -> bool:
+    """An absolute path, without '..', that is not a system directory."""
+    return (isinstance(value, str) and value.startswith("/") and ".." not in value.split("/")
+            and (value.rstrip("/") or "/") not in SYSTEM_DIRS)
 
 
 def _flag(value) -> bool:
@@ -65,8 +90,8 @@ def _anything(value) -> bool:
 Rule = tuple[Callable[[object], bool], str]
 SCHEMA: dict[str, dict[str, Rule]] = {
     "rabbitmq": {
-        "admin_user": (_text, "a user name"),
-        "openstack_user": (_text, "a user name"),
+        "admin_user": (_account, "a user name that is not a system account ('guest', 'root'...)"),
+        "openstack_user": (_account, "a user name that is not a system account ('guest', 'root'...)"),
         "vhost": (_text, "a vhost such as '/'"),
         "partition_handling": (lambda v: v in ("pause_minority", "autoheal", "ignore"),
                                "pause_minority, autoheal or ignore"),
@@ -76,8 +101,8 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     "galera": {
         "cluster_name": (_text, "a cluster name"),
         "sst_method": (lambda v: v in ("mariabackup", "rsync"), "mariabackup or rsync"),
-        "sst_user": (_text, "a user name"),
-        "monitor_user": (_text, "a user name"),
+        "sst_user": (_account, "a user name that is not a system account ('root', 'mysql'...)"),
+        "monitor_user": (_account, "a user name that is not a system account ('root', 'mysql'...)"),
         "check_port": (_port, "a port 1-65535"),
         "max_connections": (_positive_int, "a positive integer"),
         "innodb_buffer_pool_size": (_size, "a size such as 256M"),
@@ -109,8 +134,10 @@ SCHEMA: dict[str, dict[str, Rule]] = {
     },
     "apache": {"port": (_port, "a port 1-65535")},
     "buildenv": {
-        "user": (lambda v: isinstance(v, str) and HOSTNAME.match(v) is not None, "a user name"),
-        "venv": (lambda v: isinstance(v, str) and v.startswith("/"), "an absolute path"),
+        "user": (lambda v: _account(v) and HOSTNAME.match(v) is not None,
+                 "a user name that is not a system account ('root', 'www-data'...)"),
+        "venv": (_own_directory,
+                 "an absolute path of its own such as /opt/openstack/venv (not a system directory)"),
         "pip_packages": (lambda v: isinstance(v, list) and all(_text(p) for p in v), "a list of names"),
     },
     "openrc": {
@@ -131,6 +158,8 @@ SERVICE_SCHEMA: dict[str, Rule] = {
     "enabled": (lambda v: isinstance(v, bool), "True or False"),
 }
 SERVICE_REQUIRED = ("port", "binds", "check")
+# The identity service that /root/.openrc (deploys/openrc.py) points at.
+KEYSTONE_SERVICE = "keystone_public"
 TOP_LEVEL = {"netprefix", "netsuffix", "firstnode", "allow_even_controllers", "secrets", "apt_proxy",
              "haproxy_services", *SCHEMA}
 
@@ -155,6 +184,20 @@ def _check_dict(where: str, value, schema: Mapping[str, Rule], required: bool = 
         elif not check(value[key]):
             problems.append(f"{where}[{key!r}]={value[key]!r} is invalid; fix: set it to {good}")
     return problems
+
+
+def _control_characters(where: str, value) -> list[str]:
+    """One line per string under ``value`` (dicts and lists walked) holding a control character."""
+    if isinstance(value, str):
+        if CONTROL.search(value):
+            return [f"{where}={value!r} holds a control character (newline, tab...), which would "
+                    f"break or inject a line in a configuration file; fix: remove it"]
+        return []
+    if isinstance(value, Mapping):
+        return [p for key, item in value.items() for p in _control_characters(f"{where}[{key!r}]", item)]
+    if isinstance(value, (list, tuple)):
+        return [p for index, item in enumerate(value) for p in _control_characters(f"{where}[{index}]", item)]
+    return []
 
 
 def _check_networks(netprefix) -> tuple[list[str], dict[str, ipaddress.IPv4Network]]:
@@ -226,6 +269,10 @@ def _check_catalog(catalog) -> list[str]:
     if not isinstance(catalog, Mapping):
         return [f"haproxy_services={catalog!r} must be a dict name -> service"]
     problems, bound = [], {}
+    keystone = catalog.get(KEYSTONE_SERVICE)
+    if not isinstance(keystone, Mapping) or keystone.get("enabled", True) is False:
+        problems.append(f"haproxy_services[{KEYSTONE_SERVICE!r}] is missing or disabled: /root/.openrc "
+                        f"points at it; fix: restore it from group_data/all.py (port 5000, binds api and srv)")
     for name, service in catalog.items():
         where = f"haproxy_services[{name!r}]"
         problems += _check_dict(where, service, SERVICE_SCHEMA, required=False)
@@ -265,6 +312,8 @@ def validate(names: list[str], data) -> list[str]:
     for component, schema in SCHEMA.items():
         problems += _check_dict(component, data.get(component), schema)
     problems += _check_catalog(data.get("haproxy_services"))
+    for key in ("firstnode", "apt_proxy", "netprefix", "netsuffix", "haproxy_services", *SCHEMA):
+        problems += _control_characters(key, data.get(key))
     for key in data:
         if key not in TOP_LEVEL and difflib.get_close_matches(key, TOP_LEVEL, n=1, cutoff=0.8):
             problems.append(f"{key!r} is not a known variable{_did_you_mean(key, TOP_LEVEL)}; fix: rename it")

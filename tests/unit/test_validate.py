@@ -169,3 +169,45 @@ def test_only_debian_12_and_13_are_deployed(distro, refused):
     if refused:
         pretty = distro["release_meta"].get("PRETTY_NAME") or "None None"
         assert message.startswith(f"ctrl-2 runs {pretty}; prereqos supports Debian 12")
+
+
+# --- values that would break a configuration file or take over a system account -----------
+@pytest.mark.parametrize("component, key, value", [
+    ("galera", "innodb_buffer_pool_size", "256M\nwsrep_on=OFF"),
+    ("galera", "cluster_name", "os\ncluster"),
+    ("rabbitmq", "vhost", "/\t"),
+    ("openrc", "region", "RegionOne\x1b"),
+])
+def test_control_characters_are_refused(default_data, component, key, value):
+    default_data[component][key] = value
+    assert any(f"{component}[{key!r}]" in p and "control character" in p for p in problems(default_data))
+
+
+def test_control_character_in_a_catalog_uri(default_data):
+    default_data["haproxy_services"]["glance_api"]["check_uri"] = "/healthcheck\n  server evil 1.2.3.4:1"
+    assert "haproxy_services['glance_api']['check_uri']" in only(default_data)
+
+
+@pytest.mark.parametrize("component, key, value", [
+    ("galera", "sst_user", "root"), ("galera", "monitor_user", "mysql"),
+    ("rabbitmq", "admin_user", "guest"), ("rabbitmq", "openstack_user", "root"),
+    ("buildenv", "user", "root"), ("buildenv", "user", "www-data"),
+])
+def test_system_accounts_are_refused(default_data, component, key, value):
+    default_data[component][key] = value
+    message = only(default_data)
+    assert f"{component}[{key!r}]={value!r} is invalid" in message and "system account" in message
+
+
+@pytest.mark.parametrize("venv", ["/", "/usr", "/usr/local/", "/etc", "/opt", "/opt/../etc", "venv"])
+def test_venv_must_be_a_directory_of_its_own(default_data, venv):
+    default_data["buildenv"]["venv"] = venv
+    assert f"buildenv['venv']={venv!r} is invalid" in only(default_data)
+
+
+def test_keystone_public_is_required(default_data):
+    del default_data["haproxy_services"]["keystone_public"]
+    assert "haproxy_services['keystone_public'] is missing or disabled" in only(default_data)
+    default_data["haproxy_services"]["keystone_public"] = {"port": 5000, "binds": ["api"], "check": "tcp",
+                                                           "enabled": False}
+    assert "haproxy_services['keystone_public'] is missing or disabled" in only(default_data)
