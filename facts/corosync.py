@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from typing_extensions import override
 
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z ]*?):\s+(.*)$")
 _MEMBER = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\S+)(\s+\(local\))?\s*$")
@@ -33,7 +34,8 @@ class CorosyncQuorum(FactBase[dict[str, Any]]):
          "members": [{"nodeid": 1, "votes": 1, "name": "ctrl-1", "local": True}, ...]}
     """
 
-    def requires_command(self) -> str:
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
         return "corosync-quorumtool"
 
     @staticmethod
@@ -101,7 +103,8 @@ class CorosyncLinks(FactBase[dict[str, Any]]):
                     "nodes": {"1": "localhost", "2": "connected", "3": "connected"}}, ...]}
     """
 
-    def requires_command(self) -> str:
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
         return "corosync-cfgtool"
 
     @staticmethod
@@ -141,7 +144,8 @@ class CorosyncCmap(FactBase[dict[str, Any]]):
     ``prefix="totem."``: ``{"totem.crypto_cipher": "aes256", "totem.token": 3000, ...}``.
     """
 
-    def requires_command(self, prefix: str = "") -> str:
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
         return "corosync-cmapctl"
 
     @staticmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from typing_extensions import override
 
 ADMIN_SOCKET = "/run/haproxy/admin.sock"
 
@@ -33,7 +34,9 @@ class HaproxyBackends(FactBase[dict]):
         }
     """
 
-    requires_command = "socat"
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "socat"
 
     @staticmethod
     def default() -> dict:

@@ -18,6 +18,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from pyinfra.api import FactBase, FactProcessError
+from typing_extensions import override
 
 
 def parse_xml(output: list[str], what: str) -> ElementTree.Element:
@@ -58,7 +59,8 @@ class CrmMon(FactBase[dict[str, Any]]):
     instance (stopped instances with ``nodes == []``).
     """
 
-    def requires_command(self) -> str:
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
         return "crm_mon"
 
     @staticmethod
@@ -124,7 +126,8 @@ class CibConfiguration(FactBase[dict[str, Any]]):
     Resources and constraints are the top-level objects by id, as ``element_tree()`` data.
     """
 
-    def requires_command(self) -> str:
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
         return "cibadmin"
 
     @staticmethod

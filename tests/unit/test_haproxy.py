@@ -65,7 +65,7 @@ def test_fact_command_is_empty_when_haproxy_is_stopped():
     command = fact.command().get_raw_value()
     assert command.startswith("test -S /run/haproxy/admin.sock && ")
     assert "unix-connect:/run/haproxy/admin.sock" in command and command.endswith("|| true")
-    assert fact.requires_command == "socat" and fact.default() == {}
+    assert fact.requires_command() == "socat" and fact.default() == {}
 
 
 # --- operation: install_checked_config -------------------------------------------------------------
