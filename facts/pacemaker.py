@@ -69,8 +69,9 @@ class CrmMon(FactBase[dict[str, Any]]):
                 "nodes": {"online": [], "offline": [], "standby": []}, "resources": []}
 
     def command(self) -> str:
-        # Not connected: non-zero exit, but the XML still says why (status code).
-        return "crm_mon --output-as=xml 2>/dev/null || true"
+        # Not connected (pacemaker stopped): exit 102, CRM_EX_NOT_CONNECTED (crm_error -X --list),
+        # and the XML still says why. Any other status (4: insufficient privileges) fails the fact.
+        return "crm_mon --output-as=xml || [ $? -eq 102 ]"
 
     def process(self, output: list[str]) -> dict[str, Any]:
         root = parse_xml(output, "crm_mon")
@@ -135,8 +136,9 @@ class CibConfiguration(FactBase[dict[str, Any]]):
         return {"properties": {}, "resources": {}, "constraints": {}}
 
     def command(self) -> str:
-        # Not connected: non-zero exit and nothing on stdout.
-        return "cibadmin --query --scope configuration 2>/dev/null || true"
+        # Not connected (pacemaker stopped): exit 102 and nothing on stdout. Any other status
+        # (124: timeout) fails the fact.
+        return "cibadmin --query --scope configuration || [ $? -eq 102 ]"
 
     def process(self, output: list[str]) -> dict[str, Any]:
         root = parse_xml(output, "cibadmin")
