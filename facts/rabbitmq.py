@@ -78,9 +78,11 @@ class RabbitmqClusterStatus(FactBase[dict]):
         return {}
 
     def command(self) -> str:
-        # A node that does not answer exits 69 (EX_UNAVAILABLE) with nothing on stdout: that is
-        # an answer ({}). A timeout (75) or not being root (1) is an error, not a stopped node.
-        return "rabbitmqctl -q cluster_status --formatter json || [ $? -eq 69 ]"
+        # Stopped is an answer ({}), nothing on stdout: the node is down, exit 69 (EX_UNAVAILABLE,
+        # seen on lab 1), or its rabbit app is stopped or still booting, exit 64 (rabbitmq_cli
+        # 3.10 and 4.0: cluster_status requires the app, a validation failure is EX_USAGE). A
+        # timeout (75) or not being root (1, lab 1) is an error, not a stopped node.
+        return "rabbitmqctl -q cluster_status --formatter json || { rc=$?; [ $rc -eq 69 ] || [ $rc -eq 64 ]; }"
 
     def process(self, output: list[str]) -> dict:
         raw = _json(output, "rabbitmqctl cluster_status")
