@@ -4,14 +4,16 @@ grastate=$1
 echo "service: $(systemctl is-active mariadb)"
 # No grastate.dat (never clustered) is an answer: sed's "no such file" is not an error here.
 sed -n 's/^\(uuid\|seqno\|safe_to_bootstrap\):[[:space:]]*/grastate_\1: /p' "$grastate" 2>/dev/null
+# stderr is kept with stdout to tell the errors apart; only "name<TAB>value" rows are printed
+# (MariaDB 11 warns on stderr when called as `mysql`).
 if sql=$(mysql --connect-timeout=5 -NB -e "SHOW GLOBAL STATUS WHERE Variable_name IN \
 ('wsrep_cluster_status', 'wsrep_local_state_uuid', 'wsrep_last_committed')" 2>&1); then
-  printf '%s\n' "$sql" | sed 's/\t/: /'
+  printf '%s\n' "$sql" | sed -n 's/\t/: /p'
 else
   case $sql in
     # No server answering on the socket (stopped, or still waiting for a Primary component):
     # no SQL evidence, the next rungs answer. Any other error (access denied...) fails the fact.
-    "ERROR 2002 "* | "ERROR 2013 "*) ;;
+    *"ERROR 2002 "* | *"ERROR 2013 "*) ;;
     *) printf '%s\n' "$sql" >&2; exit 1 ;;
   esac
 fi

@@ -102,10 +102,13 @@ def test_position_script_accepts_only_no_server_from_mysql(tmp_path):
     script = ROOT / "facts/scripts/galera_position.sh"
     (tmp_path / "grastate.dat").write_text("uuid:    c11a\nseqno:   11\nsafe_to_bootstrap: 1\n")
     stubs = {"systemctl": "echo inactive; exit 3", "pgrep": "exit 1"}
-    # mysql's own messages (lab 1, MariaDB 10.11): a wrong socket path, and a user without access.
-    for error, code in (("ERROR 2002 (HY000): Can't connect to local server through socket '/nonexistent' (2)", 0),
-                        ("ERROR 1698 (28000): Access denied for user 'nobody'@'localhost'", 1)):
-        stubs["mysql"] = f"echo \"{error}\" >&2; exit 1"
+    # mysql's own messages (lab 1, MariaDB 10.11): a wrong socket path, and a user without access;
+    # then the same after a warning line on stderr (MariaDB 11 warns about the name `mysql`).
+    no_server = "ERROR 2002 (HY000): Can't connect to local server through socket '/nonexistent' (2)"
+    denied = "ERROR 1698 (28000): Access denied for user 'nobody'@'localhost'"
+    warning = "mysql: Deprecated program name."
+    for error, code in ((no_server, 0), (denied, 1), (f"{warning}\n{no_server}", 0), (f"{warning}\n{denied}", 1)):
+        stubs["mysql"] = f"printf '%s\\n' \"{error}\" >&2; exit 1"
         for name, body in stubs.items():
             (tmp_path / name).write_text(f"#!/bin/sh\n{body}\n")
             (tmp_path / name).chmod(0o755)
@@ -117,6 +120,14 @@ def test_position_script_accepts_only_no_server_from_mysql(tmp_path):
                 "uuid": "c11a", "seqno": 11, "source": "grastate.dat"}
         else:
             assert "Access denied" in proc.stderr and "Access denied" not in proc.stdout
+    # A server answering, with that warning on stderr: only its rows reach the output.
+    rows = f"wsrep_cluster_status\tPrimary\nwsrep_last_committed\t14\nwsrep_local_state_uuid\t{UUID}"
+    (tmp_path / "mysql").write_text(f"#!/bin/sh\necho '{warning}' >&2\nprintf '{rows}\\n'\n")
+    proc = subprocess.run(["sh", str(script), str(tmp_path / "grastate.dat")], capture_output=True, text=True,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert "Deprecated" not in proc.stdout
+    assert GaleraPosition().process(proc.stdout.splitlines())["position"] == {
+        "uuid": UUID, "seqno": 14, "source": "running server"}
 
 
 def test_service_state():
