@@ -2,8 +2,10 @@
 # its last committed position, one "key: value" line each. Argument: the grastate.dat path.
 grastate=$1
 echo "service: $(systemctl is-active mariadb)"
-# No grastate.dat (never clustered) is an answer: sed's "no such file" is not an error here.
-sed -n 's/^\(uuid\|seqno\|safe_to_bootstrap\):[[:space:]]*/grastate_\1: /p' "$grastate" 2>/dev/null
+# No grastate.dat (never clustered) is an answer; an unreadable one is an error.
+if [ -e "$grastate" ]; then
+  sed -n 's/^\(uuid\|seqno\|safe_to_bootstrap\):[[:space:]]*/grastate_\1: /p' "$grastate" || exit 1
+fi
 # stderr is kept with stdout to tell the errors apart; only "name<TAB>value" rows are printed
 # (MariaDB 11 warns on stderr when called as `mysql`).
 if sql=$(mysql --connect-timeout=5 -NB -e "SHOW GLOBAL STATUS WHERE Variable_name IN \
@@ -20,7 +22,7 @@ fi
 pid=$(pgrep -xo 'mariadbd|mysqld')
 if [ -n "$pid" ]; then
   tr '\0' '\n' < /proc/$pid/cmdline | sed -n 's/^--wsrep[-_]start[-_]position=/start_position: /p'
-elif grep -q '^seqno:[[:space:]]*-1' "$grastate" 2>/dev/null; then
+elif [ -e "$grastate" ] && grep -q '^seqno:[[:space:]]*-1' "$grastate"; then
   { galera_recovery 2>&1; echo "recover_exit: $?"; } | sed -n \
     -e 's/^--wsrep_start_position=/recovered: /p' -e 's/^recover_exit: /&/p' -e 's/^.*\[ERROR\] /recover_error: /p'
 fi

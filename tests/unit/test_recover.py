@@ -120,6 +120,13 @@ def test_position_script_accepts_only_no_server_from_mysql(tmp_path):
                 "uuid": "c11a", "seqno": 11, "source": "grastate.dat"}
         else:
             assert "Access denied" in proc.stderr and "Access denied" not in proc.stdout
+    # No grastate.dat (never clustered) is an answer, not an error.
+    (tmp_path / "grastate.dat").unlink()
+    (tmp_path / "mysql").write_text(f"#!/bin/sh\necho \"{no_server}\" >&2; exit 1\n")
+    proc = subprocess.run(["sh", str(script), str(tmp_path / "grastate.dat")], capture_output=True, text=True,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert proc.returncode == 0 and proc.stdout == "service: inactive\n", proc
+    assert GaleraPosition().process(proc.stdout.splitlines())["error"].startswith("no grastate.dat")
     # A server answering, with that warning on stderr: only its rows reach the output.
     rows = f"wsrep_cluster_status\tPrimary\nwsrep_last_committed\t14\nwsrep_local_state_uuid\t{UUID}"
     (tmp_path / "mysql").write_text(f"#!/bin/sh\necho '{warning}' >&2\nprintf '{rows}\\n'\n")
