@@ -24,7 +24,8 @@ from pyinfra.api.exceptions import ConnectError, DeployError
 from facts.galera import GRASTATE, GraState, WsrepStatus
 from facts.pacemaker import CrmMon
 from facts.rabbitmq import RabbitmqClusterStatus
-from facts.recovery import GaleraPosition, ServiceState
+from facts.recovery import GaleraPosition
+from facts.systemd import ServiceState
 from operations.corosync import wait_unless_ready
 from operations.galera import SERVICE, SYNC_TIMEOUT, wait_synced_command
 

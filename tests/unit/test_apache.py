@@ -37,7 +37,7 @@ def test_fact_refuses_what_is_not_a_module_list(output):
 def test_fact_treats_no_module_as_empty_not_error():
     fact = ApacheModules()
     assert fact.command() == "a2query -m || [ $? -eq 32 ]"
-    assert fact.requires_command == "a2query" and fact.default() == []
+    assert fact.requires_command() == "a2query" and fact.default() == []
 
 
 # --- operation: module ------------------------------------------------------------------------------

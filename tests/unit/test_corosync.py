@@ -52,7 +52,8 @@ def test_quorum_alone_is_not_quorate_and_blocked():
 def test_quorum_fact_command_and_default():
     fact = CorosyncQuorum()
     assert fact.requires_command() == "corosync-quorumtool"
-    assert fact.command().endswith("|| true")  # exit 2 (not quorate) is an answer, not a failure
+    # Exit 2 (not quorate) is an answer; exit 1 only when no corosync runs (stopped), else an error.
+    assert fact.command() == "corosync-quorumtool -s || [ $? -eq 2 ] || ! pgrep -x corosync >/dev/null"
     assert fact.default() == {"running": False, "quorate": False, "members": []}
 
 
@@ -93,7 +94,8 @@ def test_cmap_totem_types():
 
 
 def test_cmap_command_quotes_prefix():
-    assert CorosyncCmap().command(prefix="totem.").get_raw_value() == "corosync-cmapctl -b totem. 2>/dev/null || true"
+    assert CorosyncCmap().command(prefix="totem.").get_raw_value() == \
+        "corosync-cmapctl -b totem. || ! pgrep -x corosync >/dev/null"
     assert CorosyncCmap().command(prefix="a b").get_raw_value().startswith("corosync-cmapctl -b 'a b'")
 
 

@@ -81,7 +81,8 @@ def test_crm_mon_package_default_single_node():
 
 def test_crm_mon_command_and_errors():
     assert CrmMon().requires_command() == "crm_mon"
-    assert CrmMon().command() == "crm_mon --output-as=xml 2>/dev/null || true"
+    assert CrmMon().command() == "crm_mon --output-as=xml || [ $? -eq 102 ]"  # only "not connected"
+    assert CibConfiguration().command() == "cibadmin --query --scope configuration || [ $? -eq 102 ]"
     with pytest.raises(FactProcessError):
         CrmMon().process(["Connection to cluster failed"])
     with pytest.raises(FactProcessError):
