@@ -1,4 +1,9 @@
-"""What every deploy file runs first: the common base (data validation included), once per host.
+"""What every deploy file runs first: the common base (data validation included), once per host
+and per run.
+
+The base: valid data, a supported Debian, this cluster's secrets, names that resolve to cluster
+addresses, fresh apt lists. Whichever deploy file comes first for a host runs it (in
+``deploys/prereqos.py``, the first component); the later ones find it done.
 
 Example (top of ``deploys/<component>.py``)::
 
@@ -8,15 +13,53 @@ Example (top of ``deploys/<component>.py``)::
 
 from __future__ import annotations
 
-from pyinfra import host, local
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import Sha1File
+from pyinfra.facts.server import LinuxDistribution
+from pyinfra.operations import apt, server
 
+from lib.cluster_keys import SHARED_KEYS, foreign_keys
+from lib.run import run_memory
 from lib.topology import Topology
+from lib.validate import unsupported_distribution, validate_or_raise
 
-_done: set[str] = set()
+# The name the base's operations carry (``deploys/rabbitmq.py | deploys/base.py | ...``): the
+# file that runs it alone; the benchmark counts these operations as "base".
+BASE = "deploys/base.py"
 
 
 def prologue() -> Topology:
-    if host.name not in _done:
-        _done.add(host.name)
-        local.include("deploys/base.py")
+    """The common base on this host unless this run already gave it; then this host's topology."""
+    done = run_memory().setdefault("base", set())
+    if host.name not in done:
+        done.add(host.name)
+        base()
     return Topology.of(host)
+
+
+@deploy(BASE)
+def base() -> None:
+    # Bad data stops the run here, before any operation on any host; so does an unsupported OS.
+    validate_or_raise(host.inventory)
+    refusal = unsupported_distribution(host.name, host.get_fact(LinuxDistribution))
+    if refusal:
+        raise DeployError(refusal)
+    # A cluster key on the host that is not the secret's: another secrets.json (two sha1sum calls).
+    refusal = foreign_keys(host.name, {path: host.get_fact(Sha1File, path=path) for path in SHARED_KEYS},
+                           host.data.secrets)
+    if refusal:
+        raise DeployError(refusal)
+
+    # RabbitMQ, corosync and Galera name nodes after the hostname: it must resolve to the srv
+    # address, never to 127.0.1.1.
+    server.etc_hosts(name="Remove the 127.0.1.1 hostname entry", ip="127.0.1.1", present=False)
+    for node in Topology.of(host).nodes:
+        server.etc_hosts(
+            name=f"Resolve {node.name} to its srv address",
+            ip=node.addresses["srv"],
+            hostnames=[node.name],
+        )
+
+    apt.update(name="Update apt lists (at most daily)", cache_time=86400)
