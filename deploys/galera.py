@@ -13,13 +13,12 @@ every node is stopped is never bootstrapped here: that is ``deploys/recover.py``
 from io import StringIO
 
 from pyinfra import host
-from pyinfra.api.exceptions import ConnectError
 from pyinfra.operations import apt, files, mysql, server, systemd
 
 from facts.galera import GraState, WsrepStatus
 from lib.deploy import prologue
-from lib.topology import controllers
 from operations import galera
+from operations.common import decide_once, peer_fact
 
 topo = prologue()
 conf = host.data.galera
@@ -60,17 +59,19 @@ files.template(name="Galera peers to contact at start (wsrep_cluster_address)",
 # --- The cluster ---------------------------------------------------------------------------------
 
 
-def node_facts(name: str):
-    """A controller's Galera facts, ``None`` when it cannot be reached."""
-    peer = host.inventory.get_host(name)
-    try:
-        return {"grastate": peer.get_fact(GraState), "status": peer.get_fact(WsrepStatus)}
-    except ConnectError:
-        return None
+def decide_plan() -> str:
+    """``galera.plan_cluster`` from every controller's facts (``None``: unreachable)."""
+    facts = {}
+    for name in topo.names:
+        grastate = peer_fact(name, GraState)
+        status = peer_fact(name, WsrepStatus) if grastate is not None else None
+        facts[name] = None if status is None else {"grastate": grastate, "status": status}
+    return galera.plan_cluster(facts)
 
 
-# Taken before any change, from every controller: all hosts compute the same plan.
-plan = galera.plan_cluster({peer.name: node_facts(peer.name) for peer in controllers(host.inventory)})
+# Decided once per run, before any change, from every controller's facts (two reads each):
+# every host acts on the same plan.
+plan = decide_once("galera plan", decide_plan)
 
 
 def accounts() -> None:

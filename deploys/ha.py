@@ -40,7 +40,6 @@ if state.config.DIFF:
 was_running = host.get_fact(SystemdStatus, services=["corosync.service"]).get("corosync.service", False)
 # What the running corosync lacks: nothing, a reload (controllers added or removed, token) or a restart.
 change = corosync.change_needed(host.get_fact(CorosyncCmap) if was_running else {}, COROSYNC, topo.nodes)
-NAMES = [node.name for node in topo.nodes]
 
 authkey = files.put(
     name="Corosync authkey (from secrets, 0400)",
@@ -66,7 +65,7 @@ conf = files.template(
 # so they stay one quorate membership that the new ones join.
 corosync.reload(
     name="Reload corosync's configuration where it runs (nodes added or removed, token, window)",
-    nodes=NAMES,
+    nodes=topo.names,
     _serial=True,
     _if=lambda: was_running and not authkey.did_change() and change != "restart"
     and (change == "reload" or conf.did_change()),
@@ -84,7 +83,7 @@ for service in ("corosync", "pacemaker"):
 # first install or a start above already uses the new ones).
 corosync.restart(
     name="Restart corosync where its key or a non-reloadable setting changed (one node at a time)",
-    nodes=NAMES,
+    nodes=topo.names,
     _serial=True,
     _if=lambda: was_running and (authkey.did_change() or change == "restart"),
 )
@@ -106,11 +105,11 @@ if topo.is_first:
         )
     pacemaker.wait_for_cluster(
         name="Wait for pacemaker: DC elected, quorum, every controller online",
-        nodes=NAMES,
+        nodes=topo.names,
     )
     pacemaker.cluster_properties(
         name="Pacemaker cluster properties",
-        properties=pacemaker.seed_properties(PACEMAKER, COROSYNC["cluster_name"]),
+        properties=pacemaker.cluster_property_values(PACEMAKER, COROSYNC["cluster_name"]),
     )
-    for description, obj in pacemaker.seed_configuration(topo, PACEMAKER):
+    for description, obj in pacemaker.resources_and_constraints(topo, PACEMAKER):
         pacemaker.configure(name=description, obj=obj)

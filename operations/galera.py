@@ -31,6 +31,7 @@ from facts.galera import (
     sql_string,
 )
 from lib.topology import Topology
+from operations.common import fail
 
 CONFIG = "/etc/mysql/mariadb.conf.d/99-galera.cnf"  # read after Debian's 50-server.cnf: wins
 PEERS_CONFIG = "/etc/mysql/mariadb.conf.d/99-galera-peers.cnf"  # wsrep_cluster_address alone
@@ -92,12 +93,12 @@ def template_args(topo: Topology, data) -> dict[str, Any]:
     """Keyword arguments of ``files.template`` for the templates in templates/galera/."""
     galera = data.galera
     address = topo.address("srv")
-    allowed = sorted({n.addresses["srv"] for n in topo.peers} | {topo.vip("srv")}, key=ipaddress.IPv4Address)
+    allowed = sorted({n.addresses["srv"] for n in topo.nodes} | {topo.vip("srv")}, key=ipaddress.IPv4Address)
     return {
         "galera": galera,
         "node_name": topo.me,
         "address": address,
-        "cluster_addresses": [n.addresses["srv"] for n in topo.peers],
+        "cluster_addresses": [n.addresses["srv"] for n in topo.nodes],
         "check_allowed": ["127.0.0.1", *allowed],
         "monitor_credentials": MONITOR_CREDENTIALS,
         "socket": SOCKET,
@@ -128,13 +129,13 @@ def upstream_pin(line: str) -> str:
 def wait_synced_command(timeout: int = SYNC_TIMEOUT) -> StringCommand:
     """Poll ``wsrep_local_state_comment`` once a second until Synced; fail after ``timeout`` s."""
     query = QuoteString("SHOW GLOBAL STATUS LIKE 'wsrep_local_state_comment'")
-    message = QuoteString(f"Galera node not Synced after {timeout}s (see journalctl -u {SERVICE})")
+    message = f"Galera node not Synced after {timeout}s (see journalctl -u {SERVICE})"
     return StringCommand(
         "i=0;", "until", "[",
         StringCommand('"$(mysql -NBe ', query, ' 2>/dev/null | cut -f2)"', _separator=""),
         "=", "Synced", "];", "do",
         "i=$((i+1));", "if", "[", "$i", "-gt", str(timeout), "];", "then",
-        "echo", message, ">&2;", "exit 1;", "fi;", "sleep 1;", "done",
+        StringCommand(fail(message), ";", _separator=""), "fi;", "sleep 1;", "done",
     )
 
 
@@ -179,7 +180,7 @@ def bootstrap(timeout: int = SYNC_TIMEOUT):
     if has_cluster_state(grastate):
         refusal = (f"{host.name} has Galera cluster state (uuid {grastate['uuid']}, seqno "
                    f"{grastate['seqno']}): not bootstrapping an existing cluster; {RECOVERY_HINT}")
-        yield StringCommand("echo", QuoteString(refusal), ">&2;", "exit 1")
+        yield fail(refusal)
         return
     # Restarts the package's standalone server, if it runs, as the first node of a new cluster.
     yield "galera_new_cluster"

@@ -19,13 +19,9 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqDefinitions, hidden
+from operations.common import fail
 
 Commands = Generator[StringCommand, None, None]
-
-
-def _fail(message: str) -> StringCommand:
-    # Fails this host only (raising would abort the run for every host).
-    return StringCommand("echo", QuoteString(message), ">&2; exit 1")
 
 
 @operation()
@@ -122,14 +118,14 @@ def join_cluster(node: str) -> Commands:
     """
     status = host.get_fact(RabbitmqClusterStatus)
     if not status:
-        yield _fail(f"RabbitMQ is not running on {host.name}: cannot join {node}")
+        yield fail(f"RabbitMQ is not running on {host.name}: cannot join {node}")
         return
     members = status["disc_nodes"] + status["ram_nodes"]
     if node in members:
         host.noop(f"already a member of the cluster of {node}")
         return
     if len(members) > 1:
-        yield _fail(
+        yield fail(
             f"{host.name} is clustered with {', '.join(members)}, not with {node}: refusing to reset it; "
             f"remove it from that cluster first (rabbitmqctl forget_cluster_node on its members)"
         )

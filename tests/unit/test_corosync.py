@@ -17,6 +17,7 @@ from pyinfra.context import ctx_host
 from facts.corosync import CorosyncCmap, CorosyncLinks, CorosyncQuorum
 from lib.topology import Topology
 from operations import corosync as corosync_ops
+from operations.common import wait_for
 from tests.unit.conftest import NAMES, ROOT
 from tests.unit.fakes import FakeHost, answers, run
 
@@ -175,7 +176,7 @@ def quorum_host(*values) -> FakeHost:
 def test_restart_member_waits_for_quorum():
     commands = run(corosync_ops.restart, quorum_host(QUORATE), NAMES)
     assert commands[0] == "systemctl restart corosync.service pacemaker.service"
-    assert isinstance(commands[1], FunctionCommand) and commands[1].function is corosync_ops.wait_for
+    assert isinstance(commands[1], FunctionCommand) and commands[1].function is wait_for
     assert commands[1].args[0] is CorosyncQuorum and len(commands) == 2
 
 
@@ -189,13 +190,13 @@ def test_restart_without_quorum_to_keep_does_not_wait(before):
 def test_wait_for_polls_until_ready():
     host = quorum_host(CorosyncQuorum.default(), ALONE, QUORATE)
     with ctx_host.use(host):
-        corosync_ops.wait_for(CorosyncQuorum, corosync_ops.quorate, 10, "quorum", interval=0)
+        wait_for(CorosyncQuorum, corosync_ops.quorate, 10, "quorum", interval=0)
     assert len(host.asked) == 3
 
 
 def test_wait_for_times_out():
     with ctx_host.use(quorum_host(ALONE)), pytest.raises(OperationError, match="quorum not reached"):
-        corosync_ops.wait_for(CorosyncQuorum, corosync_ops.quorate, 0, "quorum", interval=0)
+        wait_for(CorosyncQuorum, corosync_ops.quorate, 0, "quorum", interval=0)
 
 
 # --- reload or restart: decided from the running configuration map --------------------------------
@@ -250,7 +251,7 @@ def test_change_node_renumbered_or_moved_is_a_restart(lab_data):
 
 def test_reload_member_waits_for_quorum():
     commands = run(corosync_ops.reload, quorum_host(QUORATE), NAMES + ["ctrl-4", "ctrl-5"])
-    assert commands[0] == "corosync-cfgtool -R" and commands[1].function is corosync_ops.wait_for
+    assert commands[0] == "corosync-cfgtool -R" and commands[1].function is wait_for
     assert len(commands) == 2
 
 

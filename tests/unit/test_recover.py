@@ -1,6 +1,6 @@
 """Recovery: GaleraPosition on real output of each node state (captured on lab 6, MariaDB 10.11.19,
 see tests/fixtures/recovery/README.md), the Galera and RabbitMQ decisions (every refusal), each
-recovery operation for each fact state, and the one-decision-per-run helper."""
+recovery operation for each fact state."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from facts.pacemaker import CrmMon
 from facts.rabbitmq import RabbitmqClusterStatus
 from facts.recovery import LOCK, GaleraPosition
 from facts.systemd import ServiceState
+from lib.cluster import VIP_RESOURCE
 from operations import recovery
 from tests.unit.conftest import ROOT
 from tests.unit.fakes import FakeHost, run
@@ -277,35 +278,15 @@ def crm(name: str) -> dict:
 
 
 def test_wait_vips():
-    vips = ["vipsrv", "vipapi"]
+    vips = list(VIP_RESOURCE.values())
     converged = crm("crm_mon_converged.xml")
     assert recovery.vips_placed(vips)(converged)
     host = FakeHost({CrmMon: converged})
-    assert run(recovery.wait_vips, host, vips) == [] and host.noops[0].startswith("vipsrv, vipapi on ctrl-")
+    assert run(recovery.wait_vips, host, vips) == [] and host.noops[0].startswith(f"{', '.join(vips)} on ctrl-")
     for name in ("crm_mon_no_quorum.xml", "crm_mon_not_running.xml"):
         assert not recovery.vips_placed(vips)(crm(name))
         (command,) = run(recovery.wait_vips, FakeHost({CrmMon: crm(name)}), vips)
         assert isinstance(command, FunctionCommand)
-
-
-# --- one decision per run ------------------------------------------------------------------------
-def test_decide_once_shares_the_decision_and_the_refusal():
-    calls = []
-
-    def decide():
-        calls.append(1)
-        return len(calls)
-
-    assert [recovery.decide_once(("t", 1), decide) for _ in range(3)] == [1, 1, 1]
-
-    def refuse():
-        calls.append(1)
-        raise DeployError("no")
-
-    for _ in range(2):
-        with pytest.raises(DeployError, match="no"):
-            recovery.decide_once(("t", 2), refuse)
-    assert len(calls) == 2
 
 
 def test_fixtures_readme_lists_every_fixture():
