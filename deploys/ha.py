@@ -1,6 +1,6 @@
 """Corosync 3 + Pacemaker: the seed's HA stack, with the two virtual IPs and HAProxy as a clone.
 
-    pyinfra inventory.py deploys/ha.py
+    pyinfra inventory.py deploys/haproxy.py deploys/ha.py     # HAProxy first (see below)
 
 1. On every controller: the shared authkey (from secrets.json) and corosync.conf are written
    *before* the packages, so a first install starts corosync straight into the cluster; where
@@ -10,15 +10,14 @@
 2. On ``firstnode``, once pacemaker shows every controller online: cluster properties, the
    VIP group ``vips`` (vipsrv + vipapi, IPaddr2), ``haproxy-clone`` (systemd:haproxy), and
    the constraints keeping the VIPs where HAProxy runs. Each is written only if the CIB
-   differs. HAProxy's own configuration belongs to ``deploys/haproxy.py``, and so does the
-   ``net.ipv4.ip_nonlocal_bind`` sysctl that lets it bind the VIPs on every node.
+   differs.
+
+Requires ``deploys/haproxy.py`` first: HAProxy's package, its boot setting (disabled: pacemaker
+starts it) and configuration are that deploy's, as is the ``net.ipv4.ip_nonlocal_bind`` sysctl
+that lets it bind the VIPs on every node; ``haproxy-clone`` cannot start HAProxy before.
+``deploys/prereqos.py`` runs it before this one.
 """
 
-from lib.deploy import prologue
-
-topo = prologue()
-
-import base64
 from io import BytesIO
 
 from pyinfra import host, logger, state
@@ -27,11 +26,15 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd
 
 from facts.corosync import CorosyncCmap
+from lib.cluster_keys import COROSYNC_AUTHKEY, key_bytes
+from lib.deploy import prologue
 from operations import corosync, pacemaker
 
+PACKAGES = ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents"]
+
+topo = prologue()
 COROSYNC = host.data.corosync
 PACEMAKER = host.data.pacemaker
-PACKAGES = ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents", "haproxy"]
 
 # --- Corosync: key and configuration first ----------------------------------------------------
 if state.config.DIFF:
@@ -43,22 +46,20 @@ change = corosync.change_needed(host.get_fact(CorosyncCmap) if was_running else 
 
 authkey = files.put(
     name="Corosync authkey (from secrets, 0400)",
-    src=BytesIO(base64.b64decode(host.data.secrets["corosync_authkey"].unmask())),
-    dest="/etc/corosync/authkey",
+    src=BytesIO(key_bytes(COROSYNC_AUTHKEY, host.data.secrets)),
+    dest=COROSYNC_AUTHKEY,
     user="root",
     group="root",
     mode="400",
 )
 conf = files.template(
     name="Corosync configuration (knet, two links, crypto, votequorum)",
-    src="templates/corosync/corosync.conf.j2",
+    src=corosync.TEMPLATE,
     dest="/etc/corosync/corosync.conf",
     user="root",
     group="root",
     mode="644",
-    me=topo.me,
-    corosync=COROSYNC,
-    nodes=topo.nodes,
+    **corosync.template_args(topo, host.data),
 )
 
 # Before the new controllers' corosync starts: the old ones learn them without restarting,
@@ -72,7 +73,7 @@ corosync.reload(
 )
 
 apt.packages(
-    name="Install corosync, pacemaker, resource agents and HAProxy (no Recommends)",
+    name="Install corosync, pacemaker and resource agents (no Recommends)",
     packages=PACKAGES,
     no_recommends=True,
 )
@@ -86,14 +87,6 @@ corosync.restart(
     nodes=topo.names,
     _serial=True,
     _if=lambda: was_running and (authkey.did_change() or change == "restart"),
-)
-
-# --- HAProxy: pacemaker starts and stops it ---------------------------------------------------
-systemd.service(
-    name="haproxy: not started at boot (pacemaker's haproxy-clone owns it)",
-    service="haproxy",
-    running=None,
-    enabled=False,
 )
 
 # --- Pacemaker: cluster-wide configuration, on the first node --------------------------------
@@ -111,5 +104,6 @@ if topo.is_first:
         name="Pacemaker cluster properties",
         properties=pacemaker.cluster_property_values(PACEMAKER, COROSYNC["cluster_name"]),
     )
+    # haproxy-clone runs the HAProxy that deploys/haproxy.py installed (see the docstring).
     for description, obj in pacemaker.resources_and_constraints(topo, PACEMAKER):
         pacemaker.configure(name=description, obj=obj)

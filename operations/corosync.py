@@ -1,4 +1,5 @@
-"""Corosync operations: a reload or a restart that keeps the cluster quorate.
+"""Corosync operations: a reload or a restart that keeps the cluster quorate; the arguments of
+templates/corosync/corosync.conf.j2 and what a running corosync needs to take it.
 
 Example (decide from the running configuration map, then reload or restart one node at a time)::
 
@@ -15,7 +16,16 @@ from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
 from facts.corosync import CorosyncQuorum
+from lib.topology import Topology
 from operations.common import wait_for
+
+TEMPLATE = "templates/corosync/corosync.conf.j2"
+
+
+def template_args(topo: Topology, data) -> dict[str, Any]:
+    """Keyword arguments of ``files.template`` for TEMPLATE: this node, group_data ``corosync``,
+    every controller (node ids and addresses, inventory order)."""
+    return {"me": topo.me, "corosync": data.corosync, "nodes": topo.nodes}
 
 
 def quorate(quorum: dict[str, Any]) -> bool:

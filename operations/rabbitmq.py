@@ -1,5 +1,5 @@
 """Operations on a RabbitMQ node with ``rabbitmqctl``: users, permissions and policies (one
-operation, one read), joins.
+operation, one read), joins; and the arguments of the templates in templates/rabbitmq/.
 
 Each one reads a fact from ``facts.rabbitmq`` and yields commands only for what differs; a
 second run changes nothing. Passwords are masked (``HiddenValue``) in every printed command.
@@ -14,14 +14,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
+from typing import Any
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
-from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqDefinitions, hidden
+from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqDefinitions, has_partition_handling, hidden
+from lib.topology import Topology
 from operations.common import fail
 
 Commands = Generator[StringCommand, None, None]
+AMQP_PORT = 5672
+
+
+def version_text(version: tuple[int, ...]) -> str:
+    """``(3, 10, 8)`` -> ``"3.10.8"``; ``"unknown"`` for ``()``."""
+    return ".".join(map(str, version)) or "unknown"
+
+
+def template_args(topo: Topology, data, version: tuple[int, ...]) -> dict[str, Any]:
+    """Keyword arguments of ``files.template`` for the templates in templates/rabbitmq/.
+
+    + version: the RabbitMQ version installed, or apt's candidate (``facts.rabbitmq.upstream_version``):
+      ``cluster_partition_handling`` is written only where it exists (< 4.3)
+    """
+    return {
+        "address": topo.address("srv"),
+        "port": AMQP_PORT,
+        "version": version_text(version),
+        "partition_handling": data.rabbitmq["partition_handling"] if has_partition_handling(version) else None,
+    }
 
 
 @operation()

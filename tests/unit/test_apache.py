@@ -69,7 +69,7 @@ def test_module_name_is_quoted():
 # --- templates: ports.conf and the default site, as deploys/apache.py renders them ----------------
 def render(template: str, data, me: str) -> str:
     topo = Topology.from_data(me, data, NAMES)
-    args = {"host": SimpleNamespace(name=me), "address": topo.address("srv"), "port": data.apache["port"]}
+    args = {"host": SimpleNamespace(name=me), **apache.template_args(topo, data)}
     return get_template(str(ROOT / "templates/apache" / template)).render(args)
 
 

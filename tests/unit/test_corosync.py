@@ -109,8 +109,8 @@ def test_cmap_unexpected_line_raises():
 def render(data, names=NAMES, me="ctrl-1") -> str:
     topo = Topology.from_data(me, data, names)
     template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
-        (ROOT / "templates/corosync/corosync.conf.j2").read_text())
-    return template.render(me=me, corosync=data.corosync, nodes=topo.nodes)
+        (ROOT / corosync_ops.TEMPLATE).read_text())
+    return template.render(**corosync_ops.template_args(topo, data))
 
 
 def test_conf_knet_two_links_crypto_votequorum(default_data):

@@ -269,23 +269,24 @@ render = renderer("templates/rabbitmq")
 
 
 @pytest.fixture
-def address(default_data) -> str:
-    return Topology.from_data("ctrl-2", default_data, NAMES).address("srv")
+def args(default_data):
+    """``template_args(version)`` of ctrl-2, as deploys/rabbitmq.py builds them."""
+    topo = Topology.from_data("ctrl-2", default_data, NAMES)
+    return lambda version=(3, 10, 8): rabbitmq.template_args(topo, default_data, version)
 
 
-def test_rabbitmq_conf_from_group_data(default_data, address):
-    text = render("rabbitmq.conf.j2", address=address, port=5672, version="3.10.8",
-                  partition_handling=default_data.rabbitmq["partition_handling"])
+def test_rabbitmq_conf_from_group_data(args):
+    text = render("rabbitmq.conf.j2", **args((3, 10, 8)))
     settings = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert settings == ["listeners.tcp.1 = 10.0.2.12:5672", "cluster_partition_handling = pause_minority"]
-    text = render("rabbitmq.conf.j2", address=address, port=5672, version="4.3.0", partition_handling=None)
+    text = render("rabbitmq.conf.j2", **args((4, 3, 0)))
     assert "cluster_partition_handling =" not in text and "RabbitMQ 4.3.0 no longer has the setting" in text
 
 
-def test_erlang_distribution_and_epmd_on_the_srv_address(address):
-    env = render("rabbitmq-env.conf.j2", address=address)
+def test_erlang_distribution_and_epmd_on_the_srv_address(args):
+    env = render("rabbitmq-env.conf.j2", **args())
     assert 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,0,2,12}"' in env.splitlines()
-    socket = [line for line in render("epmd.socket.conf.j2", address=address).splitlines()
+    socket = [line for line in render("epmd.socket.conf.j2", **args()).splitlines()
               if line and not line.startswith("#")]
     assert socket == ["[Socket]", "ListenStream=", "ListenStream=127.0.0.1:4369", "ListenStream=10.0.2.12:4369",
                       "FreeBind=true"]
