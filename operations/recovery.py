@@ -25,7 +25,7 @@ from facts.pacemaker import CrmMon
 from facts.rabbitmq import RabbitmqClusterStatus
 from facts.recovery import GaleraPosition
 from facts.systemd import ServiceState
-from lib.cluster import HAPROXY_RESOURCE, VIP_RESOURCE
+from lib.cluster import HAPROXY_RESOURCE
 from operations.common import fail, wait_unless_ready
 from operations.galera import SERVICE, SYNC_TIMEOUT, wait_synced_command
 
