@@ -7,7 +7,10 @@ first node bootstraps (``galera_new_cluster``) and gets the SQL accounts; then t
 one at a time, each waiting until it is Synced. On an **existing** cluster: members whose
 galera.cnf changed restart one at a time, stopped members start and join; a new peer list
 (controllers added or removed, ``99-galera-peers.cnf``) restarts nothing. A cluster whose
-every node is stopped is never bootstrapped here: that is ``deploys/recover.py``.
+every node is stopped is never bootstrapped here: that is ``deploys/recover.py``; except a
+first bootstrap interrupted before any other node joined (only the first node has cluster
+state): the first node bootstraps again from its own data and the others join, as for a new
+cluster (docs/operations.md, "Interrupted first bootstrap").
 """
 
 from io import StringIO
@@ -66,7 +69,7 @@ def decide_plan() -> str:
         grastate = peer_fact(name, GraState)
         status = peer_fact(name, WsrepStatus) if grastate is not None else None
         facts[name] = None if status is None else {"grastate": grastate, "status": status}
-    return galera.plan_cluster(facts)
+    return galera.plan_cluster(facts, first=topo.firstnode)
 
 
 # Decided once per run, before any change, from every controller's facts (two reads each):
@@ -88,9 +91,9 @@ def accounts() -> None:
     galera.secure_installation(name="No anonymous account, network root or test database")
 
 
-if plan == "new":
+if plan in ("new", "resume"):
     if topo.is_first:
-        galera.bootstrap(name="Bootstrap the new Galera cluster (galera_new_cluster)")
+        galera.bootstrap(name="Bootstrap the new Galera cluster (galera_new_cluster)", resume=plan == "resume")
     accounts()  # before the joins: joiners need the SST account
     galera.join(name="Join the new cluster, one node at a time, until Synced", _serial=True)
 else:

@@ -20,8 +20,7 @@ that lets it bind the VIPs on every node; ``haproxy-clone`` cannot start HAProxy
 
 from io import BytesIO
 
-from pyinfra import host, logger, state
-from pyinfra.api.exceptions import DeployError
+from pyinfra import host, logger
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd
 
@@ -37,9 +36,6 @@ COROSYNC = host.data.corosync
 PACEMAKER = host.data.pacemaker
 
 # --- Corosync: key and configuration first ----------------------------------------------------
-if state.config.DIFF:
-    # files.put prints the old and new content of a changed file under --diff: the key itself.
-    raise DeployError("deploys/ha.py refuses --diff: it would print the corosync authkey")
 was_running = host.get_fact(SystemdStatus, services=["corosync.service"]).get("corosync.service", False)
 # What the running corosync lacks: nothing, a reload (controllers added or removed, token) or a restart.
 change = corosync.change_needed(host.get_fact(CorosyncCmap) if was_running else {}, COROSYNC, topo.nodes)

@@ -1,5 +1,5 @@
-"""What every deploy file runs first: the common base (data validation included), once per host
-and per run.
+"""What every deploy file runs first: ``--diff`` refused, the cluster lock (one deploy at a time,
+``lib/lock.py``), then the common base (data validation included), once per host and per run.
 
 The base: valid data, a supported Debian, this cluster's secrets, names that resolve to cluster
 addresses, fresh apt lists. Whichever deploy file comes first for a host runs it (in
@@ -13,7 +13,7 @@ Example (top of ``deploys/<component>.py``)::
 
 from __future__ import annotations
 
-from pyinfra import host
+from pyinfra import host, state
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import Sha1File
@@ -21,22 +21,41 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, server
 
 from lib.cluster_keys import SHARED_KEYS, foreign_keys
+from lib.lock import hold_cluster_lock
 from lib.run import run_memory
-from lib.topology import Topology
+from lib.topology import Topology, controllers
 from lib.validate import unsupported_distribution, validate_or_raise
 
 # The name the base's operations carry (``deploys/rabbitmq.py | deploys/base.py | ...``): the
 # file that runs it alone; the benchmark counts these operations as "base".
 BASE = "deploys/base.py"
 
+DIFF_REFUSED = (
+    "--diff is refused: pyinfra would print the old and new content of every changed file, and "
+    "some hold secrets (Erlang cookie, corosync authkey, passwords). Nothing was changed; "
+    "use --dry to see which files and operations would change."
+)
+
 
 def prologue() -> Topology:
-    """The common base on this host unless this run already gave it; then this host's topology."""
+    """``--diff`` refused, the cluster lock, the common base on this host unless this run already
+    gave it; then this host's topology."""
+    # Before any operation of any deploy: a diff is printed as soon as an operation is added.
+    if state.config.DIFF:
+        raise DeployError(DIFF_REFUSED)
+    hold_cluster_lock(lock_order(host.inventory))
     done = run_memory().setdefault("base", set())
     if host.name not in done:
         done.add(host.name)
         base()
     return Topology.of(host)
+
+
+def lock_order(inventory) -> list:
+    """The controllers in the order the lock is tried: ``firstnode`` first, then inventory order."""
+    hosts = controllers(inventory)
+    first = [h for h in hosts if h.name == host.data.firstnode]
+    return first + [h for h in hosts if h not in first]
 
 
 @deploy(BASE)

@@ -20,14 +20,14 @@ from pyinfra import host, logger
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.api.exceptions import DeployError
 
-from facts.galera import GRASTATE, GraState, WsrepStatus
+from facts.galera import GraState, WsrepStatus
 from facts.pacemaker import CrmMon
 from facts.rabbitmq import RabbitmqClusterStatus
 from facts.recovery import GaleraPosition
 from facts.systemd import ServiceState
 from lib.cluster import HAPROXY_RESOURCE
 from operations.common import fail, wait_unless_ready
-from operations.galera import SERVICE, SYNC_TIMEOUT, wait_synced_command
+from operations.galera import SERVICE, SYNC_TIMEOUT, mark_safe_to_bootstrap_command, wait_synced_command
 
 DOCS = "docs/operations.md"
 RUNNING_STATES = ("active", "activating", "deactivating", "reloading")
@@ -167,7 +167,7 @@ def galera_bootstrap_from_position(uuid: str, seqno: int, timeout: int = SYNC_TI
                     f"not {uuid}:{seqno} as when the recovery was decided: nothing started; run the recovery again")
         return
     if not host.get_fact(GraState).get("safe_to_bootstrap"):
-        yield StringCommand("sed", "-i", QuoteString("s/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/"), GRASTATE)
+        yield mark_safe_to_bootstrap_command()
     yield "galera_new_cluster"
     yield wait_synced_command(timeout)
 
