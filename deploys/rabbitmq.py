@@ -153,6 +153,10 @@ systemd.service(
     enabled=True,
 )
 
+# A node whose VM runs without the app (a failed join, a stop_app left behind) comes back here;
+# the join below then takes it into the cluster if it is no longer a member.
+rabbitmq.app_running(name="RabbitMQ app running where only its Erlang VM runs (stop_app left behind)")
+
 # --- 2. firstnode: users, permissions, queue HA (replicated to the nodes that join) ------------
 if topo.is_first:
     everything = {"configure": ".*", "write": ".*", "read": ".*"}

@@ -194,3 +194,42 @@ class RabbitmqDefinitions(FactBase[dict]):
             return {"users": dict(raw["users"]), "permissions": permissions, "policies": policies}
         except (KeyError, TypeError, ValueError) as error:
             raise FactProcessError(f"rabbitmq definitions: unexpected JSON {output[:1]!r:.200}") from error
+
+
+# rabbitmqctl's exit code when it cannot reach the node (EX_UNAVAILABLE): the VM is not running.
+NODE_DOWN_EXIT = 69
+
+
+class RabbitmqAppState(FactBase[str]):
+    """
+    Whether the RabbitMQ application runs inside this node's Erlang VM (``rabbit:is_running()``
+    and ``rabbit:is_booting()`` through ``rabbitmqctl eval``): ``"running"``, ``"booting"``,
+    ``"stopped"`` (the VM runs, the app does not: ``stop_app`` left behind, a failed
+    ``join_cluster``; systemd still says active) or ``"down"`` (no VM: rabbitmqctl exits
+    ``NODE_DOWN_EXIT``). Any other exit code fails the fact. ``"down"`` too when RabbitMQ is not
+    installed.
+
+    .. code:: python
+
+        host.get_fact(RabbitmqAppState)   # "stopped"
+    """
+
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "rabbitmqctl"
+
+    @staticmethod
+    def default() -> str:
+        return "down"
+
+    def command(self) -> str:
+        return (f"rabbitmqctl -q eval '{{rabbit:is_running(), rabbit:is_booting()}}.' 2>/dev/null "
+                f"|| {{ rc=$?; [ $rc -eq {NODE_DOWN_EXIT} ] && echo down || exit $rc; }}")
+
+    def process(self, output: list[str]) -> str:
+        answer = "".join(output).strip()
+        states = {"{true,false}": "running", "{true,true}": "running", "{false,true}": "booting",
+                  "{false,false}": "stopped", "down": "down"}
+        if answer not in states:
+            raise FactProcessError(f"RabbitmqAppState: unexpected answer {output!r}")
+        return states[answer]

@@ -8,6 +8,7 @@ Example::
 
     rabbitmq.access(name="RabbitMQ users", users={"admin": {"password": secret, "tags": ["administrator"]}})
     rabbitmq.join_cluster(name="Join rabbit@ctrl-1", node="rabbit@ctrl-1", _serial=True)
+    rabbitmq.app_running(name="RabbitMQ app running where only its VM runs")
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
-from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqDefinitions, has_partition_handling, hidden
+from facts.rabbitmq import RabbitmqAppState, RabbitmqClusterStatus, RabbitmqDefinitions, has_partition_handling, hidden
 from lib.topology import Topology
 from operations.common import fail
 
@@ -154,4 +155,27 @@ def join_cluster(node: str) -> Commands:
         return
     yield StringCommand("rabbitmqctl -q stop_app")
     yield StringCommand("rabbitmqctl -q join_cluster", QuoteString(node))
+    yield StringCommand("rabbitmqctl -q start_app")
+
+
+@operation()
+def app_running() -> Commands:
+    """
+    Start the RabbitMQ application where its Erlang VM runs without it (``RabbitmqAppState``
+    ``"stopped"``: a ``stop_app`` left behind, a ``join_cluster`` that failed after stopping
+    it; systemd says active and nothing else would start it). Only ``start_app``: a node that
+    is no longer a member comes back as a standalone node, which ``join_cluster`` then joins
+    (resetting it: it holds nothing of the cluster); a member is never reset here. Nothing
+    happens when the app runs or boots, or when the VM itself is down (systemd's business).
+
+    **Example:**
+
+    .. code:: python
+
+        rabbitmq.app_running(name="RabbitMQ app running where only its VM runs")
+    """
+    state = host.get_fact(RabbitmqAppState)
+    if state != "stopped":
+        host.noop(f"RabbitMQ app {'running' if state == 'running' else state}")
+        return
     yield StringCommand("rabbitmqctl -q start_app")

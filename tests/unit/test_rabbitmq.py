@@ -9,6 +9,7 @@ import pytest
 from pyinfra.api import FactProcessError, HiddenValue
 
 from facts.rabbitmq import (
+    RabbitmqAppState,
     RabbitmqClusterStatus,
     RabbitmqPackageVersion,
     RabbitmqDefinitions,
@@ -290,3 +291,40 @@ def test_erlang_distribution_and_epmd_on_the_srv_address(args):
               if line and not line.startswith("#")]
     assert socket == ["[Socket]", "ListenStream=", "ListenStream=127.0.0.1:4369", "ListenStream=10.0.2.12:4369",
                       "FreeBind=true"]
+
+
+# --- the app stopped inside a running VM (issue 11: no dead end) --------------------------------
+def app_state(tmp_path, stdout: str, exit_code: int) -> tuple[int, str]:
+    """The fact's real shell command against a stand-in rabbitmqctl printing ``stdout`` and
+    exiting ``exit_code``."""
+    fake = tmp_path / "rabbitmqctl"
+    fake.write_text(f"#!/bin/sh\nprintf '%s' '{stdout}'\nexit {exit_code}\n")
+    fake.chmod(0o755)
+    proc = subprocess.run(["sh", "-c", RabbitmqAppState().command()], capture_output=True, text=True,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    return proc.returncode, proc.stdout
+
+
+@pytest.mark.parametrize("answer, state", [
+    ("app_state_3.10_running.txt", "running"), ("app_state_3.10_stopped.txt", "stopped")])
+def test_app_state_from_real_answers(answer, state):
+    assert RabbitmqAppState().process(lines(answer)) == state
+
+
+def test_app_state_exit_codes(tmp_path):
+    assert app_state(tmp_path, "{false,false}", 0) == (0, "{false,false}")
+    # 69: the VM is not running (nothing answers): "down", an answer, not an error.
+    code, out = app_state(tmp_path, "", 69)
+    assert code == 0 and RabbitmqAppState().process(out.splitlines()) == "down"
+    # Any other code is not an answer: the fact fails (pyinfra fails the host).
+    assert app_state(tmp_path, "", 70)[0] == 70
+    with pytest.raises(FactProcessError):
+        RabbitmqAppState().process(["Error: something else"])
+
+
+def test_app_running_starts_only_a_stopped_app():
+    host = FakeHost({RabbitmqAppState: "stopped"})
+    assert run(rabbitmq.app_running, host) == ["rabbitmqctl -q start_app"]
+    for state in ("running", "booting", "down"):
+        host = FakeHost({RabbitmqAppState: state})
+        assert run(rabbitmq.app_running, host) == [] and len(host.noops) == 1
