@@ -19,6 +19,8 @@
 3. The other nodes join firstnode's cluster, one at a time, only if not already members (read
    when the run starts, in parallel); a
    fresh standalone node is reset by ``join_cluster`` (it holds no data), a member never is.
+   Before that, a node whose app was left stopped (``stop_app``, a failed join: systemd still
+   says active) gets ``start_app``; one that a failed join left reset then joins here.
 
 The RabbitMQ version (installed, or apt's candidate before the install) decides the queue HA
 and whether ``cluster_partition_handling`` (< 4.3) is written.
