@@ -42,7 +42,7 @@ def test_a_second_deploy_is_refused_naming_the_holder_and_a_kill_releases_the_lo
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                              env=lab.env())
     try:
-        wait_until(lambda: not lock_is_free(lab), 120, "the first deploy holds the lock", interval=0.5)
+        wait_until(lambda: not lock_is_free(lab), 300, "the first deploy holds the lock", interval=0.5)
         second = lab.pyinfra("deploys/openrc.py")
         output = second.stdout + second.stderr
         assert second.returncode == 1, output[-2000:]
