@@ -85,6 +85,8 @@ def hold_cluster_lock(hosts: list) -> None:
 
 def _take(hosts: list) -> tuple[str, Any] | None:
     for candidate in hosts:
+        if candidate in candidate.state.failed_hosts:
+            continue  # pyinfra could not connect to it at the start of this run: no second wait
         try:
             candidate.connect(raise_exceptions=True, show_errors=False)
         except ConnectError:
