@@ -70,7 +70,7 @@ def test_rabbitmq_app_left_stopped_or_reset_comes_back_clustered(lab):
     status = lab.fact("facts.rabbitmq.RabbitmqClusterStatus")["ctrl-1"]
     everyone = ["rabbit@ctrl-1", "rabbit@ctrl-2", "rabbit@ctrl-3"]
     assert status["running_nodes"] == everyone and status["disc_nodes"] == everyone
-    wait_healthy(lab, 120)
+    wait_healthy(lab, 300)
 
 
 def sql(lab, n: int, statement: str) -> str:
@@ -98,4 +98,4 @@ def test_interrupted_first_bootstrap_is_finished_by_the_next_deploy(lab):
         assert sql(lab, n, "SELECT v FROM dead_ends.t WHERE id = 1") == token
         assert sql(lab, n, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'").split() == ["wsrep_cluster_size", "3"]
     sql(lab, 1, "DROP DATABASE dead_ends")
-    wait_healthy(lab, 180)
+    wait_healthy(lab, 300)
