@@ -9,7 +9,7 @@ from pyinfra import host
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import Sha1File
 from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, server
+from pyinfra.operations import apt, python, server
 
 from lib.cluster_keys import SHARED_KEYS, foreign_keys
 from lib.topology import Topology
@@ -25,6 +25,10 @@ refusal = foreign_keys(host.name, {path: host.get_fact(Sha1File, path=path) for 
                        host.data.secrets)
 if refusal:
     raise DeployError(refusal)
+# The first run generates the missing secrets in memory; they reach secrets.json (0600) only
+# when the run executes, first of the run's changes (never with --dry or a declined prompt).
+if host.data.secrets.unsaved:
+    python.call(name="Save the generated secrets to secrets.json (0600)", function=host.data.secrets.save)
 
 topo = Topology.of(host)
 

@@ -8,7 +8,7 @@ Addresses follow the seed: ``<netprefix[net].prefix>.<netsuffix[host]>``; the vi
 use ``netsuffix["os"]``.
 """
 
-from lib.secrets import load as _load_secrets
+from lib.secrets import SecretStore as _SecretStore
 
 # --- Networks -------------------------------------------------------------------------
 # api: public API VIP and HAProxy stats; srv: cluster traffic, HAProxy backends, srv VIP,
@@ -25,8 +25,9 @@ firstnode = "ctrl-1"
 # Set True only to run an even number of controllers on purpose (split-brain risk).
 allow_even_controllers = False
 
-# --- Secrets (generated once into secrets.json, 0600, git-ignored; always masked) --------
-secrets = _load_secrets()
+# --- Secrets (secrets.json, 0600, git-ignored; always masked) ----------------------------
+# Read on first use, never written by an import: a deploy that executes saves the missing ones.
+secrets = _SecretStore()
 
 # --- Packages -------------------------------------------------------------------------
 # Extra apt settings; the lab sets its caching proxy here through inventory data.
