@@ -18,7 +18,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import Sha1File
 from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, server
+from pyinfra.operations import apt, python, server
 
 from lib.cluster_keys import SHARED_KEYS, foreign_keys
 from lib.lock import hold_cluster_lock
@@ -43,11 +43,11 @@ def prologue() -> Topology:
     # Before any operation of any deploy: a diff is printed as soon as an operation is added.
     if state.config.DIFF:
         raise DeployError(DIFF_REFUSED)
-    hold_cluster_lock(lock_order(host.inventory))
     done = run_memory().setdefault("base", set())
     if host.name not in done:
         done.add(host.name)
-        base()
+        base()          # data validated (and refused) before the lock touches any host
+    hold_cluster_lock(lock_order(host.inventory))
     return Topology.of(host)
 
 
@@ -70,6 +70,10 @@ def base() -> None:
                            host.data.secrets)
     if refusal:
         raise DeployError(refusal)
+    # The first run generates the missing secrets in memory; they reach secrets.json (0600) only
+    # when the run executes, first of the run's changes (never with --dry or a declined prompt).
+    if host.data.secrets.unsaved:
+        python.call(name="Save the generated secrets to secrets.json (0600)", function=host.data.secrets.save)
 
     # RabbitMQ, corosync and Galera name nodes after the hostname: it must resolve to the srv
     # address, never to 127.0.1.1.
