@@ -1,8 +1,10 @@
 """A one-node-at-a-time step that fails stops there (lib/serial_stop.py), on the lab.
 
 The MariaDB rolling restart (``galera.apply_config``, ``_serial=True``) is made to fail: every
-node gets an option file MariaDB rejects at start (an unknown variable) and galera.cnf newer than
-its server, so every node is due for a restart and every restart would fail. pyinfra's serial
+node gets a unit drop-in whose ``ExecStartPre`` refuses the start, and galera.cnf newer than its
+server, so every node is due for a restart and every restart would fail. (An unknown option in a
+MariaDB config file is no good fault here: mariadbd rejects it only after its IST, with an abort
+that systemd's ``Restart=on-abort`` retries, so the node comes back by itself once it is gone.) pyinfra's serial
 order is its own (not the inventory's): whichever node it restarts first must be the only one,
 the run must end with the message naming it and the untouched nodes, the other nodes' MariaDB
 must not have restarted (start times unchanged) and SQL through the srv VIP and AMQP must keep
@@ -32,7 +34,8 @@ pytestmark = pytest.mark.lab
 
 DEPLOY = "deploys/galera.py"
 CONFIG = "/etc/mysql/mariadb.conf.d/99-galera.cnf"
-FAULT = "/etc/mysql/mariadb.conf.d/99-zz-serial-stop-fault.cnf"
+FAULT = "/etc/systemd/system/mariadb.service.d/zz-serial-stop-fault.conf"
+REFUSE = "[Service]\\nExecStartPre=/bin/sh -c 'echo serial-stop test: start refused; exit 1'\\n"
 STEP = "Restart where galera.cnf changed, one node at a time, until Synced"
 
 
@@ -53,7 +56,8 @@ def test_a_failed_mariadb_restart_leaves_the_other_nodes_untouched(lab):
         sql, amqp = SqlLoad(lab.vip("srv"), account, max_seconds=300), AmqpLoad(brokers(lab), queue, max_seconds=300)
         try:
             for n in lab.hosts:
-                ok(lab.ssh(n, f"printf '[mysqld]\\nprereqos_serial_stop_fault = 1\\n' > {FAULT}; touch {CONFIG}"))
+                ok(lab.ssh(n, f"mkdir -p {FAULT.rsplit('/', 1)[0]}; printf \"{REFUSE}\" > {FAULT}; "
+                              f"systemctl daemon-reload; touch {CONFIG}"))
             with running(sql, amqp):
                 deployed = time.monotonic()
                 proc = lab.pyinfra(DEPLOY)
@@ -63,7 +67,7 @@ def test_a_failed_mariadb_restart_leaves_the_other_nodes_untouched(lab):
             after = {n: started_at(lab, n) for n in lab.hosts}
         finally:
             for n in lab.hosts:  # the fault gone, galera.cnf as old as it was: nothing stale
-                lab.ssh(n, f"rm -f {FAULT}; touch -d @{mtimes[n]} {CONFIG}")
+                lab.ssh(n, f"rm -f {FAULT}; systemctl daemon-reload; touch -d @{mtimes[n]} {CONFIG}")
             rerun, _ = run_deploy(lab, DEPLOY)  # starts the failed node again
         output = proc.stdout + proc.stderr
         assert proc.returncode != 0, output[-3000:]
@@ -77,8 +81,9 @@ def test_a_failed_mariadb_restart_leaves_the_other_nodes_untouched(lab):
         print(f"SERIAL-STOP: deploy failed after {failed_at - deployed:.1f}s at ctrl-{failed}; "
               f"SQL gap {sql.longest_gap(deployed):.1f}s, AMQP gap {amqp.longest_gap(deployed):.1f}s; "
               f"{sql.summary()}; {amqp.summary()}")
-        # Through the whole run: at most the failed node's own restart interrupts a client.
-        assert sql.longest_gap(deployed) < 15 and amqp.longest_gap(deployed) < 15
+        # Through the whole run only the failed node's own stop interrupts SQL, until HAProxy
+        # moves the writer (~3 s checks; 16 s seen with the machine at load 90): never two nodes.
+        assert sql.longest_gap(deployed) < 30 and amqp.longest_gap(deployed) < 30
         assert amqp.missing(lab) == set()
         # Fault removed, run again: only the failed node starts (joins); nothing else changes.
         assert changes(rerun) == {"Start stopped members, one at a time, until Synced": [f"ctrl-{failed}"]}
