@@ -8,7 +8,8 @@ addresses, fresh apt lists. Whichever deploy file comes first for a host runs it
 Example (top of ``deploys/<component>.py``)::
 
     from lib.deploy import prologue
-    topo = prologue()        # raises before any operation when group_data is wrong
+    topo = prologue()        # raises before any operation when group_data is wrong;
+                             # a failed one-node-at-a-time step ends the run (lib/serial_stop.py)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pyinfra.operations import apt, python, server
 from lib.cluster_keys import SHARED_KEYS, foreign_keys
 from lib.lock import hold_cluster_lock
 from lib.run import run_memory
+from lib.serial_stop import SerialStop
 from lib.topology import Topology, controllers
 from lib.validate import unsupported_distribution, validate_or_raise
 
@@ -43,6 +45,7 @@ def prologue() -> Topology:
     # Before any operation of any deploy: a diff is printed as soon as an operation is added.
     if state.config.DIFF:
         raise DeployError(DIFF_REFUSED)
+    SerialStop.register(state)  # serial steps stop at the first failure
     done = run_memory().setdefault("base", set())
     if host.name not in done:
         done.add(host.name)
