@@ -29,8 +29,15 @@ allow_even_controllers = False
 secrets = _load_secrets()
 
 # --- Packages -------------------------------------------------------------------------
-# Extra apt settings; the lab sets its caching proxy here through inventory data.
+# A site behind a proxy (the lab sets its caching proxy through inventory data); None: nothing
+# written, and a file an earlier run wrote is removed. No user or password in these URLs.
+# apt's proxy for http and https sources: /etc/apt/apt.conf.d/90prereqos-proxy.
 apt_proxy = None
+# The build venv's pip (<venv>/pip.conf): proxy, index (None: PyPI), CA bundle to trust (path
+# on the hosts; e.g. "/etc/ssl/certs/ca-certificates.crt" where a proxy re-signs HTTPS).
+pip_proxy = None
+pip_index_url = None
+pip_cert = None
 
 # --- RabbitMQ ---------------------------------------------------------------------------
 rabbitmq = {
