@@ -47,8 +47,8 @@ if refusal:
 
 topo = Topology.of(host)
 
-# RabbitMQ, corosync and Galera name nodes after the hostname: it must resolve to the srv
-# address, never to 127.0.1.1.
+# RabbitMQ names its node after the hostname (the inventory name, below): it must resolve to
+# the srv address, never to 127.0.1.1.
 server.etc_hosts(name="Remove the 127.0.1.1 hostname entry", ip="127.0.1.1", present=False)
 for node in topo.peers:
     server.etc_hosts(
