@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab_tests.conftest import PYINFRA, ROOT, ok
+from tests.lab_tests.conftest import PYINFRA, ROOT, changed_ops, ok
 
 pytestmark = pytest.mark.lab
 
@@ -78,3 +78,15 @@ def test_renaming_a_rabbitmq_node_is_refused(lab, tmp_path, rabbit_converged):
             "the deploy names the host 'node-3'") in output
     assert "fix: name this controller 'ctrl-3' in the inventory" in output
     assert ok(lab.ssh(3, "hostname")).strip() == "ctrl-3"
+
+
+def test_apt_proxy_none_removes_the_drop_in(lab, rabbit_converged):
+    drop_in = "/etc/apt/apt.conf.d/90prereqos-proxy"
+    removed = changed_ops(lab.deploy("deploys/base.py", "--data", "apt_proxy=null"))
+    assert [name.rsplit("| ", 1)[-1] for name in removed] == ["No apt proxy"], removed
+    for n in lab.hosts:
+        assert ok(lab.ssh(n, f"test -e {drop_in} && echo present || echo absent")).strip() == "absent", n
+    restored = changed_ops(lab.deploy("deploys/base.py"))
+    assert [name.rsplit("| ", 1)[-1] for name in restored] == ["apt proxy (apt_proxy)"], restored
+    for n in lab.hosts:
+        ok(lab.ssh(n, f"grep -qF {lab.lab.proxy_url} {drop_in}"))
