@@ -17,8 +17,7 @@ PACKAGES = ["apache2", "libapache2-mod-wsgi-py3"]  # mod_proxy_uwsgi ships in ap
 MODULES = ["wsgi", "proxy", "proxy_uwsgi"]
 
 topo = prologue()
-port = host.data.apache["port"]
-address = topo.address("srv")
+args = apache.template_args(topo, host.data)
 
 # The listen address is in place before the package first starts Apache (dpkg keeps an
 # existing conffile with --force-confold and leaves its own as ports.conf.dpkg-dist), so
@@ -28,16 +27,14 @@ ports = files.template(
     src="templates/apache/ports.conf.j2",
     dest="/etc/apache2/ports.conf",
     mode="644",
-    address=address,
-    port=port,
+    **args,
 )
 site = files.template(
     name="Apache default site on the srv address",
     src="templates/apache/000-default.conf.j2",
     dest="/etc/apache2/sites-available/000-default.conf",
     mode="644",
-    address=address,
-    port=port,
+    **args,
 )
 apt.packages(
     name="Install Apache and mod_wsgi",

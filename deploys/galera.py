@@ -7,19 +7,21 @@ first node bootstraps (``galera_new_cluster``) and gets the SQL accounts; then t
 one at a time, each waiting until it is Synced. On an **existing** cluster: members whose
 galera.cnf changed restart one at a time, stopped members start and join; a new peer list
 (controllers added or removed, ``99-galera-peers.cnf``) restarts nothing. A cluster whose
-every node is stopped is never bootstrapped here: that is ``deploys/recover.py``.
+every node is stopped is never bootstrapped here: that is ``deploys/recover.py``; except a
+first bootstrap interrupted before any other node joined (only the first node has cluster
+state): the first node bootstraps again from its own data and the others join, as for a new
+cluster (docs/operations.md, "Interrupted first bootstrap").
 """
 
 from io import StringIO
 
 from pyinfra import host
-from pyinfra.api.exceptions import ConnectError
 from pyinfra.operations import apt, files, mysql, server, systemd
 
 from facts.galera import GraState, WsrepStatus
 from lib.deploy import prologue
-from lib.topology import controllers
 from operations import galera
+from operations.common import decide_once, peer_fact
 
 topo = prologue()
 conf = host.data.galera
@@ -60,17 +62,19 @@ files.template(name="Galera peers to contact at start (wsrep_cluster_address)",
 # --- The cluster ---------------------------------------------------------------------------------
 
 
-def node_facts(name: str):
-    """A controller's Galera facts, ``None`` when it cannot be reached."""
-    peer = host.inventory.get_host(name)
-    try:
-        return {"grastate": peer.get_fact(GraState), "status": peer.get_fact(WsrepStatus)}
-    except ConnectError:
-        return None
+def decide_plan() -> str:
+    """``galera.plan_cluster`` from every controller's facts (``None``: unreachable)."""
+    facts = {}
+    for name in topo.names:
+        grastate = peer_fact(name, GraState)
+        status = peer_fact(name, WsrepStatus) if grastate is not None else None
+        facts[name] = None if status is None else {"grastate": grastate, "status": status}
+    return galera.plan_cluster(facts, first=topo.firstnode)
 
 
-# Taken before any change, from every controller: all hosts compute the same plan.
-plan = galera.plan_cluster({peer.name: node_facts(peer.name) for peer in controllers(host.inventory)})
+# Decided once per run, before any change, from every controller's facts (two reads each):
+# every host acts on the same plan.
+plan = decide_once("galera plan", decide_plan)
 
 
 def accounts() -> None:
@@ -87,9 +91,9 @@ def accounts() -> None:
     galera.secure_installation(name="No anonymous account, network root or test database")
 
 
-if plan == "new":
+if plan in ("new", "resume"):
     if topo.is_first:
-        galera.bootstrap(name="Bootstrap the new Galera cluster (galera_new_cluster)")
+        galera.bootstrap(name="Bootstrap the new Galera cluster (galera_new_cluster)", resume=plan == "resume")
     accounts()  # before the joins: joiners need the SST account
     galera.join(name="Join the new cluster, one node at a time, until Synced", _serial=True)
 else:

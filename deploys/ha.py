@@ -1,6 +1,6 @@
 """Corosync 3 + Pacemaker: the seed's HA stack, with the two virtual IPs and HAProxy as a clone.
 
-    pyinfra inventory.py deploys/ha.py
+    pyinfra inventory.py deploys/haproxy.py deploys/ha.py     # HAProxy first (see below)
 
 1. On every controller: the shared authkey (from secrets.json) and corosync.conf are written
    *before* the packages, so a first install starts corosync straight into the cluster; where
@@ -10,70 +10,66 @@
 2. On ``firstnode``, once pacemaker shows every controller online: cluster properties, the
    VIP group ``vips`` (vipsrv + vipapi, IPaddr2), ``haproxy-clone`` (systemd:haproxy), and
    the constraints keeping the VIPs where HAProxy runs. Each is written only if the CIB
-   differs. HAProxy's own configuration belongs to ``deploys/haproxy.py``, and so does the
-   ``net.ipv4.ip_nonlocal_bind`` sysctl that lets it bind the VIPs on every node.
+   differs.
+
+Requires ``deploys/haproxy.py`` first: HAProxy's package, its boot setting (disabled: pacemaker
+starts it) and configuration are that deploy's, as is the ``net.ipv4.ip_nonlocal_bind`` sysctl
+that lets it bind the VIPs on every node; ``haproxy-clone`` cannot start HAProxy before.
+``deploys/prereqos.py`` runs it before this one.
 """
 
-from lib.deploy import prologue
-
-topo = prologue()
-
-import base64
 from io import BytesIO
 
-from pyinfra import host, logger, state
-from pyinfra.api.exceptions import DeployError
+from pyinfra import host, logger
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd
 
 from facts.corosync import CorosyncCmap
+from lib.cluster_keys import COROSYNC_AUTHKEY, key_bytes
+from lib.deploy import prologue
 from operations import corosync, pacemaker
 
+PACKAGES = ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents"]
+
+topo = prologue()
 COROSYNC = host.data.corosync
 PACEMAKER = host.data.pacemaker
-PACKAGES = ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents", "haproxy"]
 
 # --- Corosync: key and configuration first ----------------------------------------------------
-if state.config.DIFF:
-    # files.put prints the old and new content of a changed file under --diff: the key itself.
-    raise DeployError("deploys/ha.py refuses --diff: it would print the corosync authkey")
 was_running = host.get_fact(SystemdStatus, services=["corosync.service"]).get("corosync.service", False)
 # What the running corosync lacks: nothing, a reload (controllers added or removed, token) or a restart.
 change = corosync.change_needed(host.get_fact(CorosyncCmap) if was_running else {}, COROSYNC, topo.nodes)
-NAMES = [node.name for node in topo.nodes]
 
 authkey = files.put(
     name="Corosync authkey (from secrets, 0400)",
-    src=BytesIO(base64.b64decode(host.data.secrets["corosync_authkey"].unmask())),
-    dest="/etc/corosync/authkey",
+    src=BytesIO(key_bytes(COROSYNC_AUTHKEY, host.data.secrets)),
+    dest=COROSYNC_AUTHKEY,
     user="root",
     group="root",
     mode="400",
 )
 conf = files.template(
     name="Corosync configuration (knet, two links, crypto, votequorum)",
-    src="templates/corosync/corosync.conf.j2",
+    src=corosync.TEMPLATE,
     dest="/etc/corosync/corosync.conf",
     user="root",
     group="root",
     mode="644",
-    me=topo.me,
-    corosync=COROSYNC,
-    nodes=topo.nodes,
+    **corosync.template_args(topo, host.data),
 )
 
 # Before the new controllers' corosync starts: the old ones learn them without restarting,
 # so they stay one quorate membership that the new ones join.
 corosync.reload(
     name="Reload corosync's configuration where it runs (nodes added or removed, token, window)",
-    nodes=NAMES,
+    nodes=topo.names,
     _serial=True,
     _if=lambda: was_running and not authkey.did_change() and change != "restart"
     and (change == "reload" or conf.did_change()),
 )
 
 apt.packages(
-    name="Install corosync, pacemaker, resource agents and HAProxy (no Recommends)",
+    name="Install corosync, pacemaker and resource agents (no Recommends)",
     packages=PACKAGES,
     no_recommends=True,
 )
@@ -84,17 +80,9 @@ for service in ("corosync", "pacemaker"):
 # first install or a start above already uses the new ones).
 corosync.restart(
     name="Restart corosync where its key or a non-reloadable setting changed (one node at a time)",
-    nodes=NAMES,
+    nodes=topo.names,
     _serial=True,
     _if=lambda: was_running and (authkey.did_change() or change == "restart"),
-)
-
-# --- HAProxy: pacemaker starts and stops it ---------------------------------------------------
-systemd.service(
-    name="haproxy: not started at boot (pacemaker's haproxy-clone owns it)",
-    service="haproxy",
-    running=None,
-    enabled=False,
 )
 
 # --- Pacemaker: cluster-wide configuration, on the first node --------------------------------
@@ -106,11 +94,12 @@ if topo.is_first:
         )
     pacemaker.wait_for_cluster(
         name="Wait for pacemaker: DC elected, quorum, every controller online",
-        nodes=NAMES,
+        nodes=topo.names,
     )
     pacemaker.cluster_properties(
         name="Pacemaker cluster properties",
-        properties=pacemaker.seed_properties(PACEMAKER, COROSYNC["cluster_name"]),
+        properties=pacemaker.cluster_property_values(PACEMAKER, COROSYNC["cluster_name"]),
     )
-    for description, obj in pacemaker.seed_configuration(topo, PACEMAKER):
+    # haproxy-clone runs the HAProxy that deploys/haproxy.py installed (see the docstring).
+    for description, obj in pacemaker.resources_and_constraints(topo, PACEMAKER):
         pacemaker.configure(name=description, obj=obj)

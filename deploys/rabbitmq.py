@@ -19,12 +19,14 @@
 3. The other nodes join firstnode's cluster, one at a time, only if not already members (read
    when the run starts, in parallel); a
    fresh standalone node is reset by ``join_cluster`` (it holds no data), a member never is.
+   Before that, a node whose app was left stopped (``stop_app``, a failed join: systemd still
+   says active) gets ``start_app``; one that a failed join left reset then joins here.
 
 The RabbitMQ version (installed, or apt's candidate before the install) decides the queue HA
 and whether ``cluster_partition_handling`` (< 4.3) is written.
 """
 
-from io import StringIO
+from io import BytesIO
 
 from pyinfra import host
 from pyinfra.facts.systemd import SystemdStatus
@@ -35,29 +37,27 @@ from facts.rabbitmq import (
     RabbitmqClusterStatus,
     RabbitmqPackageVersion,
     has_classic_mirroring,
-    has_partition_handling,
     upstream_version,
 )
+from lib.cluster_keys import RABBITMQ_COOKIE, key_bytes
 from lib.deploy import prologue
 from operations import rabbitmq
 
 topo = prologue()
 
-AMQP_PORT = 5672
 # What "ha-all" means (the seed's policy): every queue mirrored on every node.
 HA_ALL = {"ha-mode": "all"}
 
 conf = host.data.rabbitmq
 secrets = host.data.secrets
-address = topo.address("srv")
 first_node = f"rabbit@{topo.firstnode}"
 
 # The version apt has installed, or is about to install: it decides the settings below.
 package = host.get_fact(RabbitmqPackageVersion)
 version = upstream_version(package["installed"] or package["candidate"])
-version_text = ".".join(map(str, version)) or "unknown"
+version_text = rabbitmq.version_text(version)
 has_mirroring = has_classic_mirroring(version)
-partition_handling = conf["partition_handling"] if has_partition_handling(version) else None
+args = rabbitmq.template_args(topo, host.data, version)
 
 was_installed = package["installed"] is not None
 # Where RabbitMQ runs when the run starts: a changed setting restarts it there (one at a time).
@@ -84,12 +84,13 @@ epmd_socket = files.template(
     name="epmd listens on loopback and the srv address only",
     src="templates/rabbitmq/epmd.socket.conf.j2",
     dest="/etc/systemd/system/epmd.socket.d/prereqos.conf",
-    address=address,
+    **args,
 )
 unit = files.template(
     name="rabbitmq-server starts after the network is online",
     src="templates/rabbitmq/rabbitmq-server.service.conf.j2",
     dest="/etc/systemd/system/rabbitmq-server.service.d/prereqos.conf",
+    **args,
 )
 env = files.template(
     name="Erlang distribution on the srv address (rabbitmq-env.conf)",
@@ -98,7 +99,7 @@ env = files.template(
     user="rabbitmq",
     group="rabbitmq",
     mode="644",
-    address=address,
+    **args,
 )
 config = files.template(
     name="RabbitMQ configuration (rabbitmq.conf)",
@@ -107,15 +108,12 @@ config = files.template(
     user="rabbitmq",
     group="rabbitmq",
     mode="644",
-    address=address,
-    port=AMQP_PORT,
-    version=version_text,
-    partition_handling=partition_handling,
+    **args,
 )
 cookie = files.put(
     name="Erlang cookie shared by the cluster (0400)",
-    src=StringIO(secrets["rabbitmq_cookie"].unmask()),
-    dest="/var/lib/rabbitmq/.erlang.cookie",
+    src=BytesIO(key_bytes(RABBITMQ_COOKIE, secrets)),
+    dest=RABBITMQ_COOKIE,
     user="rabbitmq",
     group="rabbitmq",
     mode="400",
@@ -156,6 +154,10 @@ systemd.service(
     running=True,
     enabled=True,
 )
+
+# A node whose VM runs without the app (a failed join, a stop_app left behind) comes back here;
+# the join below then takes it into the cluster if it is no longer a member.
+rabbitmq.app_running(name="RabbitMQ app running where only its Erlang VM runs (stop_app left behind)")
 
 # --- 2. firstnode: users, permissions, queue HA (replicated to the nodes that join) ------------
 if topo.is_first:

@@ -21,22 +21,21 @@ committed transaction. Safe to run any time: on a running cluster it changes not
 """
 
 from pyinfra import host
-from pyinfra.context import ctx_state
 from pyinfra.operations import systemd
 
 from facts.rabbitmq import RabbitmqClusterStatus
 from facts.recovery import GaleraPosition
+from lib.cluster import VIP_RESOURCE
 from lib.deploy import prologue
-from lib.topology import controllers
 from operations import galera, pacemaker, recovery
+from operations.common import decide_once, peer_fact
 
 topo = prologue()
-names = [node.name for node in controllers(host.inventory)]
-VIPS = ["vipsrv", "vipapi"]
+names = topo.names
 
 
 def decide_galera() -> recovery.GaleraPlan:
-    plan = recovery.plan_galera({name: recovery.peer_fact(name, GaleraPosition) for name in names})
+    plan = recovery.plan_galera({name: peer_fact(name, GaleraPosition) for name in names})
     outcome = ("a Primary component runs: stopped members join it" if plan.action == "running" else
                f"bootstrap from {plan.node} ({plan.uuid}:{plan.seqno}), then the others one at a time")
     recovery.log_report(f"Galera recovery: {outcome}", plan.report)
@@ -44,15 +43,15 @@ def decide_galera() -> recovery.GaleraPlan:
 
 
 def decide_rabbitmq() -> recovery.RabbitmqPlan:
-    statuses = {name: recovery.peer_fact(name, RabbitmqClusterStatus) for name in names}
+    statuses = {name: peer_fact(name, RabbitmqClusterStatus) for name in names}
     plan = recovery.plan_rabbitmq(statuses, host.data.get("rabbitmq_force_boot"))
     recovery.log_report("RabbitMQ recovery", plan.report)
     return plan
 
 
 # Both decisions before any change: a refusal leaves every node as it was.
-galera_plan = recovery.decide_once((id(ctx_state.get()), "galera"), decide_galera)
-rabbitmq_plan = recovery.decide_once((id(ctx_state.get()), "rabbitmq"), decide_rabbitmq)
+galera_plan = decide_once("galera recovery", decide_galera)
+rabbitmq_plan = decide_once("rabbitmq recovery", decide_rabbitmq)
 
 # --- 1. corosync and pacemaker ------------------------------------------------------------------
 for service in ("corosync", "pacemaker"):
@@ -83,4 +82,4 @@ recovery.wait_rabbitmq(name="Wait for every RabbitMQ node in the cluster", nodes
 
 # --- 4. Pacemaker: quorum, every node online, the VIPs placed -------------------------------------
 pacemaker.wait_for_cluster(name="Wait for pacemaker: quorum, every controller online", nodes=names)
-recovery.wait_vips(name="Wait for the VIPs on one node with HAProxy", vips=VIPS)
+recovery.wait_vips(name="Wait for the VIPs on one node with HAProxy", vips=list(VIP_RESOURCE.values()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from pyinfra.api import FactBase, FactProcessError
+from typing_extensions import override
 
 # a2query -m: one line per enabled module, e.g. "proxy (enabled by site administrator)".
 _MODULE_LINE = re.compile(r"^(?P<name>[\w.-]+) \(enabled by (?:site administrator|maintainer script)\)$")
@@ -20,7 +21,9 @@ class ApacheModules(FactBase[list[str]]):
         ["alias", "proxy", "proxy_uwsgi", "wsgi"]
     """
 
-    requires_command = "a2query"
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "a2query"
 
     @staticmethod
     def default() -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from typing_extensions import override
 
 # First line of `pip index versions NAME`: "pip (26.3)" (pip 21.2 to 26.x).
 _LATEST_LINE = re.compile(r"^(?P<name>[A-Za-z0-9._-]+) \((?P<version>[^)\s]+)\)$")
@@ -29,8 +30,9 @@ class PipLatestVersion(FactBase[str | None]):
     def default() -> str | None:
         return None
 
-    def requires_command(self, pip: str = "pip", package: str = "") -> str:
-        return pip
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return kwargs.get("pip", "pip")
 
     def command(self, pip: str = "pip", package: str = "") -> StringCommand:
         return StringCommand(

@@ -17,6 +17,9 @@ import re
 from typing import Any
 
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from typing_extensions import override
+
+from facts.daemon import or_not_running
 
 _FIELD = re.compile(r"^([A-Za-z][A-Za-z ]*?):\s+(.*)$")
 _MEMBER = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\S+)(\s+\(local\))?\s*$")
@@ -33,7 +36,8 @@ class CorosyncQuorum(FactBase[dict[str, Any]]):
          "members": [{"nodeid": 1, "votes": 1, "name": "ctrl-1", "local": True}, ...]}
     """
 
-    def requires_command(self) -> str:
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
         return "corosync-quorumtool"
 
     @staticmethod
@@ -41,8 +45,9 @@ class CorosyncQuorum(FactBase[dict[str, Any]]):
         return {"running": False, "quorate": False, "members": []}
 
     def command(self) -> str:
-        # Exit status 2 means "not quorate": still a valid answer. Stopped: nothing on stdout.
-        return "corosync-quorumtool -s 2>/dev/null || true"
+        # Exit status 2 means "not quorate" (corosync-quorumtool(8)): still a valid answer.
+        # Stopped: exit 1 and nothing on stdout, accepted only with no corosync process.
+        return f"corosync-quorumtool -s || [ $? -eq 2 ] {or_not_running('corosync')}"
 
     def process(self, output: list[str]) -> dict[str, Any]:
         fields: dict[str, str] = {}
@@ -101,7 +106,8 @@ class CorosyncLinks(FactBase[dict[str, Any]]):
                     "nodes": {"1": "localhost", "2": "connected", "3": "connected"}}, ...]}
     """
 
-    def requires_command(self) -> str:
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
         return "corosync-cfgtool"
 
     @staticmethod
@@ -109,8 +115,9 @@ class CorosyncLinks(FactBase[dict[str, Any]]):
         return {"links": []}
 
     def command(self) -> str:
-        # Exit status 1 when a link is faulty (the status is still printed).
-        return "corosync-cfgtool -s 2>/dev/null || true"
+        # Exit status 0 whatever the links' state (corosync 3.1: a faulty link is in the output),
+        # 1 on any failure: stopped only when no corosync process runs.
+        return f"corosync-cfgtool -s {or_not_running('corosync')}"
 
     def process(self, output: list[str]) -> dict[str, Any]:
         result: dict[str, Any] = {"links": []}
@@ -141,7 +148,8 @@ class CorosyncCmap(FactBase[dict[str, Any]]):
     ``prefix="totem."``: ``{"totem.crypto_cipher": "aes256", "totem.token": 3000, ...}``.
     """
 
-    def requires_command(self, prefix: str = "") -> str:
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
         return "corosync-cmapctl"
 
     @staticmethod
@@ -149,7 +157,7 @@ class CorosyncCmap(FactBase[dict[str, Any]]):
         return {}
 
     def command(self, prefix: str = "") -> StringCommand:
-        return StringCommand("corosync-cmapctl", "-b", QuoteString(prefix), "2>/dev/null", "||", "true")
+        return StringCommand("corosync-cmapctl", "-b", QuoteString(prefix), or_not_running("corosync"))
 
     def process(self, output: list[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}

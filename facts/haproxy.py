@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from typing_extensions import override
+
+from facts.daemon import or_not_running
 
 ADMIN_SOCKET = "/run/haproxy/admin.sock"
 
@@ -17,7 +20,7 @@ ADMIN_SOCKET = "/run/haproxy/admin.sock"
 class HaproxyBackends(FactBase[dict]):
     """
     Backends of the running HAProxy with their servers' states, from ``show stat`` on the stats
-    socket. ``{}`` when HAProxy is not running (no socket). States are HAProxy's own words:
+    socket. ``{}`` when HAProxy is not running. States are HAProxy's own words:
     ``UP``, ``DOWN``, ``UP 1/3`` (going down), ``DOWN 1/2`` (going up), ``MAINT``, ``no check``.
 
     .. code:: python
@@ -33,18 +36,22 @@ class HaproxyBackends(FactBase[dict]):
         }
     """
 
-    requires_command = "socat"
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "socat"
 
     @staticmethod
     def default() -> dict:
         return {}
 
     def command(self, socket: str = ADMIN_SOCKET) -> StringCommand:
-        # No socket (HAProxy stopped) is an answer, not an error: empty output gives default().
+        # HAProxy stopped is an answer (empty output: default()), whether it left its socket
+        # behind (it does, on stop and on a crash: "Connection refused") or not. With HAProxy
+        # running, a failed or empty read (access denied, no such socket, no answer within
+        # socat's 5 s) fails the fact: `grep .` fails on an empty answer.
         return StringCommand(
-            "test -S", QuoteString(socket), "&&",
             "echo 'show stat' | socat -t 5 stdio", StringCommand("unix-connect:", QuoteString(socket), _separator=""),
-            "|| true",
+            "| grep .", or_not_running("haproxy"),
         )
 
     def process(self, output: list[str]) -> dict:

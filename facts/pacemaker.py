@@ -18,6 +18,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from pyinfra.api import FactBase, FactProcessError
+from typing_extensions import override
 
 
 def parse_xml(output: list[str], what: str) -> ElementTree.Element:
@@ -58,7 +59,8 @@ class CrmMon(FactBase[dict[str, Any]]):
     instance (stopped instances with ``nodes == []``).
     """
 
-    def requires_command(self) -> str:
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
         return "crm_mon"
 
     @staticmethod
@@ -67,8 +69,9 @@ class CrmMon(FactBase[dict[str, Any]]):
                 "nodes": {"online": [], "offline": [], "standby": []}, "resources": []}
 
     def command(self) -> str:
-        # Not connected: non-zero exit, but the XML still says why (status code).
-        return "crm_mon --output-as=xml 2>/dev/null || true"
+        # Not connected (pacemaker stopped): exit 102, CRM_EX_NOT_CONNECTED (crm_error -X --list),
+        # and the XML still says why. Any other status (4: insufficient privileges) fails the fact.
+        return "crm_mon --output-as=xml || [ $? -eq 102 ]"
 
     def process(self, output: list[str]) -> dict[str, Any]:
         root = parse_xml(output, "crm_mon")
@@ -124,7 +127,8 @@ class CibConfiguration(FactBase[dict[str, Any]]):
     Resources and constraints are the top-level objects by id, as ``element_tree()`` data.
     """
 
-    def requires_command(self) -> str:
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
         return "cibadmin"
 
     @staticmethod
@@ -132,8 +136,9 @@ class CibConfiguration(FactBase[dict[str, Any]]):
         return {"properties": {}, "resources": {}, "constraints": {}}
 
     def command(self) -> str:
-        # Not connected: non-zero exit and nothing on stdout.
-        return "cibadmin --query --scope configuration 2>/dev/null || true"
+        # Not connected (pacemaker stopped): exit 102 and nothing on stdout. Any other status
+        # (124: timeout) fails the fact. A user outside haclient gets 102 too (lab 1): run as root.
+        return "cibadmin --query --scope configuration || [ $? -eq 102 ]"
 
     def process(self, output: list[str]) -> dict[str, Any]:
         root = parse_xml(output, "cibadmin")

@@ -3,7 +3,7 @@
 Example::
 
     pyinfra inventory.py fact facts.rabbitmq.RabbitmqClusterStatus --json
-    pyinfra inventory.py fact facts.rabbitmq.RabbitmqUsers --limit ctrl-1
+    pyinfra inventory.py fact facts.rabbitmq.RabbitmqDefinitions --limit ctrl-1
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pyinfra.api import FactBase, FactProcessError, HiddenValue, QuoteString, StringCommand
+from typing_extensions import override
 
 _DEFINITIONS_FILTER = (Path(__file__).parent / "scripts/rabbitmq_definitions.py").read_text()
 
@@ -68,15 +69,20 @@ class RabbitmqClusterStatus(FactBase[dict]):
         }
     """
 
-    requires_command = "rabbitmqctl"
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "rabbitmqctl"
 
     @staticmethod
     def default() -> dict:
         return {}
 
     def command(self) -> str:
-        # A stopped node exits 69 with nothing on stdout: that is an answer ({}), not an error.
-        return "rabbitmqctl -q cluster_status --formatter json 2>/dev/null || true"
+        # Stopped is an answer ({}), nothing on stdout: the node is down, exit 69 (EX_UNAVAILABLE,
+        # seen on lab 1), or its rabbit app is stopped or still booting, exit 64 (rabbitmq_cli
+        # 3.10 and 4.0: cluster_status requires the app, a validation failure is EX_USAGE). A
+        # timeout (75) or not being root (1, lab 1) is an error, not a stopped node.
+        return "rabbitmqctl -q cluster_status --formatter json || { rc=$?; [ $rc -eq 69 ] || [ $rc -eq 64 ]; }"
 
     def process(self, output: list[str]) -> dict:
         raw = _json(output, "rabbitmqctl cluster_status")
@@ -113,7 +119,9 @@ class RabbitmqPackageVersion(FactBase[dict]):
         {"installed": None, "candidate": "3.10.8-1.1+deb12u1"}
     """
 
-    requires_command = "apt-cache"
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "apt-cache"
 
     @staticmethod
     def default() -> dict:
@@ -132,100 +140,6 @@ class RabbitmqPackageVersion(FactBase[dict]):
         if set(found) != {"installed", "candidate"}:
             raise FactProcessError(f"apt-cache policy rabbitmq-server: unexpected output {output[:3]!r}")
         return found
-
-
-class RabbitmqUsers(FactBase[dict]):
-    """
-    Users of the running node with their tags (``rabbitmqctl list_users``). Fails the host when
-    the node is down: a missing user must never be guessed.
-
-    .. code:: python
-
-        {"admin": ["administrator"], "openstack": []}
-    """
-
-    requires_command = "rabbitmqctl"
-
-    @staticmethod
-    def default() -> dict:
-        return {}
-
-    def command(self) -> str:
-        return "rabbitmqctl -q list_users --formatter json"
-
-    def process(self, output: list[str]) -> dict:
-        rows = _json(output, "rabbitmqctl list_users")
-        try:
-            return {row["user"]: sorted(row.get("tags") or []) for row in rows}
-        except (KeyError, TypeError) as error:
-            raise FactProcessError(f"rabbitmqctl list_users: unexpected rows {rows!r:.200}") from error
-
-
-class RabbitmqPermissions(FactBase[dict]):
-    """
-    Permissions in one virtual host (``rabbitmqctl list_permissions -p VHOST``).
-
-    .. code:: python
-
-        {"openstack": {"configure": ".*", "write": ".*", "read": ".*"}}
-    """
-
-    requires_command = "rabbitmqctl"
-
-    @staticmethod
-    def default() -> dict:
-        return {}
-
-    def command(self, vhost: str = "/") -> StringCommand:
-        return StringCommand("rabbitmqctl -q list_permissions -p", QuoteString(vhost), "--formatter json")
-
-    def process(self, output: list[str]) -> dict:
-        rows = _json(output, "rabbitmqctl list_permissions")
-        try:
-            return {
-                row["user"]: {key: row[key] for key in ("configure", "write", "read")} for row in rows
-            }
-        except (KeyError, TypeError) as error:
-            raise FactProcessError(f"rabbitmqctl list_permissions: unexpected rows {rows!r:.200}") from error
-
-
-class RabbitmqPolicies(FactBase[dict]):
-    """
-    Policies of one virtual host (``rabbitmqctl list_policies -p VHOST``); ``definition`` is
-    decoded (RabbitMQ 3.x prints it as a JSON string).
-
-    .. code:: python
-
-        {"ha-all": {"pattern": "^(?!amq\\\\.).*", "apply_to": "all",
-                    "definition": {"ha-mode": "all"}, "priority": 0}}
-    """
-
-    requires_command = "rabbitmqctl"
-
-    @staticmethod
-    def default() -> dict:
-        return {}
-
-    def command(self, vhost: str = "/") -> StringCommand:
-        return StringCommand("rabbitmqctl -q list_policies -p", QuoteString(vhost), "--formatter json")
-
-    def process(self, output: list[str]) -> dict:
-        rows = _json(output, "rabbitmqctl list_policies")
-        policies = {}
-        try:
-            for row in rows:
-                definition = row["definition"]
-                if isinstance(definition, str):
-                    definition = json.loads(definition)
-                policies[row["name"]] = {
-                    "pattern": row["pattern"],
-                    "apply_to": row.get("apply-to", "all"),
-                    "definition": definition,
-                    "priority": int(row.get("priority", 0)),
-                }
-        except (KeyError, TypeError, ValueError) as error:
-            raise FactProcessError(f"rabbitmqctl list_policies: unexpected rows {rows!r:.200}") from error
-        return policies
 
 
 class RabbitmqDefinitions(FactBase[dict]):
@@ -247,7 +161,9 @@ class RabbitmqDefinitions(FactBase[dict]):
                                        "definition": {"ha-mode": "all"}, "priority": 0}}}}
     """
 
-    requires_command = "rabbitmqctl"
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "rabbitmqctl"
 
     @staticmethod
     def default() -> dict:
@@ -278,3 +194,42 @@ class RabbitmqDefinitions(FactBase[dict]):
             return {"users": dict(raw["users"]), "permissions": permissions, "policies": policies}
         except (KeyError, TypeError, ValueError) as error:
             raise FactProcessError(f"rabbitmq definitions: unexpected JSON {output[:1]!r:.200}") from error
+
+
+# rabbitmqctl's exit code when it cannot reach the node (EX_UNAVAILABLE): the VM is not running.
+NODE_DOWN_EXIT = 69
+
+
+class RabbitmqAppState(FactBase[str]):
+    """
+    Whether the RabbitMQ application runs inside this node's Erlang VM (``rabbit:is_running()``
+    and ``rabbit:is_booting()`` through ``rabbitmqctl eval``): ``"running"``, ``"booting"``,
+    ``"stopped"`` (the VM runs, the app does not: ``stop_app`` left behind, a failed
+    ``join_cluster``; systemd still says active) or ``"down"`` (no VM: rabbitmqctl exits
+    ``NODE_DOWN_EXIT``). Any other exit code fails the fact. ``"down"`` too when RabbitMQ is not
+    installed.
+
+    .. code:: python
+
+        host.get_fact(RabbitmqAppState)   # "stopped"
+    """
+
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "rabbitmqctl"
+
+    @staticmethod
+    def default() -> str:
+        return "down"
+
+    def command(self) -> str:
+        return (f"rabbitmqctl -q eval '{{rabbit:is_running(), rabbit:is_booting()}}.' 2>/dev/null "
+                f"|| {{ rc=$?; [ $rc -eq {NODE_DOWN_EXIT} ] && echo down || exit $rc; }}")
+
+    def process(self, output: list[str]) -> str:
+        answer = "".join(output).strip()
+        states = {"{true,false}": "running", "{true,true}": "running", "{false,true}": "booting",
+                  "{false,false}": "stopped", "down": "down"}
+        if answer not in states:
+            raise FactProcessError(f"RabbitmqAppState: unexpected answer {output!r}")
+        return states[answer]

@@ -18,7 +18,10 @@ Example::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from typing_extensions import override
 
 from facts.galera import GRASTATE, ZERO_UUID
 
@@ -27,19 +30,7 @@ from facts.galera import GRASTATE, ZERO_UUID
 LOCK = "/run/lock/prereqos-galera-position"
 SOURCES = ("running server", "start position", "grastate.dat", "wsrep-recover")
 
-_SCRIPT = f"""
-echo "service: $(systemctl is-active mariadb 2>/dev/null)"
-sed -n 's/^\\(uuid\\|seqno\\|safe_to_bootstrap\\):[[:space:]]*/grastate_\\1: /p' {GRASTATE} 2>/dev/null
-mysql --connect-timeout=5 -NB -e "SHOW GLOBAL STATUS WHERE Variable_name IN \
-('wsrep_cluster_status', 'wsrep_local_state_uuid', 'wsrep_last_committed')" 2>/dev/null | sed 's/\\t/: /'
-pid=$(pgrep -xo 'mariadbd|mysqld')
-if [ -n "$pid" ]; then
-  tr '\\0' '\\n' < /proc/$pid/cmdline | sed -n 's/^--wsrep[-_]start[-_]position=/start_position: /p'
-elif grep -q '^seqno:[[:space:]]*-1' {GRASTATE} 2>/dev/null; then
-  {{ galera_recovery 2>&1; echo "recover_exit: $?"; }} | sed -n \
-    -e 's/^--wsrep_start_position=/recovered: /p' -e 's/^recover_exit: /&/p' -e 's/^.*\\[ERROR\\] /recover_error: /p'
-fi
-"""
+_SCRIPT = (Path(__file__).parent / "scripts/galera_position.sh").read_text()
 
 
 def _position(text: str) -> tuple[str, int]:
@@ -67,6 +58,7 @@ class GaleraPosition(FactBase[dict]):
         }
     """
 
+    @override
     def requires_command(self, *args, **kwargs) -> str:
         return "galera_recovery"
 
@@ -75,7 +67,10 @@ class GaleraPosition(FactBase[dict]):
         return {}
 
     def command(self) -> StringCommand:
-        return StringCommand("flock", "-w", "300", LOCK, "sh", "-c", QuoteString(_SCRIPT), "|| true")
+        # A lock not taken within 300 s (flock exits 1) or an SQL error other than "no server"
+        # fails the fact: neither is evidence of a position.
+        return StringCommand("flock", "-w", "300", LOCK, "sh", "-c", QuoteString(_SCRIPT), "galera_position",
+                             QuoteString(GRASTATE))
 
     def process(self, output: list[str]) -> dict:
         fields: dict[str, str] = {}
@@ -123,27 +118,3 @@ class GaleraPosition(FactBase[dict]):
             "position": position,
             "error": error,
         }
-
-
-class ServiceState(FactBase[str]):
-    """
-    A systemd unit's state as ``systemctl is-active`` prints it: ``active``, ``activating``
-    (still starting: MariaDB waiting for a Primary component, RabbitMQ for its peers),
-    ``inactive``, ``failed``... ``"unknown"`` when systemctl prints nothing.
-    """
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "systemctl"
-
-    @staticmethod
-    def default() -> str:
-        return "unknown"
-
-    def command(self, service: str) -> StringCommand:
-        # is-active exits non-zero for any state but active: the state is still the answer.
-        return StringCommand("systemctl", "is-active", QuoteString(service), "|| true")
-
-    def process(self, output: list[str]) -> str:
-        if len(output) != 1 or not output[0].strip().isalpha():
-            raise FactProcessError(f"ServiceState: unexpected output {output!r}")
-        return output[0].strip()

@@ -8,7 +8,7 @@ Addresses follow the seed: ``<netprefix[net].prefix>.<netsuffix[host]>``; the vi
 use ``netsuffix["os"]``.
 """
 
-from lib.secrets import load as _load_secrets
+from lib.secrets import SecretStore as _SecretStore
 
 # --- Networks -------------------------------------------------------------------------
 # api: public API VIP and HAProxy stats; srv: cluster traffic, HAProxy backends, srv VIP,
@@ -25,76 +25,79 @@ firstnode = "ctrl-1"
 # Set True only to run an even number of controllers on purpose (split-brain risk).
 allow_even_controllers = False
 
-# --- Secrets (generated once into secrets.json, 0600, git-ignored; always masked) --------
-secrets = _load_secrets()
+# --- Secrets (secrets.json, 0600, git-ignored; always masked) ----------------------------
+# Read on first use, never written by an import: a deploy that executes saves the missing ones.
+secrets = _SecretStore()
 
 # --- Packages -------------------------------------------------------------------------
 # A site behind a proxy (the lab sets its caching proxy through inventory data); None: nothing
 # written, and a file an earlier run wrote is removed. No user or password in these URLs.
 # apt's proxy for http and https sources: /etc/apt/apt.conf.d/90prereqos-proxy.
 apt_proxy = None
-# The build venv's pip (<venv>/pip.conf): proxy, index (None: PyPI), CA bundle to trust (path
-# on the hosts; e.g. "/etc/ssl/certs/ca-certificates.crt" where a proxy re-signs HTTPS).
+# The proxy of the build venv's pip (<venv>/pip.conf; that pip only).
 pip_proxy = None
+# The package index of the build venv's pip (None: PyPI).
 pip_index_url = None
+# The CA bundle the build venv's pip trusts, a path on the hosts (None: pip's own), e.g.
+# "/etc/ssl/certs/ca-certificates.crt" where a proxy re-signs HTTPS with a CA the hosts trust.
 pip_cert = None
 
 # --- RabbitMQ ---------------------------------------------------------------------------
 rabbitmq = {
     "admin_user": "admin",  # replaces guest, which is deleted
-    "openstack_user": "openstack",
-    "vhost": "/",
+    "openstack_user": "openstack",  # the services' user, full rights on vhost
+    "vhost": "/",  # the vhost the OpenStack services use
     # pause_minority on RabbitMQ < 4.3; omitted where the version ignores it.
     "partition_handling": "pause_minority",
     # ha-all (classic mirroring) on RabbitMQ 3.x as in the seed; RabbitMQ >= 4 has no
     # mirroring: clients must declare quorum queues (rabbit_quorum_queue = true).
     "ha_policy_name": "ha-all",
-    "ha_policy_pattern": r"^(?!amq\.).*",
+    "ha_policy_pattern": r"^(?!amq\.).*",  # queues the ha policy mirrors: all but amq.*
 }
 
 # --- MariaDB / Galera -------------------------------------------------------------------
 galera = {
-    "cluster_name": "os_cluster",
-    "sst_method": "mariabackup",
-    "sst_user": "sst",
-    "monitor_user": "clustercheck",
-    "check_port": 9200,
-    "max_connections": 1000,
-    "innodb_buffer_pool_size": "256M",
-    "gcache_size": "256M",
+    "cluster_name": "os_cluster",  # wsrep_cluster_name
+    "sst_method": "mariabackup",  # full state transfer to a joining node; rsync blocks the donor
+    "sst_user": "sst",  # SQL account of mariabackup SST (password: secrets)
+    "monitor_user": "clustercheck",  # system user and SQL account (USAGE only) of the health check
+    "check_port": 9200,  # HTTP health check of each node (200 when Synced), HAProxy's galera check
+    "max_connections": 1000,  # MariaDB max_connections
+    "innodb_buffer_pool_size": "256M",  # MariaDB innodb_buffer_pool_size
+    "gcache_size": "256M",  # write-set cache: a node that missed less rejoins by IST, not SST
     # Optional upstream MariaDB apt repository (the seed used one); None = Debian's packages.
     "upstream_repo": None,
 }
 
 # --- Corosync / Pacemaker ----------------------------------------------------------------
 corosync = {
-    "cluster_name": "prereqos",
-    "port": 5405,
+    "cluster_name": "prereqos",  # totem cluster_name (changing it restarts corosync)
+    "port": 5405,  # knet UDP port of both links
     "token": 1000,  # ms, corosync's default: a dead node is out in 1.65+1.98 s (token+consensus, 3 nodes); 3000: 8 s
-    "crypto_cipher": "aes256",
-    "crypto_hash": "sha256",
-    "wait_for_all": 1,
-    "last_man_standing": 1,
-    "last_man_standing_window": 10000,
+    "crypto_cipher": "aes256",  # knet encryption (the key: secrets corosync_authkey)
+    "crypto_hash": "sha256",  # knet authentication
+    "wait_for_all": 1,  # votequorum: quorum only once every node was seen together
+    "last_man_standing": 1,  # votequorum: after nodes are lost, lower expected votes (quorum kept)
+    "last_man_standing_window": 10000,  # ms to wait before lowering expected votes
 }
 pacemaker = {
     "stonith_enabled": False,  # as in the seed; a warning is printed (no fencing)
-    "no_quorum_policy": "stop",
-    "properties": {
+    "no_quorum_policy": "stop",  # a node without quorum stops its VIPs and HAProxy
+    "properties": {  # other cluster properties, set as given
         "pe-warn-series-max": 1000,
         "pe-input-series-max": 1000,
         "pe-error-series-max": 1000,
         "cluster-recheck-interval": "5min",
     },
-    "vip_monitor_interval": "10s",
-    "haproxy_monitor_interval": "5s",
+    "vip_monitor_interval": "10s",  # monitor interval of the VIP resources
+    "haproxy_monitor_interval": "5s",  # monitor interval of the HAProxy clone
 }
 
 # --- HAProxy ------------------------------------------------------------------------------
 haproxy = {
-    "stats_port": 9000,
-    "stats_user": "admin",
-    "maxconn": 4000,
+    "stats_port": 9000,  # stats page, on each node's api address
+    "stats_user": "admin",  # stats page user (password: secrets haproxy_stats_password)
+    "maxconn": 4000,  # HAProxy maxconn (global and defaults)
 }
 # The service catalog: the seed's full list, one `listen <name>_cluster` each, servers = every
 # controller's srv address. binds: networks whose VIP the frontend binds. check: "tcp"
@@ -124,14 +127,14 @@ haproxy_services = {
 apache = {"port": 80}  # on each controller's own srv address only: HAProxy owns the VIPs' ports
 buildenv = {
     "user": "osbuild",  # build user; its tmp dir is /home/<user>/tmp
-    "venv": "/opt/openstack/venv",
+    "venv": "/opt/openstack/venv",  # virtualenv of the pip packages
     # Into the venv from PyPI: a bare name is kept at the newest version, "name==x.y" pins it.
     "pip_packages": ["pip", "uwsgi"],
 }
 openrc = {
-    "username": "admin",
-    "project": "admin",
-    "user_domain": "Default",
-    "project_domain": "Default",
-    "region": "RegionOne",
+    "username": "admin",  # OS_USERNAME (password: secrets openstack_admin_password)
+    "project": "admin",  # OS_PROJECT_NAME
+    "user_domain": "Default",  # OS_USER_DOMAIN_NAME
+    "project_domain": "Default",  # OS_PROJECT_DOMAIN_NAME
+    "region": "RegionOne",  # OS_REGION_NAME
 }

@@ -5,12 +5,15 @@ write a new key on every node: corosync nodes restarting with it no longer under
 others (quorum lost), RabbitMQ nodes with another cookie cannot talk to each other. So a key
 found on a host that differs from the secret is refused, before any operation runs.
 
-Example (in deploys/base.py)::
+The deploys write each key with ``key_bytes``, from the same table the refusal checks against.
+
+Example (the check in the common base, the writer in deploys/ha.py)::
 
     sha1 = {path: host.get_fact(Sha1File, path=path) for path in SHARED_KEYS}
     refusal = foreign_keys(host.name, sha1, host.data.secrets)
     if refusal:
         raise DeployError(refusal)
+    files.put(src=BytesIO(key_bytes(COROSYNC_AUTHKEY, host.data.secrets)), dest=COROSYNC_AUTHKEY, ...)
 """
 
 from __future__ import annotations
@@ -19,11 +22,21 @@ import base64
 import hashlib
 from collections.abc import Callable, Mapping
 
+COROSYNC_AUTHKEY = "/etc/corosync/authkey"
+RABBITMQ_COOKIE = "/var/lib/rabbitmq/.erlang.cookie"
+
 # Remote path -> (secrets.json key, the bytes written from the secret's value).
 SHARED_KEYS: dict[str, tuple[str, Callable[[str], bytes]]] = {
-    "/etc/corosync/authkey": ("corosync_authkey", base64.b64decode),
-    "/var/lib/rabbitmq/.erlang.cookie": ("rabbitmq_cookie", str.encode),
+    COROSYNC_AUTHKEY: ("corosync_authkey", base64.b64decode),
+    RABBITMQ_COOKIE: ("rabbitmq_cookie", str.encode),
 }
+
+
+def key_bytes(path: str, secrets: Mapping) -> bytes:
+    """The content of the shared key at ``path`` (a ``SHARED_KEYS`` path), from ``secrets``
+    (``host.data.secrets``). Never print it."""
+    name, to_bytes = SHARED_KEYS[path]
+    return to_bytes(secrets[name].unmask())
 
 
 def foreign_keys(host_name: str, remote_sha1: Mapping[str, str | None], secrets: Mapping) -> str | None:
@@ -33,9 +46,9 @@ def foreign_keys(host_name: str, remote_sha1: Mapping[str, str | None], secrets:
     + secrets: ``host.data.secrets`` (``Secret`` values)
     """
     foreign = []
-    for path, (name, to_bytes) in SHARED_KEYS.items():
+    for path, (name, _) in SHARED_KEYS.items():
         found = remote_sha1.get(path)
-        if found and found != hashlib.sha1(to_bytes(secrets[name].unmask())).hexdigest():
+        if found and found != hashlib.sha1(key_bytes(path, secrets)).hexdigest():
             foreign.append(f"{path} (secrets.json: {name})")
     if not foreign:
         return None

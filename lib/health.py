@@ -11,10 +11,13 @@ HAProxy backends, then exits 1 when anything is unhealthy (a host that did not a
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lib.cluster import CONTROLLER_GROUP, HAPROXY_CLONE, HAPROXY_RESOURCE, VIP_RESOURCE
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = {
@@ -25,7 +28,7 @@ FACTS = {
     "crm": "facts.pacemaker.CrmMon",
     "haproxy": "facts.haproxy.HaproxyBackends",
 }
-VIPS = ("vipsrv", "vipapi")
+COROSYNC_TEMPLATE = ROOT / "templates/corosync/corosync.conf.j2"
 
 
 @dataclass
@@ -59,13 +62,11 @@ def gather(run: subprocess.Popen) -> dict[str, dict]:
     return {key: raw.get(name) or {} for key, name in FACTS.items()}
 
 
-def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
-    report = Report(hosts)
-    size = len(hosts)
-
-    report.section("RabbitMQ")
-    for host in hosts:
-        status = facts["rabbitmq"].get(host) or {}
+def check_rabbitmq(report: Report, status_of: dict[str, dict]) -> None:
+    """Every node sees every node running, with no partition and no alarm."""
+    size = len(report.hosts)
+    for host in report.hosts:
+        status = status_of.get(host) or {}
         running = status.get("running_nodes", [])
         report.check(
             len(running) == size and not status.get("partitions") and not status.get("alarms"),
@@ -74,9 +75,12 @@ def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
             f"{' alarms ' + str(status['alarms']) if status.get('alarms') else ''}",
         )
 
-    report.section("Galera")
-    for host in hosts:
-        wsrep = facts["galera"].get(host) or {}
+
+def check_galera(report: Report, wsrep_of: dict[str, dict]) -> None:
+    """Every node is in a Primary component of all the controllers, Synced and ready."""
+    size = len(report.hosts)
+    for host in report.hosts:
+        wsrep = wsrep_of.get(host) or {}
         report.check(
             wsrep.get("cluster_size") == size and wsrep.get("cluster_status") == "Primary"
             and wsrep.get("local_state_comment") == "Synced" and wsrep.get("ready") is True,
@@ -84,51 +88,65 @@ def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
             f"{wsrep.get('local_state_comment', '')} ready={wsrep.get('ready', False)}",
         )
 
-    report.section("Corosync")
-    for host in hosts:
-        quorum = facts["quorum"].get(host) or {}
-        links = (facts["links"].get(host) or {}).get("links", [])
+
+def corosync_link_count(template: Path = COROSYNC_TEMPLATE) -> int:
+    """The knet links of every node: one ``interface { linknumber: N }`` each in the template."""
+    return len(re.findall(r"^\s*linknumber:", template.read_text(), re.MULTILINE))
+
+
+def check_corosync(report: Report, quorum_of: dict[str, dict], links_of: dict[str, dict],
+                   link_count: int) -> None:
+    """Every node is quorate with all the controllers, each of its links connected to all."""
+    size = len(report.hosts)
+    for host in report.hosts:
+        quorum = quorum_of.get(host) or {}
+        links = (links_of.get(host) or {}).get("links", [])
         healthy_links = [
             link for link in links
             if len(link["nodes"]) == size
             and all(state in ("localhost", "connected") for state in link["nodes"].values())
         ]
         report.check(
-            quorum.get("quorate") is True and quorum.get("nodes") == size and len(healthy_links) == 2,
+            quorum.get("quorate") is True and quorum.get("nodes") == size and len(healthy_links) == link_count,
             f"{host}: {'quorate' if quorum.get('quorate') else 'NOT quorate'}, "
-            f"{quorum.get('nodes', 0)}/{size} members, {len(healthy_links)}/2 links connected to all",
+            f"{quorum.get('nodes', 0)}/{size} members, {len(healthy_links)}/{link_count} links connected to all",
         )
 
-    report.section("Pacemaker")
-    views = {host: facts["crm"].get(host) or {} for host in hosts}
+
+def check_pacemaker(report: Report, crm_of: dict[str, dict]) -> str | None:
+    """Every node online in a quorate view; both VIPs together on one node running HAProxy.
+    Returns that node (the VIP holder), None when the VIPs are not together."""
+    views = {host: crm_of.get(host) or {} for host in report.hosts}
     for host, crm in views.items():
         nodes = crm.get("nodes", {})
         report.check(
-            crm.get("quorum") is True and len(nodes.get("online", [])) == size,
+            crm.get("quorum") is True and len(nodes.get("online", [])) == len(report.hosts),
             f"{host}: DC {crm.get('dc')}, online {' '.join(nodes.get('online', [])) or '-'}"
             f"{', offline ' + ' '.join(nodes['offline']) if nodes.get('offline') else ''}",
         )
-    crm = next((v for v in views.values() if v.get("quorum")), {})
-    placed = {}
-    for resource in crm.get("resources", []):
-        if resource["id"] in VIPS:
-            placed[resource["id"]] = resource.get("nodes", [])
+    resources = next((v for v in views.values() if v.get("quorum")), {}).get("resources", [])
+    vips = set(VIP_RESOURCE.values())
+    placed = {r["id"]: r.get("nodes", []) for r in resources if r["id"] in vips}
     holders = {tuple(nodes) for nodes in placed.values()}
     haproxy_nodes = sorted(
-        n for r in crm.get("resources", []) if r["id"].startswith("haproxy") and r.get("active")
+        n for r in resources
+        if r["id"] == HAPROXY_RESOURCE and r.get("parent") == HAPROXY_CLONE and r.get("active")
         for n in r.get("nodes", [])
     )
-    together = len(placed) == len(VIPS) and len(holders) == 1 and len(next(iter(holders))) == 1
+    together = len(placed) == len(vips) and len(holders) == 1 and len(next(iter(holders))) == 1
     holder = next(iter(holders))[0] if together else None
     report.check(
         together and holder in haproxy_nodes,
         f"VIPs {', '.join(f'{k} on {v[0] if v else None}' for k, v in sorted(placed.items())) or 'absent'}; "
         f"HAProxy running on {' '.join(haproxy_nodes) or 'no node'}",
     )
+    return holder
 
-    report.section("HAProxy")
-    for host in hosts:
-        backends = facts["haproxy"].get(host) or {}
+
+def check_haproxy(report: Report, backends_of: dict[str, dict], holder: str | None) -> None:
+    """On the VIP holder, the Galera backend is UP with exactly one active (writer) server."""
+    for host in report.hosts:
+        backends = backends_of.get(host) or {}
         galera = backends.get("galera_cluster", {})
         active = [s for s, v in galera.get("servers", {}).items() if v.get("status") == "UP" and not v.get("backup")]
         up_backends = sum(1 for b in backends.values() if b.get("status") == "UP")
@@ -141,6 +159,21 @@ def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
         else:
             report.lines.append(f"      {host}: {up_backends}/{len(backends)} backends UP"
                                 f"{'' if backends else ' (HAProxy not running)'}")
+
+
+def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
+    """The report of ``facts`` (``gather()``'s) for the controllers ``hosts``, one section per component."""
+    report = Report(hosts)
+    report.section("RabbitMQ")
+    check_rabbitmq(report, facts["rabbitmq"])
+    report.section("Galera")
+    check_galera(report, facts["galera"])
+    report.section("Corosync")
+    check_corosync(report, facts["quorum"], facts["links"], corosync_link_count())
+    report.section("Pacemaker")
+    holder = check_pacemaker(report, facts["crm"])
+    report.section("HAProxy")
+    check_haproxy(report, facts["haproxy"], holder)
     return report
 
 
@@ -173,7 +206,7 @@ def _inventory_hosts(run: subprocess.Popen) -> list[str]:
         hosts = json.loads(stdout[stdout.index("["):])
     except (ValueError, json.JSONDecodeError):
         return []
-    return [h["name"] for h in hosts if "controllers" in h.get("groups", [])]
+    return [h["name"] for h in hosts if CONTROLLER_GROUP in h.get("groups", [])]
 
 
 if __name__ == "__main__":

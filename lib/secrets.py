@@ -1,15 +1,20 @@
 """Generated secrets of a prereqos deployment.
 
 Secrets live in one JSON file (``secrets.json`` at the project root, or the path in
-``PREREQOS_SECRETS``), mode 0600, git-ignored. ``load()`` fills the keys that are missing
-and never changes an existing one, then returns every value wrapped in ``Secret`` so that
-pyinfra prints ``*MASKED*`` wherever it shows one.
+``PREREQOS_SECRETS``), mode 0600 from its creation, git-ignored. ``group_data/all.py`` holds a
+``SecretStore``: importing it reads and writes nothing. The file is read on the first access to
+a value; keys it lacks get values in memory only. Only ``save()`` writes, and only
+``deploys/base.py`` calls it, as an operation of a run that executes: ``--dry``, ``fact``,
+``debug-inventory`` and the health report never create or rewrite the file. An existing value
+is never changed. Every value is a ``Secret``: pyinfra prints ``*MASKED*`` wherever it shows one.
 
 Example::
 
-    from lib.secrets import load
-    secrets = load()                      # creates/extends secrets.json on first use
-    secrets["galera_root_password"]       # Secret('*MASKED*'); .unmask() gives the value
+    from lib.secrets import SecretStore
+    secrets = SecretStore()                # nothing read yet
+    secrets["galera_root_password"]        # Secret('*MASKED*'); .unmask() gives the value
+    secrets.unsaved                        # ['corosync_authkey', ...]: generated, not in the file yet
+    secrets.save()                         # writes them (0600), keeps every existing value
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import secrets as _random
 import stat
 import string
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pyinfra.api import HiddenValue
@@ -79,19 +85,72 @@ def check_mode(path: Path) -> None:
         )
 
 
+def _write(path: Path, values: Mapping[str, str]) -> None:
+    """Replace ``path`` atomically by a file created 0600 (never chmod-ed afterwards)."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)  # O_EXCL: a leftover file would keep its own mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(dict(values), handle, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+class SecretStore(Mapping[str, Secret]):
+    """The secrets file, read on first access, written only by ``save()``.
+
+    ``pyinfra`` hands out a shallow copy of a group_data value on every ``host.data`` access:
+    ``__copy__`` returns the store itself, so every host of a run sees the same values.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path or secrets_path())
+        self._values: dict[str, str] = {}
+        self._unsaved: list[str] = []
+
+    def _loaded(self) -> dict[str, str]:
+        if not self._values:
+            path = self.path
+            values = json.loads(path.read_text() or "{}") if path.exists() else {}  # mode: lib.validate
+            self._unsaved[:] = [key for key in GENERATORS if not values.get(key)]
+            values.update({key: GENERATORS[key]() for key in self._unsaved})
+            self._values.update(values)
+        return self._values
+
+    @property
+    def unsaved(self) -> list[str]:
+        """Keys generated in memory that the file does not hold yet."""
+        self._loaded()
+        return list(self._unsaved)
+
+    def save(self) -> None:
+        """Write the generated keys into the file (created 0600); a no-op when none is missing."""
+        if self.unsaved:
+            _write(self.path, self._loaded())
+            self._unsaved.clear()
+
+    def __getitem__(self, key: str) -> Secret:
+        return Secret(self._loaded()[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+    def __copy__(self) -> "SecretStore":
+        return self
+
+    def to_json(self) -> dict[str, str]:
+        """Masked, for ``debug-inventory`` and ``--json``."""
+        return {key: secret.to_json() for key, secret in self.items()}
+
+
 def load(path: Path | None = None) -> dict[str, Secret]:
-    """Read the secrets file, add any missing key, return every value as a ``Secret``."""
-    path = Path(path or secrets_path())
-    values: dict[str, str] = {}
-    if path.exists():  # its mode is checked by lib.validate, which names the fix
-        values = json.loads(path.read_text() or "{}")
-    missing = [key for key in GENERATORS if not values.get(key)]
-    if missing:
-        for key in missing:
-            values[key] = GENERATORS[key]()
-        tmp = path.with_name(path.name + ".new")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(values, handle, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    return {key: Secret(value) for key, value in values.items()}
+    """Read the secrets file, write any missing key into it, return every value as a ``Secret``.
+
+    For tools that need the file as a deploy leaves it (the lab tests); ``group_data`` uses a
+    ``SecretStore``, which writes nothing until a deploy saves it.
+    """
+    store = SecretStore(path)
+    store.save()
+    return dict(store)

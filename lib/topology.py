@@ -7,14 +7,14 @@ Example (in a deploy file)::
     topo.address("srv")              # this host's srv address, e.g. "10.0.2.11"
     topo.vip("api")                  # the api virtual IP, e.g. "10.0.1.10"
     topo.is_first                    # True on group_data's firstnode
-    [p.name for p in topo.peers]     # every controller, inventory order
+    topo.names                       # every controller's name, inventory order
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-CONTROLLER_GROUP = "controllers"
+from lib.cluster import CONTROLLER_GROUP
 
 
 @dataclass(frozen=True)
@@ -56,20 +56,13 @@ class Topology:
         )
 
     @property
-    def peers(self) -> tuple[Node, ...]:
-        return self.nodes
-
-    @property
-    def node(self) -> Node:
-        return next(n for n in self.nodes if n.name == self.me)
+    def names(self) -> list[str]:
+        """Every controller's name, in inventory order."""
+        return [n.name for n in self.nodes]
 
     @property
     def is_first(self) -> bool:
         return self.me == self.firstnode
-
-    @property
-    def others(self) -> tuple[Node, ...]:
-        return tuple(n for n in self.nodes if n.name != self.firstnode)
 
     def address(self, net: str, name: str | None = None) -> str:
         name = name or self.me

@@ -190,8 +190,19 @@ SERVICE_SCHEMA: dict[str, Rule] = {
 SERVICE_REQUIRED = ("port", "binds", "check")
 # The identity service that /root/.openrc (deploys/openrc.py) points at.
 KEYSTONE_SERVICE = "keystone_public"
-TOP_LEVEL = {"netprefix", "netsuffix", "firstnode", "allow_even_controllers", "secrets",
-             "haproxy_services", *SCHEMA, *PACKAGE_SOURCES}
+# The top-level variables besides the component dicts of SCHEMA, with what ``validate`` accepts.
+TOP_LEVEL_RULES: dict[str, str] = {
+    "netprefix": f"a dict of {list(NETWORKS)}, each {{prefix: leading octets, network: address, class: 8-30}}",
+    "netsuffix": "a dict host -> integer, one per controller plus 'os'; prefix.suffix must be a host "
+                 "address of each network, no suffix used twice",
+    "firstnode": "one of the controllers of the inventory",
+    "allow_even_controllers": "True to accept an even number of controllers (at least 3 in any case)",
+    "secrets": "not checked; the file must be readable by its owner only (0600)",
+    **{key: good for key, (_, good) in PACKAGE_SOURCES.items()},
+    "haproxy_services": "a dict name -> service (fields below); no two enabled services on the same VIP port; "
+                        f"{KEYSTONE_SERVICE!r} present and enabled (/root/.openrc points at it)",
+}
+TOP_LEVEL = {*TOP_LEVEL_RULES, *SCHEMA}
 
 
 def _did_you_mean(key: str, known) -> str:

@@ -1,13 +1,22 @@
-"""Operations on Apache HTTPD (Debian layout: ``a2enmod``/``a2dismod``)."""
+"""Operations on Apache HTTPD (Debian layout: ``a2enmod``/``a2dismod``), and the arguments of
+the templates in templates/apache/."""
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from facts.apache import ApacheModules
+from lib.topology import Topology
+
+
+def template_args(topo: Topology, data) -> dict[str, Any]:
+    """Keyword arguments of ``files.template`` for ports.conf and the default site: this
+    controller's srv address (never a wildcard: HAProxy owns the VIPs' ports) and the port."""
+    return {"address": topo.address("srv"), "port": data.apache["port"]}
 
 
 @operation()

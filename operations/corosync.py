@@ -1,4 +1,5 @@
-"""Corosync operations: a reload or a restart that keeps the cluster quorate, and waiting on a fact.
+"""Corosync operations: a reload or a restart that keeps the cluster quorate; the arguments of
+templates/corosync/corosync.conf.j2 and what a running corosync needs to take it.
 
 Example (decide from the running configuration map, then reload or restart one node at a time)::
 
@@ -9,41 +10,22 @@ Example (decide from the running configuration map, then reload or restart one n
 
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any
 
-import gevent
 from pyinfra import host
-from pyinfra.api import FactBase, FunctionCommand, OperationError, operation
+from pyinfra.api import FunctionCommand, operation
 
 from facts.corosync import CorosyncQuorum
+from lib.topology import Topology
+from operations.common import wait_for
+
+TEMPLATE = "templates/corosync/corosync.conf.j2"
 
 
-def wait_for(fact: type[FactBase], ready: Callable[[Any], bool], timeout: float, what: str,
-             interval: float = 1.0, **fact_kwargs: Any) -> None:
-    """Read ``fact`` until ``ready(value)``; raise ``OperationError`` after ``timeout`` seconds.
-
-    Meant to run inside a ``FunctionCommand``, at execution time, on the current host.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = host.get_fact(fact, **fact_kwargs)
-        if ready(value):
-            return
-        if time.monotonic() >= deadline:
-            raise OperationError(f"{host.name}: {what} not reached within {timeout:.0f}s (last: {value})")
-        gevent.sleep(interval)
-
-
-def wait_unless_ready(fact: type[FactBase], ready: Callable[[Any], bool], timeout: float, what: str,
-                      note: Callable[[Any], str]):
-    """Body of a waiting operation: a no-op saying ``note(value)`` when ``fact`` is ready at
-    prepare, else a wait for it at execution (``wait_for``). Use with ``yield from``."""
-    value = host.get_fact(fact)
-    if ready(value):
-        host.noop(note(value))
-        return
-    yield FunctionCommand(wait_for, (fact, ready, timeout, what), {})
+def template_args(topo: Topology, data) -> dict[str, Any]:
+    """Keyword arguments of ``files.template`` for TEMPLATE: this node, group_data ``corosync``,
+    every controller (node ids and addresses, inventory order)."""
+    return {"me": topo.me, "corosync": data.corosync, "nodes": topo.nodes}
 
 
 def quorate(quorum: dict[str, Any]) -> bool:

@@ -2,7 +2,9 @@
 SQL accounts; and the cluster decision the deploy takes from every controller's facts.
 
 Galera rules kept here:
-- only a **new** cluster is ever bootstrapped (no node has cluster state, none runs);
+- only a **new** cluster is ever bootstrapped (no node has cluster state, none runs), or one
+  whose first bootstrap was interrupted before any other node joined (only the first node
+  has cluster state: nothing elsewhere to lose);
 - an existing cluster that is fully stopped is never bootstrapped by a deploy: that is
   recovery (``deploys/recover.py``), which must first find the most advanced node;
 - members start, join and restart one at a time, each waiting until it is ``Synced``.
@@ -20,6 +22,7 @@ from pyinfra.api import HiddenValue, QuoteString, StringCommand, operation
 from pyinfra.api.exceptions import DeployError
 
 from facts.galera import (
+    GRASTATE,
     SYNCED,
     GraState,
     MariadbAccounts,
@@ -31,6 +34,7 @@ from facts.galera import (
     sql_string,
 )
 from lib.topology import Topology
+from operations.common import fail
 
 CONFIG = "/etc/mysql/mariadb.conf.d/99-galera.cnf"  # read after Debian's 50-server.cnf: wins
 PEERS_CONFIG = "/etc/mysql/mariadb.conf.d/99-galera-peers.cnf"  # wsrep_cluster_address alone
@@ -47,7 +51,7 @@ RECOVERY_HINT = "run deploys/recover.py (it finds the most advanced node and boo
 # --- the cluster decision ------------------------------------------------------------------
 
 
-def plan_cluster(nodes: dict[str, dict[str, Any] | None]) -> str:
+def plan_cluster(nodes: dict[str, dict[str, Any] | None], first: str | None = None) -> str:
     """
     Decide, from every controller's ``{"grastate": GraState, "status": WsrepStatus}`` (``None``
     for an unreachable controller), whether the deploy creates a **new** cluster or works
@@ -56,6 +60,10 @@ def plan_cluster(nodes: dict[str, dict[str, Any] | None]) -> str:
     - ``"existing"``: some node runs in a Primary component; stopped members just join it.
     - ``"new"``: every node answered, none has cluster state (grastate.dat uuid) and none runs
       Galera; the first node bootstraps with ``galera_new_cluster``.
+    - ``"resume"``: a first bootstrap interrupted before any other node joined: every node
+      answered, none runs Galera, and ``first`` (the node that bootstraps a new cluster) is the
+      only one with cluster state. It bootstraps again from its own data (no other node has any
+      to lose), then the others join as for a new cluster.
     """
     unreachable = sorted(name for name, node in nodes.items() if node is None)
     known = {name: node for name, node in nodes.items() if node is not None}
@@ -70,6 +78,8 @@ def plan_cluster(nodes: dict[str, dict[str, Any] | None]) -> str:
             f"reached, so whether a cluster exists is unknown; bring every controller back, or, if "
             f"the cluster existed, {RECOVERY_HINT}"
         )
+    if first is not None and with_state == [first] and not running:
+        return "resume"
     if with_state or running:
         where = ", ".join(
             f"{name} (seqno {known[name]['grastate'].get('seqno', '?')}, "
@@ -92,12 +102,12 @@ def template_args(topo: Topology, data) -> dict[str, Any]:
     """Keyword arguments of ``files.template`` for the templates in templates/galera/."""
     galera = data.galera
     address = topo.address("srv")
-    allowed = sorted({n.addresses["srv"] for n in topo.peers} | {topo.vip("srv")}, key=ipaddress.IPv4Address)
+    allowed = sorted({n.addresses["srv"] for n in topo.nodes} | {topo.vip("srv")}, key=ipaddress.IPv4Address)
     return {
         "galera": galera,
         "node_name": topo.me,
         "address": address,
-        "cluster_addresses": [n.addresses["srv"] for n in topo.peers],
+        "cluster_addresses": [n.addresses["srv"] for n in topo.nodes],
         "check_allowed": ["127.0.0.1", *allowed],
         "monitor_credentials": MONITOR_CREDENTIALS,
         "socket": SOCKET,
@@ -125,16 +135,21 @@ def upstream_pin(line: str) -> str:
 # --- commands ------------------------------------------------------------------------------
 
 
+def mark_safe_to_bootstrap_command() -> StringCommand:
+    """Set ``safe_to_bootstrap: 1`` in grastate.dat (the node chosen to bootstrap from)."""
+    return StringCommand("sed", "-i", QuoteString("s/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/"), GRASTATE)
+
+
 def wait_synced_command(timeout: int = SYNC_TIMEOUT) -> StringCommand:
     """Poll ``wsrep_local_state_comment`` once a second until Synced; fail after ``timeout`` s."""
     query = QuoteString("SHOW GLOBAL STATUS LIKE 'wsrep_local_state_comment'")
-    message = QuoteString(f"Galera node not Synced after {timeout}s (see journalctl -u {SERVICE})")
+    message = f"Galera node not Synced after {timeout}s (see journalctl -u {SERVICE})"
     return StringCommand(
         "i=0;", "until", "[",
         StringCommand('"$(mysql -NBe ', query, ' 2>/dev/null | cut -f2)"', _separator=""),
         "=", "Synced", "];", "do",
         "i=$((i+1));", "if", "[", "$i", "-gt", str(timeout), "];", "then",
-        "echo", message, ">&2;", "exit 1;", "fi;", "sleep 1;", "done",
+        StringCommand(fail(message), ";", _separator=""), "fi;", "sleep 1;", "done",
     )
 
 
@@ -155,14 +170,17 @@ def _is_synced(status: dict) -> bool:
 
 
 @operation()
-def bootstrap(timeout: int = SYNC_TIMEOUT):
+def bootstrap(timeout: int = SYNC_TIMEOUT, resume: bool = False):
     """
     Bootstrap a **new** Galera cluster on this node with Debian's ``galera_new_cluster``, then
     wait until it is Synced. Nothing happens when the node already runs in a Primary component.
     Refused (the operation fails) when the node has cluster state (grastate.dat): bootstrapping
-    an existing cluster from an arbitrary node loses transactions; that is recovery.
+    an existing cluster from an arbitrary node loses transactions; that is recovery. With
+    ``resume`` (``plan_cluster`` said ``"resume"``: this node is the only one with cluster state)
+    it bootstraps from its own data, marked ``safe_to_bootstrap`` first when a crash left it 0.
 
     + timeout: seconds to wait for Synced
+    + resume: the first bootstrap was interrupted before any other node joined
 
     **Example:**
 
@@ -176,10 +194,13 @@ def bootstrap(timeout: int = SYNC_TIMEOUT):
         host.noop(f"already in a Primary component ({status.get('local_state_comment')})")
         return
     grastate = host.get_fact(GraState)
-    if has_cluster_state(grastate):
+    if resume and has_cluster_state(grastate):
+        if not grastate.get("safe_to_bootstrap"):
+            yield mark_safe_to_bootstrap_command()
+    elif has_cluster_state(grastate):
         refusal = (f"{host.name} has Galera cluster state (uuid {grastate['uuid']}, seqno "
                    f"{grastate['seqno']}): not bootstrapping an existing cluster; {RECOVERY_HINT}")
-        yield StringCommand("echo", QuoteString(refusal), ">&2;", "exit 1")
+        yield fail(refusal)
         return
     # Restarts the package's standalone server, if it runs, as the first node of a new cluster.
     yield "galera_new_cluster"

@@ -13,6 +13,7 @@ from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import Sha1File
 
 from lib.topology import Topology
+from operations.common import fail, or_fail
 
 TEMPLATE = "templates/haproxy/haproxy.cfg.j2"
 
@@ -59,16 +60,13 @@ def install_checked_config(
     """
     new, live = host.get_fact(Sha1File, path=candidate), host.get_fact(Sha1File, path=dest)
     if new is None:
-        yield StringCommand("echo", QuoteString(f"{candidate} is missing: nothing to install"), ">&2", "&&", "exit 1")
+        yield fail(f"{candidate} is missing: nothing to install")
         return
     if new == live:
         host.noop(f"{dest} is already {candidate}")
         return
     rejected = f"haproxy -c rejected {candidate}; {dest} left unchanged (see the errors above)"
-    yield StringCommand(
-        "haproxy -c -f", QuoteString(candidate), "||",
-        "{", "echo", QuoteString(rejected), ">&2;", "exit 1;", "}",
-    )
+    yield or_fail(StringCommand("haproxy -c -f", QuoteString(candidate)), rejected)
     tmp = f"{dest}.tmp"
     yield StringCommand(
         "install", "-o", QuoteString(user), "-g", QuoteString(group), "-m", QuoteString(mode),

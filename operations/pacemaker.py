@@ -11,8 +11,8 @@ Example (on one node, once the cluster is formed)::
     pacemaker.cluster_properties(name="Properties", properties={"stonith-enabled": False})
     pacemaker.configure(
         name="HAProxy clone",
-        obj=pacemaker.clone("haproxy-clone", pacemaker.primitive(
-            "haproxy", "systemd:haproxy", ops=[{"name": "monitor", "interval": "5s"}])),
+        obj=pacemaker.clone(HAPROXY_CLONE, pacemaker.primitive(
+            HAPROXY_RESOURCE, "systemd:haproxy", ops=[{"name": "monitor", "interval": "5s"}])),
     )
 """
 
@@ -22,10 +22,11 @@ from typing import Any, Callable, Iterable, Mapping
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from pyinfra import host
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
 
 from facts.pacemaker import CibConfiguration, CrmMon, element_tree
-from operations.corosync import wait_unless_ready
+from lib.cluster import HAPROXY_BEFORE_VIPS, HAPROXY_CLONE, HAPROXY_RESOURCE, VIP_GROUP, VIP_RESOURCE, VIPS_WITH_HAPROXY
+from operations.common import wait_unless_ready
 
 # Where each kind of top-level object lives in the CIB.
 SCOPES = {
@@ -63,7 +64,7 @@ def primitive(rsc_id: str, agent: str, params: Mapping[str, Any] | None = None,
     elif len(parts) == 2:
         attrs = {"id": rsc_id, "class": parts[0], "type": parts[1]}
     else:
-        raise ValueError(f"resource agent {agent!r}: expected class:provider:type or class:type")
+        raise OperationValueError(f"resource agent {agent!r}: expected class:provider:type or class:type")
     element = Element("primitive", attrs)
     _nvpairs(element, rsc_id, "instance_attributes", params)
     _nvpairs(element, rsc_id, "meta_attributes", meta)
@@ -102,9 +103,10 @@ def order(constraint_id: str, first: str, then: str, kind: str = "Mandatory") ->
     return Element("rsc_order", {"id": constraint_id, "first": first, "then": then, "kind": kind})
 
 
-def seed_properties(settings: Mapping[str, Any], cluster_name: str) -> dict[str, Any]:
-    """The seed's cluster properties from group_data ``pacemaker``, plus corosync's cluster name
-    (pacemaker keeps the name it first saw, e.g. the package's default ``debian``)."""
+def cluster_property_values(settings: Mapping[str, Any], cluster_name: str) -> dict[str, Any]:
+    """The cluster properties ``cluster_properties`` sets: the seed's, from group_data
+    ``pacemaker``, plus corosync's cluster name (pacemaker keeps the name it first saw, e.g. the
+    package's default ``debian``)."""
     return {
         "cluster-name": cluster_name,
         "stonith-enabled": settings["stonith_enabled"],
@@ -113,8 +115,9 @@ def seed_properties(settings: Mapping[str, Any], cluster_name: str) -> dict[str,
     }
 
 
-def seed_configuration(topo, settings: Mapping[str, Any]) -> list[tuple[str, Element]]:
-    """The seed's resources and constraints, as ``(description, object)`` in creation order.
+def resources_and_constraints(topo, settings: Mapping[str, Any]) -> list[tuple[str, Element]]:
+    """The VIP group, the HAProxy clone and the constraints binding them (the seed's resources
+    and constraints), as ``(description, object)`` in creation order; ids from ``lib.cluster``.
 
     + topo: a ``lib.topology.Topology`` (VIP addresses and netmasks)
     + settings: group_data ``pacemaker`` (monitor intervals)
@@ -127,24 +130,25 @@ def seed_configuration(topo, settings: Mapping[str, Any]) -> list[tuple[str, Ele
 
     def vip(net: str) -> Element:
         return primitive(
-            f"vip{net}",
+            VIP_RESOURCE[net],
             "ocf:heartbeat:IPaddr2",
             params={"ip": topo.vip(net), "cidr_netmask": topo.netmasks[net]},
             ops=[{"name": "monitor", "interval": settings["vip_monitor_interval"], "timeout": "20s"}],
         )
 
     haproxy = primitive(
-        "haproxy",
+        HAPROXY_RESOURCE,
         "systemd:haproxy",
         ops=[{"name": "monitor", "interval": settings["haproxy_monitor_interval"], "timeout": "20s"}],
     )
+    vips = " and ".join(VIP_RESOURCE[net] for net in ("srv", "api"))
     return [
-        ("VIP group vips: vipsrv and vipapi (IPaddr2) together", group("vips", vip("srv"), vip("api"))),
-        ("HAProxy on every node: haproxy-clone (systemd:haproxy)", clone("haproxy-clone", haproxy)),
+        (f"VIP group {VIP_GROUP}: {vips} (IPaddr2) together", group(VIP_GROUP, vip("srv"), vip("api"))),
+        (f"HAProxy on every node: {HAPROXY_CLONE} (systemd:haproxy)", clone(HAPROXY_CLONE, haproxy)),
         ("Constraint: the VIPs only where HAProxy runs",
-         colocation("vips-with-haproxy", "vips", "haproxy-clone", "INFINITY")),
+         colocation(VIPS_WITH_HAPROXY, VIP_GROUP, HAPROXY_CLONE, "INFINITY")),
         ("Constraint: HAProxy started before the VIPs",
-         order("haproxy-before-vips", "haproxy-clone", "vips", "Optional")),
+         order(HAPROXY_BEFORE_VIPS, HAPROXY_CLONE, VIP_GROUP, "Optional")),
     ]
 
 
@@ -218,11 +222,11 @@ def configure(obj: Element):
 
         pacemaker.configure(
             name="VIPs only where HAProxy runs",
-            obj=pacemaker.colocation("vips-with-haproxy", "vips", "haproxy-clone"),
+            obj=pacemaker.colocation(VIPS_WITH_HAPROXY, VIP_GROUP, HAPROXY_CLONE),
         )
     """
     if obj.tag not in SCOPES:
-        raise ValueError(f"cannot configure <{obj.tag}>: one of {', '.join(SCOPES)}")
+        raise OperationValueError(f"cannot configure <{obj.tag}>: one of {', '.join(SCOPES)}")
     scope, obj_id = SCOPES[obj.tag], obj.get("id")
     current = host.get_fact(CibConfiguration)[scope].get(obj_id)
     if current == element_tree(obj):

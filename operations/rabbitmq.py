@@ -1,5 +1,5 @@
 """Operations on a RabbitMQ node with ``rabbitmqctl``: users, permissions and policies (one
-operation, one read), joins.
+operation, one read), joins; and the arguments of the templates in templates/rabbitmq/.
 
 Each one reads a fact from ``facts.rabbitmq`` and yields commands only for what differs; a
 second run changes nothing. Passwords are masked (``HiddenValue``) in every printed command.
@@ -8,24 +8,43 @@ Example::
 
     rabbitmq.access(name="RabbitMQ users", users={"admin": {"password": secret, "tags": ["administrator"]}})
     rabbitmq.join_cluster(name="Join rabbit@ctrl-1", node="rabbit@ctrl-1", _serial=True)
+    rabbitmq.app_running(name="RabbitMQ app running where only its VM runs")
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Generator
+from typing import Any
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
-from facts.rabbitmq import RabbitmqClusterStatus, RabbitmqDefinitions, hidden
+from facts.rabbitmq import RabbitmqAppState, RabbitmqClusterStatus, RabbitmqDefinitions, has_partition_handling, hidden
+from lib.topology import Topology
+from operations.common import fail
 
 Commands = Generator[StringCommand, None, None]
+AMQP_PORT = 5672
 
 
-def _fail(message: str) -> StringCommand:
-    # Fails this host only (raising would abort the run for every host).
-    return StringCommand("echo", QuoteString(message), ">&2; exit 1")
+def version_text(version: tuple[int, ...]) -> str:
+    """``(3, 10, 8)`` -> ``"3.10.8"``; ``"unknown"`` for ``()``."""
+    return ".".join(map(str, version)) or "unknown"
+
+
+def template_args(topo: Topology, data, version: tuple[int, ...]) -> dict[str, Any]:
+    """Keyword arguments of ``files.template`` for the templates in templates/rabbitmq/.
+
+    + version: the RabbitMQ version installed, or apt's candidate (``facts.rabbitmq.upstream_version``):
+      ``cluster_partition_handling`` is written only where it exists (< 4.3)
+    """
+    return {
+        "address": topo.address("srv"),
+        "port": AMQP_PORT,
+        "version": version_text(version),
+        "partition_handling": data.rabbitmq["partition_handling"] if has_partition_handling(version) else None,
+    }
 
 
 @operation()
@@ -122,18 +141,41 @@ def join_cluster(node: str) -> Commands:
     """
     status = host.get_fact(RabbitmqClusterStatus)
     if not status:
-        yield _fail(f"RabbitMQ is not running on {host.name}: cannot join {node}")
+        yield fail(f"RabbitMQ is not running on {host.name}: cannot join {node}")
         return
     members = status["disc_nodes"] + status["ram_nodes"]
     if node in members:
         host.noop(f"already a member of the cluster of {node}")
         return
     if len(members) > 1:
-        yield _fail(
+        yield fail(
             f"{host.name} is clustered with {', '.join(members)}, not with {node}: refusing to reset it; "
             f"remove it from that cluster first (rabbitmqctl forget_cluster_node on its members)"
         )
         return
     yield StringCommand("rabbitmqctl -q stop_app")
     yield StringCommand("rabbitmqctl -q join_cluster", QuoteString(node))
+    yield StringCommand("rabbitmqctl -q start_app")
+
+
+@operation()
+def app_running() -> Commands:
+    """
+    Start the RabbitMQ application where its Erlang VM runs without it (``RabbitmqAppState``
+    ``"stopped"``: a ``stop_app`` left behind, a ``join_cluster`` that failed after stopping
+    it; systemd says active and nothing else would start it). Only ``start_app``: a node that
+    is no longer a member comes back as a standalone node, which ``join_cluster`` then joins
+    (resetting it: it holds nothing of the cluster); a member is never reset here. Nothing
+    happens when the app runs or boots, or when the VM itself is down (systemd's business).
+
+    **Example:**
+
+    .. code:: python
+
+        rabbitmq.app_running(name="RabbitMQ app running where only its VM runs")
+    """
+    state = host.get_fact(RabbitmqAppState)
+    if state != "stopped":
+        host.noop(f"RabbitMQ app {'running' if state == 'running' else state}")
+        return
     yield StringCommand("rabbitmqctl -q start_app")

@@ -14,56 +14,23 @@ RabbitMQ: stopped nodes are started together (each waits for the last node that 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
-from gevent.lock import BoundedSemaphore
 from pyinfra import host, logger
 from pyinfra.api import QuoteString, StringCommand, operation
-from pyinfra.api.exceptions import ConnectError, DeployError
+from pyinfra.api.exceptions import DeployError
 
-from facts.galera import GRASTATE, GraState, WsrepStatus
+from facts.galera import GraState, WsrepStatus
 from facts.pacemaker import CrmMon
 from facts.rabbitmq import RabbitmqClusterStatus
-from facts.recovery import GaleraPosition, ServiceState
-from operations.corosync import wait_unless_ready
-from operations.galera import SERVICE, SYNC_TIMEOUT, wait_synced_command
+from facts.recovery import GaleraPosition
+from facts.systemd import ServiceState
+from lib.cluster import HAPROXY_RESOURCE
+from operations.common import fail, wait_unless_ready
+from operations.galera import SERVICE, SYNC_TIMEOUT, mark_safe_to_bootstrap_command, wait_synced_command
 
 DOCS = "docs/operations.md"
 RUNNING_STATES = ("active", "activating", "deactivating", "reloading")
-
-# --- one decision per run ---------------------------------------------------------------------
-# pyinfra runs the deploy file once per host, in parallel greenlets. Every host must act on the
-# same decision, taken from one reading of the facts: the first host decides, the others wait.
-_decisions: dict[Any, Any] = {}
-_deciding = BoundedSemaphore()
-
-
-def decide_once(key: Any, decide: Callable[[], Any]) -> Any:
-    """``decide()`` once per ``key`` (e.g. ``(id(state), "galera")``); its result, or the
-    ``DeployError`` it raised, is given to every later caller."""
-    with _deciding:
-        if key not in _decisions:
-            try:
-                _decisions[key] = decide()
-            except DeployError as error:
-                _decisions[key] = error
-    result = _decisions[key]
-    if isinstance(result, DeployError):
-        raise result
-    return result
-
-
-def peer_fact(name: str, fact: type, **kwargs: Any) -> Any:
-    """A fact of the controller ``name``; ``None`` when it cannot be reached."""
-    try:
-        return host.inventory.get_host(name).get_fact(fact, **kwargs)
-    except ConnectError:
-        return None
-
-
-def _fail(message: str) -> StringCommand:
-    # Fails this host only (raising would abort the run for every host).
-    return StringCommand("echo", QuoteString(message), ">&2; exit 1")
 
 
 # --- Galera: the decision -------------------------------------------------------------------
@@ -196,11 +163,11 @@ def galera_bootstrap_from_position(uuid: str, seqno: int, timeout: int = SYNC_TI
         return
     position = host.get_fact(GaleraPosition).get("position") or {}
     if (position.get("uuid"), position.get("seqno")) != (uuid, seqno):
-        yield _fail(f"{host.name}: Galera position is now {position.get('uuid')}:{position.get('seqno')}, "
+        yield fail(f"{host.name}: Galera position is now {position.get('uuid')}:{position.get('seqno')}, "
                     f"not {uuid}:{seqno} as when the recovery was decided: nothing started; run the recovery again")
         return
     if not host.get_fact(GraState).get("safe_to_bootstrap"):
-        yield StringCommand("sed", "-i", QuoteString("s/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/"), GRASTATE)
+        yield mark_safe_to_bootstrap_command()
     yield "galera_new_cluster"
     yield wait_synced_command(timeout)
 
@@ -294,7 +261,7 @@ def vips_placed(vips: list[str]) -> Callable[[dict], bool]:
         resources = status.get("resources", [])
         placed = {tuple(r["nodes"]) for r in resources if r["id"] in vips and r["role"] == "Started"}
         found = {r["id"] for r in resources if r["id"] in vips and r["role"] == "Started"}
-        haproxy = {n for r in resources if r["id"] == "haproxy" and r["role"] == "Started" for n in r["nodes"]}
+        haproxy = {n for r in resources if r["id"] == HAPROXY_RESOURCE and r["role"] == "Started" for n in r["nodes"]}
         return (bool(status.get("quorum")) and found == set(vips) and len(placed) == 1
                 and len(next(iter(placed))) == 1 and next(iter(placed))[0] in haproxy)
 
@@ -313,7 +280,7 @@ def wait_vips(vips: list[str], timeout: int = 180):
 
     .. code:: python
 
-        recovery.wait_vips(name="Wait for the VIPs", vips=["vipsrv", "vipapi"])
+        recovery.wait_vips(name="Wait for the VIPs", vips=list(VIP_RESOURCE.values()))
     """
     yield from wait_unless_ready(
         CrmMon, vips_placed(vips), timeout, f"{', '.join(vips)} placed with HAProxy",

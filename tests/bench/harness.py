@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from lib.cluster import VIP_GROUP, VIP_RESOURCE
 from tests.lab.lab import VIP_SUFFIX, Lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -271,7 +272,7 @@ class BenchLab:
         run = self.pyinfra("fact", fact, "--json", timeout=120, LAB_ALLOW_STOPPED="1")
         return run.results().get(fact) or {}
 
-    def vip_holder(self, resource: str = "vipsrv") -> str | None:
+    def vip_holder(self, resource: str = VIP_RESOURCE["srv"]) -> str | None:
         """The node where pacemaker runs ``resource``, from the project's CrmMon fact."""
         for status in self.fact("facts.pacemaker.CrmMon").values():
             if status and status.get("quorum"):
@@ -281,13 +282,13 @@ class BenchLab:
         return None
 
     def place_vips(self, node: str, timeout: int = 60) -> None:
-        """Move the VIP group ``vips`` to ``node`` and wait until it runs there, then drop the
+        """Move the VIP group (``VIP_GROUP``) to ``node`` and wait until it runs there, then drop the
         move's location constraint (nothing pulls the VIPs back: no stickiness needed)."""
         n = next(h for h in self.hosts if self.lab.state(h) == "RUNNING")
-        script = (f"crm_resource --move --resource vips --node {node} >/dev/null 2>&1; "
-                  f"for i in $(seq {timeout * 2}); do crm_resource --locate --resource vipsrv 2>/dev/null "
-                  f"| grep -q 'running on: {node}$' && ok=1 && break; sleep 0.5; done; "
-                  "crm_resource --clear --resource vips >/dev/null 2>&1; [ -n \"$ok\" ]")
+        script = (f"crm_resource --move --resource {VIP_GROUP} --node {node} >/dev/null 2>&1; "
+                  f"for i in $(seq {timeout * 2}); do crm_resource --locate --resource {VIP_RESOURCE['srv']} "
+                  f"2>/dev/null | grep -q 'running on: {node}$' && ok=1 && break; sleep 0.5; done; "
+                  f"crm_resource --clear --resource {VIP_GROUP} >/dev/null 2>&1; [ -n \"$ok\" ]")
         proc = self.ssh(n, script, timeout=timeout + 30)
         if proc.returncode:
             raise RuntimeError(f"the VIPs did not move to {node} within {timeout}s: {proc.stderr}")

@@ -5,8 +5,8 @@ is written in the call or in a module constant (``PACKAGES = [...]``); calls und
 (optional extras such as the upstream MariaDB repository's curl/gpg) do not. The benchmark
 checks the result against ``apt-mark showmanual`` on a converged host.
 
-``pip_packages`` reads ``buildenv["pip_packages"]`` from group_data the same way (what the
-build env installs from PyPI), without importing group_data (which would load the secrets).
+``pip_packages`` reads ``buildenv["pip_packages"]`` from group_data (what the build env
+installs from PyPI); running group_data reads and writes no secret.
 
 Example::
 
@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import ast
+import runpy
 from pathlib import Path
 
 
@@ -62,12 +63,5 @@ def deploy_packages(deploys: Path) -> list[str]:
 
 
 def pip_packages(group_data: Path) -> list[str]:
-    """``buildenv["pip_packages"]`` of a group_data file (a literal list), [] when absent."""
-    for statement in ast.parse(group_data.read_text()).body:
-        if isinstance(statement, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "buildenv" for t in statement.targets) \
-                and isinstance(statement.value, ast.Dict):
-            for key, value in zip(statement.value.keys, statement.value.values):
-                if isinstance(key, ast.Constant) and key.value == "pip_packages":
-                    return _literal_list(value, {})
-    return []
+    """``buildenv["pip_packages"]`` of a group_data file, [] when absent."""
+    return list(runpy.run_path(str(group_data)).get("buildenv", {}).get("pip_packages", []))

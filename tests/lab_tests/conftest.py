@@ -64,7 +64,8 @@ class LabHandle:
         return self.lab.address(net, n)
 
     def vip(self, net: str) -> str:
-        return f"{self.lab.prefix(net)}.10"
+        """The virtual IP of ``net``: ``netsuffix["os"]`` on the net's prefix, as group_data builds it."""
+        return f"{self.lab.prefix(net)}.{self.lab.describe()['netsuffix']['os']}"
 
     @property
     def hosts(self) -> range:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from lib.cluster import HAPROXY_RESOURCE, VIP_RESOURCE
 from lib.secrets import load as load_secrets
 from tests.lab_tests.conftest import ROOT, changed_ops
 
@@ -60,15 +61,16 @@ def test_health_report_is_green(lab, converged):
 
 def vip_holder(lab) -> tuple[str, dict]:
     crm = next(v for v in lab.fact("facts.pacemaker.CrmMon").values() if v.get("quorum"))
-    placed = {r["id"]: r["nodes"] for r in crm["resources"] if r["id"] in ("vipsrv", "vipapi")}
+    placed = {r["id"]: r["nodes"] for r in crm["resources"] if r["id"] in VIP_RESOURCE.values()}
     return placed, crm
 
 
 def test_both_vips_on_one_node_with_haproxy(lab, converged):
     placed, crm = vip_holder(lab)
-    assert len(placed) == 2 and placed["vipsrv"] == placed["vipapi"] and len(placed["vipsrv"]) == 1, placed
-    holder = placed["vipsrv"][0]
-    haproxy_on = {n for r in crm["resources"] if r["id"].startswith("haproxy") and r["active"] for n in r["nodes"]}
+    srv, api = VIP_RESOURCE["srv"], VIP_RESOURCE["api"]
+    assert len(placed) == 2 and placed[srv] == placed[api] and len(placed[srv]) == 1, placed
+    holder = placed[srv][0]
+    haproxy_on = {n for r in crm["resources"] if r["id"] == HAPROXY_RESOURCE and r["active"] for n in r["nodes"]}
     assert holder in haproxy_on
     n = int(holder.split("-")[1])
     addrs = lab.ssh(n, "ip -4 -o addr show").stdout
@@ -95,7 +97,7 @@ def test_sql_through_the_srv_vip_reaches_the_active_galera_node(lab, converged):
 
 def test_haproxy_stats_show_galera_up(lab, converged):
     placed, _ = vip_holder(lab)
-    holder = placed["vipsrv"][0]
+    holder = placed[VIP_RESOURCE["srv"]][0]
     n = int(holder.split("-")[1])
     user = "admin"
     password = load_secrets()["haproxy_stats_password"].unmask()

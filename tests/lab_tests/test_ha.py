@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+from lib.cluster import HAPROXY_CLONE, VIP_GROUP, VIP_RESOURCE
 from lib.secrets import load as load_secrets
 from tests.lab_tests.conftest import ROOT, changed_ops, ok
 
@@ -74,11 +75,11 @@ def status(lab, runs):
 
 
 def vip_nodes(status: dict) -> dict[str, list[str]]:
-    return {r["id"]: r["nodes"] for r in status["resources"] if r["parent"] == "vips"}
+    return {r["id"]: r["nodes"] for r in status["resources"] if r["parent"] == VIP_GROUP}
 
 
 def haproxy_nodes(status: dict) -> list[str]:
-    return sorted(n for r in status["resources"] if r["parent"] == "haproxy-clone" and r["role"] == "Started"
+    return sorted(n for r in status["resources"] if r["parent"] == HAPROXY_CLONE and r["role"] == "Started"
                   for n in r["nodes"])
 
 
@@ -131,8 +132,9 @@ def test_pacemaker_three_nodes_online_vips_with_haproxy(lab, status):
     assert status["dc"] in names and status["quorum"]
     assert status["nodes"] == {"online": names, "offline": [], "standby": []}
     vips = vip_nodes(status)
-    assert set(vips) == {"vipsrv", "vipapi"}
-    assert vips["vipsrv"] == vips["vipapi"] and len(vips["vipsrv"]) == 1, vips
+    srv, api = VIP_RESOURCE["srv"], VIP_RESOURCE["api"]
+    assert set(vips) == {srv, api}
+    assert vips[srv] == vips[api] and len(vips[srv]) == 1, vips
     assert haproxy_nodes(status) == names
     assert not [r for r in status["resources"] if r["failed"]]
 
@@ -148,7 +150,7 @@ def test_cluster_properties_and_haproxy_owned_by_pacemaker(lab, runs):
 
 
 def test_vips_answer_ping_from_the_machine(lab, status):
-    [node] = vip_nodes(status)["vipsrv"]
+    [node] = vip_nodes(status)[VIP_RESOURCE["srv"]]
     addresses = ok(lab.ssh(int(node.rsplit("-", 1)[1]), "ip -4 -o addr show"))
     for net in NETS:
         assert f"{lab.vip(net)}/" in addresses, net
@@ -156,7 +158,8 @@ def test_vips_answer_ping_from_the_machine(lab, status):
 
 
 def test_vips_move_to_another_haproxy_node_on_standby(lab, status):
-    [node] = vip_nodes(status)["vipsrv"]
+    srv, api = VIP_RESOURCE["srv"], VIP_RESOURCE["api"]
+    [node] = vip_nodes(status)[srv]
     n = int(node.rsplit("-", 1)[1])
     ok(lab.ssh(n, f"crm_standby --node {node} --update on"))
     try:
@@ -164,12 +167,12 @@ def test_vips_move_to_another_haproxy_node_on_standby(lab, status):
         while time.monotonic() < deadline:
             now = lab.fact("facts.pacemaker.CrmMon")["ctrl-1"]
             vips = vip_nodes(now)
-            if vips["vipsrv"] and vips["vipsrv"] != [node] and vips["vipapi"] == vips["vipsrv"]:
+            if vips[srv] and vips[srv] != [node] and vips[api] == vips[srv]:
                 moved = now
                 break
             time.sleep(1)
         assert moved, f"VIPs did not leave {node} within 60s"
-        assert vip_nodes(moved)["vipsrv"][0] in haproxy_nodes(moved)
+        assert vip_nodes(moved)[srv][0] in haproxy_nodes(moved)
         assert all(ping(lab.vip(net)) for net in NETS)
     finally:
         ok(lab.ssh(n, f"crm_standby --node {node} --delete"))

@@ -22,6 +22,7 @@ import time
 
 import pytest
 
+from lib.cluster import VIP_RESOURCE
 from tests.lab_tests.conftest import changed_ops, ok
 from tests.lab_tests.drill_load import (
     AmqpLoad,
@@ -60,15 +61,15 @@ def number(name: str) -> int:
 
 
 def vip_holder(lab, alive: list[int]) -> int:
-    """The controller running vipsrv, as a quorate pacemaker sees it."""
+    """The controller running the srv VIP, as a quorate pacemaker sees it."""
     def holder():
         for status in facts(lab, "facts.pacemaker.CrmMon", alive).values():
-            nodes = [r["nodes"] for r in status.get("resources", []) if r["id"] == "vipsrv" and r["active"]]
+            nodes = [r["nodes"] for r in status.get("resources", []) if r["id"] == VIP_RESOURCE["srv"] and r["active"]]
             if status.get("quorum") and nodes and len(nodes[0]) == 1:
                 return number(nodes[0][0])
         return None
 
-    return wait_until(holder, 120, "vipsrv placed")
+    return wait_until(holder, 120, f"{VIP_RESOURCE['srv']} placed")
 
 
 def serving(lab, alive: list[int]) -> str:

@@ -17,6 +17,7 @@ NAMES = ["ctrl-1", "ctrl-2", "ctrl-3"]
 
 @pytest.fixture(autouse=True)
 def _throwaway_secrets(tmp_path, monkeypatch):
+    """Unit tests never read the developer's secrets.json (group_data itself writes nothing)."""
     monkeypatch.setenv("PREREQOS_SECRETS", str(tmp_path / "secrets.json"))
 
 
@@ -28,4 +29,5 @@ def default_data() -> _Data:
         key: value for key, value in namespace.items()
         if not key.startswith("__") and not isinstance(value, (types.ModuleType, types.FunctionType))
     }
+    data["secrets"] = dict(data["secrets"])  # generated in memory; tests may override a value
     return _Data(copy.deepcopy(data))

@@ -37,7 +37,7 @@ def test_fact_refuses_what_is_not_a_module_list(output):
 def test_fact_treats_no_module_as_empty_not_error():
     fact = ApacheModules()
     assert fact.command() == "a2query -m || [ $? -eq 32 ]"
-    assert fact.requires_command == "a2query" and fact.default() == []
+    assert fact.requires_command() == "a2query" and fact.default() == []
 
 
 # --- operation: module ------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def test_module_name_is_quoted():
 # --- templates: ports.conf and the default site, as deploys/apache.py renders them ----------------
 def render(template: str, data, me: str) -> str:
     topo = Topology.from_data(me, data, NAMES)
-    args = {"host": SimpleNamespace(name=me), "address": topo.address("srv"), "port": data.apache["port"]}
+    args = {"host": SimpleNamespace(name=me), **apache.template_args(topo, data)}
     return get_template(str(ROOT / "templates/apache" / template)).render(args)
 
 

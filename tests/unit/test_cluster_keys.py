@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from lib.cluster_keys import SHARED_KEYS, foreign_keys
+from lib.cluster_keys import COROSYNC_AUTHKEY, RABBITMQ_COOKIE, SHARED_KEYS, foreign_keys, key_bytes
 from lib.secrets import Secret
 
 AUTHKEY = bytes(range(256))
@@ -29,3 +29,10 @@ def test_other_cookie_is_refused_by_name_without_the_value():
 def test_both_keys_foreign_are_both_named():
     refusal = foreign_keys("ctrl-1", {path: "f" * 40 for path in SHARED_KEYS}, SECRETS)
     assert "corosync_authkey" in refusal and "rabbitmq_cookie" in refusal
+
+
+def test_key_bytes_are_what_the_deploys_write_and_the_guard_hashes():
+    """The corosync authkey is the secret base64-decoded (256 raw bytes), the cookie its text."""
+    assert key_bytes(COROSYNC_AUTHKEY, SECRETS) == AUTHKEY
+    assert key_bytes(RABBITMQ_COOKIE, SECRETS) == b"COOKIE"
+    assert {path: hashlib.sha1(key_bytes(path, SECRETS)).hexdigest() for path in SHARED_KEYS} == SAME

@@ -17,6 +17,7 @@ from pyinfra.context import ctx_host
 from facts.corosync import CorosyncCmap, CorosyncLinks, CorosyncQuorum
 from lib.topology import Topology
 from operations import corosync as corosync_ops
+from operations.common import wait_for
 from tests.unit.conftest import NAMES, ROOT
 from tests.unit.fakes import FakeHost, answers, run
 
@@ -52,7 +53,8 @@ def test_quorum_alone_is_not_quorate_and_blocked():
 def test_quorum_fact_command_and_default():
     fact = CorosyncQuorum()
     assert fact.requires_command() == "corosync-quorumtool"
-    assert fact.command().endswith("|| true")  # exit 2 (not quorate) is an answer, not a failure
+    # Exit 2 (not quorate) is an answer; exit 1 only when no corosync runs (stopped), else an error.
+    assert fact.command() == "corosync-quorumtool -s || [ $? -eq 2 ] || ! pgrep -x corosync >/dev/null"
     assert fact.default() == {"running": False, "quorate": False, "members": []}
 
 
@@ -93,7 +95,8 @@ def test_cmap_totem_types():
 
 
 def test_cmap_command_quotes_prefix():
-    assert CorosyncCmap().command(prefix="totem.").get_raw_value() == "corosync-cmapctl -b totem. 2>/dev/null || true"
+    assert CorosyncCmap().command(prefix="totem.").get_raw_value() == \
+        "corosync-cmapctl -b totem. || ! pgrep -x corosync >/dev/null"
     assert CorosyncCmap().command(prefix="a b").get_raw_value().startswith("corosync-cmapctl -b 'a b'")
 
 
@@ -106,8 +109,8 @@ def test_cmap_unexpected_line_raises():
 def render(data, names=NAMES, me="ctrl-1") -> str:
     topo = Topology.from_data(me, data, names)
     template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
-        (ROOT / "templates/corosync/corosync.conf.j2").read_text())
-    return template.render(me=me, corosync=data.corosync, nodes=topo.nodes)
+        (ROOT / corosync_ops.TEMPLATE).read_text())
+    return template.render(**corosync_ops.template_args(topo, data))
 
 
 def test_conf_knet_two_links_crypto_votequorum(default_data):
@@ -173,7 +176,7 @@ def quorum_host(*values) -> FakeHost:
 def test_restart_member_waits_for_quorum():
     commands = run(corosync_ops.restart, quorum_host(QUORATE), NAMES)
     assert commands[0] == "systemctl restart corosync.service pacemaker.service"
-    assert isinstance(commands[1], FunctionCommand) and commands[1].function is corosync_ops.wait_for
+    assert isinstance(commands[1], FunctionCommand) and commands[1].function is wait_for
     assert commands[1].args[0] is CorosyncQuorum and len(commands) == 2
 
 
@@ -187,13 +190,13 @@ def test_restart_without_quorum_to_keep_does_not_wait(before):
 def test_wait_for_polls_until_ready():
     host = quorum_host(CorosyncQuorum.default(), ALONE, QUORATE)
     with ctx_host.use(host):
-        corosync_ops.wait_for(CorosyncQuorum, corosync_ops.quorate, 10, "quorum", interval=0)
+        wait_for(CorosyncQuorum, corosync_ops.quorate, 10, "quorum", interval=0)
     assert len(host.asked) == 3
 
 
 def test_wait_for_times_out():
     with ctx_host.use(quorum_host(ALONE)), pytest.raises(OperationError, match="quorum not reached"):
-        corosync_ops.wait_for(CorosyncQuorum, corosync_ops.quorate, 0, "quorum", interval=0)
+        wait_for(CorosyncQuorum, corosync_ops.quorate, 0, "quorum", interval=0)
 
 
 # --- reload or restart: decided from the running configuration map --------------------------------
@@ -248,7 +251,7 @@ def test_change_node_renumbered_or_moved_is_a_restart(lab_data):
 
 def test_reload_member_waits_for_quorum():
     commands = run(corosync_ops.reload, quorum_host(QUORATE), NAMES + ["ctrl-4", "ctrl-5"])
-    assert commands[0] == "corosync-cfgtool -R" and commands[1].function is corosync_ops.wait_for
+    assert commands[0] == "corosync-cfgtool -R" and commands[1].function is wait_for
     assert len(commands) == 2
 
 

@@ -185,6 +185,28 @@ def test_plan_fully_stopped_existing_cluster_points_to_recovery():
         galera.plan_cluster(nodes)
 
 
+def test_plan_resumes_a_first_bootstrap_interrupted_before_any_join():
+    """Only the first node has cluster state, nothing runs (others never joined, maybe still
+    the package's standalone server): the deploy bootstraps the first node again."""
+    nodes = {"ctrl-1": node(LAST_STOPPED, {}), "ctrl-2": node({}, {}), "ctrl-3": node({}, STANDALONE)}
+    assert galera.plan_cluster(nodes, first="ctrl-1") == "resume"
+
+
+def test_plan_never_resumes_when_another_node_has_state_or_runs():
+    """State beyond the first node (a node joined) or on another node only: a real cluster
+    history, whose most advanced node only the recovery may choose."""
+    for nodes in (
+        {"ctrl-1": node(LAST_STOPPED, {}), "ctrl-2": node(LAST_STOPPED, {}), "ctrl-3": node({}, {})},
+        {"ctrl-1": node({}, {}), "ctrl-2": node(LAST_STOPPED, {}), "ctrl-3": node({}, {})},
+        {"ctrl-1": node(LAST_STOPPED, {}), "ctrl-2": node(RUNNING, NON_PRIMARY), "ctrl-3": node({}, {})},
+    ):
+        with pytest.raises(DeployError, match="deploys/recover.py"):
+            galera.plan_cluster(nodes, first="ctrl-1")
+    with pytest.raises(DeployError, match="ctrl-3 could not be reached"):
+        galera.plan_cluster({"ctrl-1": node(LAST_STOPPED, {}), "ctrl-2": node({}, {}), "ctrl-3": None},
+                            first="ctrl-1")
+
+
 def test_plan_no_primary_component_points_to_recovery():
     nodes = {n: node(RUNNING, NON_PRIMARY) for n in NAMES}
     with pytest.raises(DeployError, match="without a Primary component.*deploys/recover.py"):
@@ -221,6 +243,15 @@ def test_bootstrap_refused_on_existing_cluster_state():
     (command,) = run(galera.bootstrap, FakeHost({WsrepStatus: {}, GraState: LAST_STOPPED}))
     assert command.endswith("exit 1") and "not bootstrapping an existing cluster" in command
     assert "deploys/recover.py" in command and "galera_new_cluster" not in command
+
+
+def test_bootstrap_resumes_from_the_first_nodes_own_state():
+    assert run(galera.bootstrap, FakeHost({WsrepStatus: {}, GraState: LAST_STOPPED}), resume=True) == [
+        "galera_new_cluster", WAIT]
+    crashed = {**LAST_STOPPED, "seqno": -1, "safe_to_bootstrap": False}
+    assert run(galera.bootstrap, FakeHost({WsrepStatus: {}, GraState: crashed}), resume=True) == [
+        "sed -i 's/^safe_to_bootstrap:.*/safe_to_bootstrap: 1/' /var/lib/mysql/grastate.dat",
+        "galera_new_cluster", WAIT]
 
 
 def test_join_for_each_state():

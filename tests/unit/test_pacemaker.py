@@ -10,12 +10,15 @@ import copy
 from xml.etree.ElementTree import fromstring, tostring
 
 import pytest
-from pyinfra.api import FactProcessError, FunctionCommand
+from pyinfra.api import FactProcessError, FunctionCommand, OperationValueError
 
 from facts.pacemaker import CibConfiguration, CrmMon, element_tree
+from lib.cluster import (
+    HAPROXY_BEFORE_VIPS, HAPROXY_CLONE, HAPROXY_RESOURCE, VIP_GROUP, VIP_RESOURCE, VIPS_WITH_HAPROXY,
+)
 from lib.topology import Topology
 from operations import pacemaker
-from operations.corosync import wait_for
+from operations.common import wait_for
 from tests.unit.conftest import NAMES, ROOT
 from tests.unit.fakes import FakeHost, run
 
@@ -45,20 +48,20 @@ def test_crm_mon_converged():
     assert (status["running"], status["dc"], status["quorum"]) == (True, "ctrl-1", True)
     assert status["nodes"] == {"online": NAMES, "offline": [], "standby": []}
     by_id = {(r["id"], tuple(r["nodes"])): r for r in status["resources"]}
-    assert by_id[("vipsrv", ("ctrl-1",))] == {
-        "id": "vipsrv", "agent": "ocf:heartbeat:IPaddr2", "role": "Started", "active": True,
-        "failed": False, "nodes": ["ctrl-1"], "parent": "vips"}
-    assert by_id[("vipapi", ("ctrl-1",))]["parent"] == "vips"
-    haproxy = [r for r in status["resources"] if r["id"] == "haproxy"]
+    assert by_id[(VIP_RESOURCE["srv"], ("ctrl-1",))] == {
+        "id": VIP_RESOURCE["srv"], "agent": "ocf:heartbeat:IPaddr2", "role": "Started", "active": True,
+        "failed": False, "nodes": ["ctrl-1"], "parent": VIP_GROUP}
+    assert by_id[(VIP_RESOURCE["api"], ("ctrl-1",))]["parent"] == VIP_GROUP
+    haproxy = [r for r in status["resources"] if r["id"] == HAPROXY_RESOURCE]
     assert sorted(n for r in haproxy for n in r["nodes"]) == NAMES
-    assert {(r["role"], r["parent"], r["agent"]) for r in haproxy} == {("Started", "haproxy-clone", "systemd:haproxy")}
+    assert {(r["role"], r["parent"], r["agent"]) for r in haproxy} == {("Started", HAPROXY_CLONE, "systemd:haproxy")}
 
 
 def test_crm_mon_standby_node_moves_the_vips():
     status = crm_mon("crm_mon_standby_failover.xml")
     assert status["nodes"]["standby"] == ["ctrl-1"] and "ctrl-1" in status["nodes"]["online"]
-    vips = {r["id"]: r["nodes"] for r in status["resources"] if r["parent"] == "vips"}
-    assert vips == {"vipsrv": ["ctrl-2"], "vipapi": ["ctrl-2"]}
+    vips = {r["id"]: r["nodes"] for r in status["resources"] if r["parent"] == VIP_GROUP}
+    assert vips == {VIP_RESOURCE["srv"]: ["ctrl-2"], VIP_RESOURCE["api"]: ["ctrl-2"]}
 
 
 def test_crm_mon_without_quorum_everything_stopped():
@@ -81,7 +84,8 @@ def test_crm_mon_package_default_single_node():
 
 def test_crm_mon_command_and_errors():
     assert CrmMon().requires_command() == "crm_mon"
-    assert CrmMon().command() == "crm_mon --output-as=xml 2>/dev/null || true"
+    assert CrmMon().command() == "crm_mon --output-as=xml || [ $? -eq 102 ]"  # only "not connected"
+    assert CibConfiguration().command() == "cibadmin --query --scope configuration || [ $? -eq 102 ]"
     with pytest.raises(FactProcessError):
         CrmMon().process(["Connection to cluster failed"])
     with pytest.raises(FactProcessError):
@@ -93,10 +97,11 @@ def test_cib_configuration_converged():
     assert CIB["properties"]["stonith-enabled"] == "false"
     assert CIB["properties"]["no-quorum-policy"] == "stop"
     assert CIB["properties"]["cluster-recheck-interval"] == "5min"
-    assert list(CIB["resources"]) == ["vips", "haproxy-clone"]
-    assert list(CIB["constraints"]) == ["vips-with-haproxy", "haproxy-before-vips"]
-    vips = CIB["resources"]["vips"]
-    assert vips["tag"] == "group" and [c["attrs"]["id"] for c in vips["children"]] == ["vipsrv", "vipapi"]
+    assert list(CIB["resources"]) == [VIP_GROUP, HAPROXY_CLONE]
+    assert list(CIB["constraints"]) == [VIPS_WITH_HAPROXY, HAPROXY_BEFORE_VIPS]
+    vips = CIB["resources"][VIP_GROUP]
+    assert vips["tag"] == "group" and [c["attrs"]["id"] for c in vips["children"]] == [
+        VIP_RESOURCE["srv"], VIP_RESOURCE["api"]]
 
 
 def test_cib_configuration_errors():
@@ -110,7 +115,7 @@ def test_cib_configuration_errors():
 # --- builders -------------------------------------------------------------------------------
 def test_builders_reproduce_what_pacemaker_stored(default_data):
     """The seed's objects, built from group_data, equal the real CIB of the lab: no change."""
-    objects = pacemaker.seed_configuration(lab3_topology(default_data), default_data["pacemaker"])
+    objects = pacemaker.resources_and_constraints(lab3_topology(default_data), default_data["pacemaker"])
     built = {obj.get("id"): element_tree(obj) for _, obj in objects}
     assert built == {**CIB["resources"], **CIB["constraints"]}
 
@@ -130,7 +135,7 @@ def test_primitive_xml():
 
 
 def test_primitive_rejects_bad_agent():
-    with pytest.raises(ValueError):
+    with pytest.raises(OperationValueError):
         pacemaker.primitive("x", "IPaddr2")
 
 
@@ -141,10 +146,10 @@ def test_cib_value():
 # --- operations -------------------------------------------------------------------------------
 @pytest.fixture
 def properties(default_data):
-    return pacemaker.seed_properties(default_data["pacemaker"], default_data["corosync"]["cluster_name"])
+    return pacemaker.cluster_property_values(default_data["pacemaker"], default_data["corosync"]["cluster_name"])
 
 
-def test_seed_properties_from_data(properties):
+def test_cluster_property_values_from_data(properties):
     assert properties == {"cluster-name": "prereqos", "stonith-enabled": False, "no-quorum-policy": "stop",
                           "pe-warn-series-max": 1000, "pe-input-series-max": 1000, "pe-error-series-max": 1000,
                           "cluster-recheck-interval": "5min"}
@@ -176,7 +181,7 @@ def test_properties_only_the_differing_one(properties):
 @pytest.fixture
 def objects(default_data):
     return dict((obj.get("id"), obj) for _, obj in
-                pacemaker.seed_configuration(lab3_topology(default_data), default_data["pacemaker"]))
+                pacemaker.resources_and_constraints(lab3_topology(default_data), default_data["pacemaker"]))
 
 
 def test_configure_noop_when_equal(objects):
@@ -187,28 +192,28 @@ def test_configure_noop_when_equal(objects):
 
 
 def test_configure_creates_missing(objects):
-    [command] = run(pacemaker.configure, FakeHost({CibConfiguration: CibConfiguration.default()}), objects["vips"])
-    assert command.startswith("cibadmin --create --scope resources --xml-text '<group id=\"vips\">")
+    [command] = run(pacemaker.configure, FakeHost({CibConfiguration: CibConfiguration.default()}), objects[VIP_GROUP])
+    assert command.startswith(f"cibadmin --create --scope resources --xml-text '<group id=\"{VIP_GROUP}\">")
     xml = command.split("--xml-text ", 1)[1].strip("'")
-    assert element_tree(fromstring(xml)) == CIB["resources"]["vips"]
+    assert element_tree(fromstring(xml)) == CIB["resources"][VIP_GROUP]
     [command] = run(pacemaker.configure, FakeHost({CibConfiguration: CibConfiguration.default()}),
-                       objects["vips-with-haproxy"])
+                       objects[VIPS_WITH_HAPROXY])
     assert command == ("cibadmin --create --scope constraints --xml-text "
-                       "'<rsc_colocation id=\"vips-with-haproxy\" rsc=\"vips\" with-rsc=\"haproxy-clone\" "
+                       f"'<rsc_colocation id=\"{VIPS_WITH_HAPROXY}\" rsc=\"{VIP_GROUP}\" with-rsc=\"{HAPROXY_CLONE}\" "
                        "score=\"INFINITY\" />'")
 
 
 def test_configure_replaces_differing(objects, default_data):
     settings = {**default_data["pacemaker"], "haproxy_monitor_interval": "2s"}
     changed = dict((obj.get("id"), obj) for _, obj in
-                   pacemaker.seed_configuration(lab3_topology(default_data), settings))["haproxy-clone"]
+                   pacemaker.resources_and_constraints(lab3_topology(default_data), settings))[HAPROXY_CLONE]
     [command] = run(pacemaker.configure, FakeHost({CibConfiguration: CIB}), changed)
-    assert command.startswith("cibadmin --replace --scope resources --xml-text '<clone id=\"haproxy-clone\">")
+    assert command.startswith(f"cibadmin --replace --scope resources --xml-text '<clone id=\"{HAPROXY_CLONE}\">")
     assert 'interval="2s"' in command
 
 
 def test_configure_rejects_unknown_tag():
-    with pytest.raises(ValueError):
+    with pytest.raises(OperationValueError):
         run(pacemaker.configure, FakeHost({CibConfiguration: CIB}), fromstring("<node id='x'/>"))
 
 

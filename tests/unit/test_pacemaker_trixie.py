@@ -6,6 +6,7 @@ CIB pacemaker 3.0 stored (a re-run changes nothing)."""
 from __future__ import annotations
 
 from facts.pacemaker import CibConfiguration, CrmMon, element_tree
+from lib.cluster import HAPROXY_CLONE, HAPROXY_RESOURCE, VIP_GROUP, VIP_RESOURCE
 from lib.topology import Topology
 from operations import pacemaker
 from tests.unit.conftest import NAMES, ROOT
@@ -32,9 +33,9 @@ def test_crm_mon_converged():
     assert (CONVERGED["running"], CONVERGED["dc"], CONVERGED["quorum"]) == (True, "ctrl-2", True)
     assert CONVERGED["nodes"] == {"online": NAMES, "offline": [], "standby": []}
     assert [(r["id"], r["parent"], r["nodes"]) for r in CONVERGED["resources"]] == [
-        ("vipsrv", "vips", ["ctrl-1"]), ("vipapi", "vips", ["ctrl-1"]),
-        ("haproxy", "haproxy-clone", ["ctrl-2"]), ("haproxy", "haproxy-clone", ["ctrl-3"]),
-        ("haproxy", "haproxy-clone", ["ctrl-1"])]
+        (VIP_RESOURCE["srv"], VIP_GROUP, ["ctrl-1"]), (VIP_RESOURCE["api"], VIP_GROUP, ["ctrl-1"]),
+        (HAPROXY_RESOURCE, HAPROXY_CLONE, ["ctrl-2"]), (HAPROXY_RESOURCE, HAPROXY_CLONE, ["ctrl-3"]),
+        (HAPROXY_RESOURCE, HAPROXY_CLONE, ["ctrl-1"])]
     assert {(r["agent"], r["role"], r["active"], r["failed"]) for r in CONVERGED["resources"]} == {
         ("ocf:heartbeat:IPaddr2", "Started", True, False), ("systemd:haproxy", "Started", True, False)}
     assert pacemaker.cluster_ready(NAMES)(CONVERGED)
@@ -47,14 +48,14 @@ def test_crm_mon_not_running():
 
 
 def test_properties_set_by_the_deploy(default_data):
-    properties = pacemaker.seed_properties(default_data["pacemaker"], default_data["corosync"]["cluster_name"])
+    properties = pacemaker.cluster_property_values(default_data["pacemaker"], default_data["corosync"]["cluster_name"])
     assert CIB["properties"]["dc-version"] == "3.0.0-3.0.0"
     host = FakeHost({CibConfiguration: CIB})
     assert run(pacemaker.cluster_properties, host, properties) == []
 
 
 def test_builders_reproduce_what_pacemaker_3_stored(default_data):
-    objects = pacemaker.seed_configuration(lab5_topology(default_data), default_data["pacemaker"])
+    objects = pacemaker.resources_and_constraints(lab5_topology(default_data), default_data["pacemaker"])
     built = {obj.get("id"): element_tree(obj) for _, obj in objects}
     assert built == {**CIB["resources"], **CIB["constraints"]}
     for _, obj in objects:

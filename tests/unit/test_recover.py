@@ -1,19 +1,22 @@
 """Recovery: GaleraPosition on real output of each node state (captured on lab 6, MariaDB 10.11.19,
 see tests/fixtures/recovery/README.md), the Galera and RabbitMQ decisions (every refusal), each
-recovery operation for each fact state, and the one-decision-per-run helper."""
+recovery operation for each fact state."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 from pyinfra.api import FactProcessError, FunctionCommand
 from pyinfra.api.exceptions import DeployError
 
-from facts.galera import GraState, WsrepStatus
+from facts.galera import GRASTATE, GraState, WsrepStatus
 from facts.pacemaker import CrmMon
 from facts.rabbitmq import RabbitmqClusterStatus
-from facts.recovery import LOCK, GaleraPosition, ServiceState
+from facts.recovery import LOCK, GaleraPosition
+from facts.systemd import ServiceState
+from lib.cluster import VIP_RESOURCE
 from operations import recovery
 from tests.unit.conftest import ROOT
 from tests.unit.fakes import FakeHost, run
@@ -84,16 +87,60 @@ def test_position_rejects_garbage():
         GaleraPosition().process(["grastate_uuid: x"])  # no service line
 
 
-def test_position_command_is_serialised_and_never_fails_the_host():
+def test_position_command_is_serialised_and_runs_the_script_file():
     command = GaleraPosition().command().get_raw_value()
-    assert command.startswith(f"flock -w 300 {LOCK} sh -c ") and command.endswith("|| true")
+    assert command.startswith(f"flock -w 300 {LOCK} sh -c ") and command.endswith(f" galera_position {GRASTATE}")
+    assert "|| true" not in command  # a lock timeout or an SQL error fails the fact, never looks like "no evidence"
     assert "galera_recovery" in command and GaleraPosition().requires_command() == "galera_recovery"
     assert GaleraPosition.default() == {}
+    script = ROOT / "facts/scripts/galera_position.sh"
+    assert subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True).returncode == 0
+
+
+def test_position_script_accepts_only_no_server_from_mysql(tmp_path):
+    """The script on this machine with stub tools: "can't connect" is no SQL evidence, any other
+    mysql error (access denied) fails, with its message on stderr."""
+    script = ROOT / "facts/scripts/galera_position.sh"
+    (tmp_path / "grastate.dat").write_text("uuid:    c11a\nseqno:   11\nsafe_to_bootstrap: 1\n")
+    stubs = {"systemctl": "echo inactive; exit 3", "pgrep": "exit 1"}
+    # mysql's own messages (lab 1, MariaDB 10.11): a wrong socket path, and a user without access;
+    # then the same after a warning line on stderr (MariaDB 11 warns about the name `mysql`).
+    no_server = "ERROR 2002 (HY000): Can't connect to local server through socket '/nonexistent' (2)"
+    denied = "ERROR 1698 (28000): Access denied for user 'nobody'@'localhost'"
+    warning = "mysql: Deprecated program name."
+    for error, code in ((no_server, 0), (denied, 1), (f"{warning}\n{no_server}", 0), (f"{warning}\n{denied}", 1)):
+        stubs["mysql"] = f"printf '%s\\n' \"{error}\" >&2; exit 1"
+        for name, body in stubs.items():
+            (tmp_path / name).write_text(f"#!/bin/sh\n{body}\n")
+            (tmp_path / name).chmod(0o755)
+        proc = subprocess.run(["sh", str(script), str(tmp_path / "grastate.dat")], capture_output=True, text=True,
+                              env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+        assert proc.returncode == code, (error, proc)
+        if code == 0:
+            assert GaleraPosition().process(proc.stdout.splitlines())["position"] == {
+                "uuid": "c11a", "seqno": 11, "source": "grastate.dat"}
+        else:
+            assert "Access denied" in proc.stderr and "Access denied" not in proc.stdout
+    # No grastate.dat (never clustered) is an answer, not an error.
+    (tmp_path / "grastate.dat").unlink()
+    (tmp_path / "mysql").write_text(f"#!/bin/sh\necho \"{no_server}\" >&2; exit 1\n")
+    proc = subprocess.run(["sh", str(script), str(tmp_path / "grastate.dat")], capture_output=True, text=True,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert proc.returncode == 0 and proc.stdout == "service: inactive\n", proc
+    assert GaleraPosition().process(proc.stdout.splitlines())["error"].startswith("no grastate.dat")
+    # A server answering, with that warning on stderr: only its rows reach the output.
+    rows = f"wsrep_cluster_status\tPrimary\nwsrep_last_committed\t14\nwsrep_local_state_uuid\t{UUID}"
+    (tmp_path / "mysql").write_text(f"#!/bin/sh\necho '{warning}' >&2\nprintf '{rows}\\n'\n")
+    proc = subprocess.run(["sh", str(script), str(tmp_path / "grastate.dat")], capture_output=True, text=True,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert "Deprecated" not in proc.stdout
+    assert GaleraPosition().process(proc.stdout.splitlines())["position"] == {
+        "uuid": UUID, "seqno": 14, "source": "running server"}
 
 
 def test_service_state():
     assert ServiceState().process(["activating"]) == "activating"
-    assert ServiceState().command("mariadb").get_raw_value() == "systemctl is-active mariadb || true"
+    assert ServiceState().command("mariadb").get_raw_value() == "systemctl is-active mariadb || [ $? -eq 3 ]"
     with pytest.raises(FactProcessError):
         ServiceState().process(["Failed to connect to bus"])
 
@@ -231,35 +278,15 @@ def crm(name: str) -> dict:
 
 
 def test_wait_vips():
-    vips = ["vipsrv", "vipapi"]
+    vips = list(VIP_RESOURCE.values())
     converged = crm("crm_mon_converged.xml")
     assert recovery.vips_placed(vips)(converged)
     host = FakeHost({CrmMon: converged})
-    assert run(recovery.wait_vips, host, vips) == [] and host.noops[0].startswith("vipsrv, vipapi on ctrl-")
+    assert run(recovery.wait_vips, host, vips) == [] and host.noops[0].startswith(f"{', '.join(vips)} on ctrl-")
     for name in ("crm_mon_no_quorum.xml", "crm_mon_not_running.xml"):
         assert not recovery.vips_placed(vips)(crm(name))
         (command,) = run(recovery.wait_vips, FakeHost({CrmMon: crm(name)}), vips)
         assert isinstance(command, FunctionCommand)
-
-
-# --- one decision per run ------------------------------------------------------------------------
-def test_decide_once_shares_the_decision_and_the_refusal():
-    calls = []
-
-    def decide():
-        calls.append(1)
-        return len(calls)
-
-    assert [recovery.decide_once(("t", 1), decide) for _ in range(3)] == [1, 1, 1]
-
-    def refuse():
-        calls.append(1)
-        raise DeployError("no")
-
-    for _ in range(2):
-        with pytest.raises(DeployError, match="no"):
-            recovery.decide_once(("t", 2), refuse)
-    assert len(calls) == 2
 
 
 def test_fixtures_readme_lists_every_fixture():

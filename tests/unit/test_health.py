@@ -1,0 +1,73 @@
+"""The health report's evaluation, on facts parsed from real command output of the lab."""
+
+from __future__ import annotations
+
+import pytest
+
+from facts.corosync import CorosyncLinks, CorosyncQuorum
+from facts.galera import WsrepStatus
+from facts.haproxy import HaproxyBackends
+from facts.pacemaker import CrmMon
+from facts.rabbitmq import RabbitmqClusterStatus
+from lib.health import COROSYNC_TEMPLATE, corosync_link_count, evaluate
+from tests.unit.conftest import ROOT
+from tests.unit.test_corosync import render
+
+HOSTS = ["ctrl-1", "ctrl-2", "ctrl-3"]
+FIXTURES = ROOT / "tests/fixtures"
+
+
+def parsed(fact, name: str) -> dict:
+    return fact().process((FIXTURES / name).read_text().splitlines())
+
+
+def converged(**replace: dict) -> dict[str, dict]:
+    """Every host answering the converged lab's outputs (``replace``: one component's facts)."""
+    one = {
+        "rabbitmq": parsed(RabbitmqClusterStatus, "rabbitmq/cluster_status_3.10_three_nodes.json"),
+        "galera": parsed(WsrepStatus, "galera/wsrep_status_synced.txt"),
+        "quorum": parsed(CorosyncQuorum, "corosync/quorumtool_quorate.txt"),
+        "links": parsed(CorosyncLinks, "corosync/cfgtool_connected.txt"),
+        "crm": parsed(CrmMon, "pacemaker/crm_mon_converged.xml"),
+        "haproxy": parsed(HaproxyBackends, "haproxy/show_stat.csv"),
+    }
+    return {key: replace.get(key, {host: value for host in HOSTS}) for key, value in one.items()}
+
+
+def test_converged_cluster_is_healthy():
+    report = evaluate(converged(), HOSTS)
+    assert report.problems == [], report.lines
+    assert [line for line in report.lines if not line.startswith(" ")] == [
+        "RabbitMQ", "Galera", "Corosync", "Pacemaker", "HAProxy"]
+
+
+def test_link_count_comes_from_the_corosync_template(default_data):
+    """One knet link per interface block; every node of the rendered nodelist has an address on each."""
+    links = corosync_link_count(COROSYNC_TEMPLATE)
+    conf = render(default_data)
+    assert links == 2 and conf.count("linknumber:") == links
+    assert conf.count("ring0_addr") == conf.count(f"ring{links - 1}_addr") == 3 and f"ring{links}_addr" not in conf
+
+
+def test_a_link_down_to_one_node_is_unhealthy():
+    down = parsed(CorosyncLinks, "corosync/cfgtool_link1_down_to_node3.txt")
+    report = evaluate(converged(links={host: down for host in HOSTS}), HOSTS)
+    assert report.problems == [f"{host}: quorate, 3/3 members, 1/2 links connected to all" for host in HOSTS]
+
+
+@pytest.mark.parametrize(("component", "fact", "fixture"), [
+    ("rabbitmq", RabbitmqClusterStatus, "rabbitmq/cluster_status_3.10_one_node_stopped.json"),
+    ("galera", WsrepStatus, "galera/wsrep_status_nonprimary.txt"),
+    ("quorum", CorosyncQuorum, "corosync/quorumtool_alone_not_quorate.txt"),
+    ("crm", CrmMon, "pacemaker/crm_mon_no_quorum.xml"),
+])
+def test_each_component_failure_is_reported(component, fact, fixture):
+    bad = parsed(fact, fixture)
+    report = evaluate(converged(**{component: {host: bad for host in HOSTS}}), HOSTS)
+    assert report.problems
+
+
+def test_a_silent_host_is_unhealthy():
+    facts = converged()
+    del facts["galera"]["ctrl-3"]
+    assert evaluate(facts, HOSTS).problems == ["ctrl-3: size - down  ready=False"]
