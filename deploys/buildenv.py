@@ -1,6 +1,6 @@
 """Build environment for OpenStack from PyPI: compilers and -dev headers, a build user with
 its tmp dir, and a venv (PEP 668: no system-wide pip) with current pip and uwsgi built from
-source.
+source, through the site's proxy or index if group_data names one.
 
 Runnable alone::
 
@@ -50,6 +50,16 @@ pip.venv(
     path=conf["venv"],
     python="python3",
 )
+# pip's proxy, index and CA bundle (group_data pip_proxy, pip_index_url, pip_cert) for the venv's
+# pip only (its site config: nothing else's pip.conf is touched); all None removes the file.
+PIP_SETTINGS = ("pip_proxy", "pip_index_url", "pip_cert")
+pip_settings = {key: host.data.get(key) for key in PIP_SETTINGS}
+pip_conf = f"{conf['venv'].rstrip('/')}/pip.conf"
+if any(pip_settings.values()):
+    files.template(name=f"pip settings {pip_conf}", src="templates/buildenv/pip.conf.j2", dest=pip_conf,
+                   mode="644", **pip_settings)
+else:
+    files.file(name=f"No pip settings {pip_conf}", path=pip_conf, present=False)
 buildenv.current_packages(
     name=f"Current {', '.join(conf['pip_packages'])} in the venv (from PyPI)",
     packages=conf["pip_packages"],

@@ -13,8 +13,8 @@ _LATEST_LINE = re.compile(r"^(?P<name>[A-Za-z0-9._-]+) \((?P<version>[^)\s]+)\)$
 
 class PipLatestVersion(FactBase[str | None]):
     """
-    The newest version of a package on the index that ``pip`` uses (``/etc/pip.conf``
-    proxy included), from ``pip index versions``; ``None`` when that ``pip`` is not installed.
+    The newest version of a package on the index that ``pip`` uses (its ``pip.conf``
+    proxy and index included), from ``pip index versions``; ``None`` when that ``pip`` is not installed.
     An unreachable index makes ``pip`` exit non-zero, so the fact fails instead of saying
     "nothing newer" (``pip list --outdated`` prints ``[]`` then).
 

@@ -30,8 +30,17 @@ allow_even_controllers = False
 secrets = _SecretStore()
 
 # --- Packages -------------------------------------------------------------------------
-# An apt proxy URL. No deploy reads it yet: the lab's hosts get the lab's proxy from the lab itself.
+# A site behind a proxy (the lab sets its caching proxy through inventory data); None: nothing
+# written, and a file an earlier run wrote is removed. No user or password in these URLs.
+# apt's proxy for http and https sources: /etc/apt/apt.conf.d/90prereqos-proxy.
 apt_proxy = None
+# The proxy of the build venv's pip (<venv>/pip.conf; that pip only).
+pip_proxy = None
+# The package index of the build venv's pip (None: PyPI).
+pip_index_url = None
+# The CA bundle the build venv's pip trusts, a path on the hosts (None: pip's own), e.g.
+# "/etc/ssl/certs/ca-certificates.crt" where a proxy re-signs HTTPS with a CA the hosts trust.
+pip_cert = None
 
 # --- RabbitMQ ---------------------------------------------------------------------------
 rabbitmq = {

@@ -1,8 +1,8 @@
 """What every deploy file runs first: ``--diff`` refused, the cluster lock (one deploy at a time,
 ``lib/lock.py``), then the common base (data validation included), once per host and per run.
 
-The base: valid data, a supported Debian, this cluster's secrets, names that resolve to cluster
-addresses, fresh apt lists. Whichever deploy file comes first for a host runs it (in
+The base: valid data, a supported Debian, this cluster's secrets, hostnames that are the inventory
+names and resolve to cluster addresses (``lib/hostnames.py``), apt's proxy, fresh apt lists. Whichever deploy file comes first for a host runs it (in
 ``deploys/prereqos.py``, the first component); the later ones find it done.
 
 Example (top of ``deploys/<component>.py``)::
@@ -14,14 +14,18 @@ Example (top of ``deploys/<component>.py``)::
 
 from __future__ import annotations
 
+from io import StringIO
+
 from pyinfra import host, state
 from pyinfra.api import deploy
-from pyinfra.api.exceptions import DeployError
+from pyinfra.api.exceptions import ConnectError, DeployError
 from pyinfra.facts.files import Sha1File
-from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, python, server
+from pyinfra.facts.server import Hostname, LinuxDistribution
+from pyinfra.operations import apt, files, python, server
 
+from facts.identity import MachineIdentity, RabbitmqNodeData
 from lib.cluster_keys import SHARED_KEYS, foreign_keys
+from lib.hostnames import one_machine_twice, rabbitmq_under_another_name
 from lib.lock import hold_cluster_lock
 from lib.run import run_memory
 from lib.serial_stop import SerialStop
@@ -31,6 +35,8 @@ from lib.validate import unsupported_distribution, validate_or_raise
 # The name the base's operations carry (``deploys/rabbitmq.py | deploys/base.py | ...``): the
 # file that runs it alone; the benchmark counts these operations as "base".
 BASE = "deploys/base.py"
+# apt's proxy (group_data apt_proxy), written by the base.
+APT_PROXY_CONF = "/etc/apt/apt.conf.d/90prereqos-proxy"
 
 DIFF_REFUSED = (
     "--diff is refused: pyinfra would print the old and new content of every changed file, and "
@@ -73,13 +79,18 @@ def base() -> None:
                            host.data.secrets)
     if refusal:
         raise DeployError(refusal)
+    # The hostname becomes the inventory name (below): refused where that cannot hold.
+    refusal = (one_machine_twice({peer.name: machine_identity(peer.name) for peer in controllers(host.inventory)})
+               or rabbitmq_under_another_name(host.name, host.get_fact(Hostname), host.get_fact(RabbitmqNodeData)))
+    if refusal:
+        raise DeployError(refusal)
     # The first run generates the missing secrets in memory; they reach secrets.json (0600) only
     # when the run executes, first of the run's changes (never with --dry or a declined prompt).
     if host.data.secrets.unsaved:
         python.call(name="Save the generated secrets to secrets.json (0600)", function=host.data.secrets.save)
 
-    # RabbitMQ, corosync and Galera name nodes after the hostname: it must resolve to the srv
-    # address, never to 127.0.1.1.
+    # RabbitMQ names its node after the hostname (the inventory name, below): it must resolve to
+    # the srv address, never to 127.0.1.1.
     server.etc_hosts(name="Remove the 127.0.1.1 hostname entry", ip="127.0.1.1", present=False)
     for node in Topology.of(host).nodes:
         server.etc_hosts(
@@ -87,5 +98,24 @@ def base() -> None:
             ip=node.addresses["srv"],
             hostnames=[node.name],
         )
+    # The hostname is the inventory name (lib/hostnames.py), set before any package is installed:
+    # RabbitMQ starts as rabbit@<inventory name>. hostnamectl writes /etc/hostname too; the file is
+    # also checked, so a name set only until the next boot is caught.
+    server.hostname(name="Hostname: the inventory name", hostname=host.name)
+    files.put(name="/etc/hostname", src=StringIO(f"{host.name}\n"), dest="/etc/hostname", mode="644")
+    # apt's proxy before the first apt command; None removes the file.
+    if host.data.apt_proxy:
+        files.template(name="apt proxy (apt_proxy)", src="templates/base/apt-proxy.conf.j2",
+                       dest=APT_PROXY_CONF, mode="644", apt_proxy=host.data.apt_proxy)
+    else:
+        files.file(name="No apt proxy", path=APT_PROXY_CONF, present=False)
 
     apt.update(name="Update apt lists (at most daily)", cache_time=86400)
+
+
+def machine_identity(name: str) -> str | None:
+    """A controller's MachineIdentity, ``None`` when it cannot be reached."""
+    try:
+        return host.inventory.get_host(name).get_fact(MachineIdentity)
+    except ConnectError:
+        return None

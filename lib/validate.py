@@ -17,6 +17,7 @@ import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 from pyinfra.api.exceptions import NoGroupError, PyinfraError
 
@@ -86,6 +87,24 @@ def _anything(value) -> bool:
     return True
 
 
+def _url(value, path: bool = True) -> bool:
+    """An http(s) URL with a host and no user or password (they would show in pyinfra's output and
+    in a world-readable file); ``path=False``: nothing after the port but an optional '/'."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # a bad port raises ValueError
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and parts.username is None
+            and port != 0 and not parts.query and not parts.fragment and (path or parts.path in ("", "/")))
+
+
+def _optional(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda value: value is None or check(value)
+
+
 # What each component dict may hold: key -> (check, what a good value looks like).
 Rule = tuple[Callable[[object], bool], str]
 SCHEMA: dict[str, dict[str, Rule]] = {
@@ -148,6 +167,17 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "region": (_text, "a region name"),
     },
 }
+# Package sources of a site behind a proxy or with its own index; None: nothing written.
+PACKAGE_SOURCES: dict[str, Rule] = {
+    "apt_proxy": (_optional(lambda v: _url(v, path=False)),
+                  "None or a proxy URL without user or password, e.g. 'http://proxy.example:3128'"),
+    "pip_proxy": (_optional(lambda v: _url(v, path=False)),
+                  "None or a proxy URL without user or password, e.g. 'http://proxy.example:3128'"),
+    "pip_index_url": (_optional(_url),
+                      "None or an index URL without user or password, e.g. 'https://pypi.example/simple'"),
+    "pip_cert": (_optional(lambda v: isinstance(v, str) and v.startswith("/") and ".." not in v.split("/")),
+                 "None or the absolute path of a CA bundle on the hosts, e.g. '/etc/ssl/certs/ca-certificates.crt'"),
+}
 SERVICE_SCHEMA: dict[str, Rule] = {
     "port": (_port, "a port 1-65535"),
     "binds": (lambda v: isinstance(v, list) and v and all(n in VIP_NETWORKS for n in v),
@@ -168,7 +198,7 @@ TOP_LEVEL_RULES: dict[str, str] = {
     "firstnode": "one of the controllers of the inventory",
     "allow_even_controllers": "True to accept an even number of controllers (at least 3 in any case)",
     "secrets": "not checked; the file must be readable by its owner only (0600)",
-    "apt_proxy": "not checked",
+    **{key: good for key, (_, good) in PACKAGE_SOURCES.items()},
     "haproxy_services": "a dict name -> service (fields below); no two enabled services on the same VIP port; "
                         f"{KEYSTONE_SERVICE!r} present and enabled (/root/.openrc points at it)",
 }
@@ -323,7 +353,10 @@ def validate(names: list[str], data) -> list[str]:
     for component, schema in SCHEMA.items():
         problems += _check_dict(component, data.get(component), schema)
     problems += _check_catalog(data.get("haproxy_services"))
-    for key in ("firstnode", "apt_proxy", "netprefix", "netsuffix", "haproxy_services", *SCHEMA):
+    for key, (check, good) in PACKAGE_SOURCES.items():
+        if not check(data.get(key)):
+            problems.append(f"{key}={data.get(key)!r} is invalid; fix: set it to {good}")
+    for key in ("firstnode", "netprefix", "netsuffix", "haproxy_services", *SCHEMA, *PACKAGE_SOURCES):
         problems += _control_characters(key, data.get(key))
     for key in data:
         if key not in TOP_LEVEL and difflib.get_close_matches(key, TOP_LEVEL, n=1, cutoff=0.8):

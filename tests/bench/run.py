@@ -44,10 +44,12 @@ APT = ("DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-
 
 
 # --- P1 ---------------------------------------------------------------------------------------
-def floor_command(packages: list[str], download_only: bool = False) -> str:
-    """apt-get update + install of ``packages``, printing the seconds of each step."""
-    install = f"{APT} install --no-install-recommends {'--download-only ' if download_only else ''}{' '.join(packages)}"
-    return ("set -e; a=$(date +%s.%N); apt-get -q update >/dev/null; b=$(date +%s.%N); "
+def floor_command(packages: list[str], proxy: str, download_only: bool = False) -> str:
+    """apt-get update + install of ``packages`` through ``proxy`` (fresh hosts have none: the
+    deploy writes it), printing the seconds of each step."""
+    apt = f"{APT} -o Acquire::http::Proxy={proxy}"
+    install = f"{apt} install --no-install-recommends {'--download-only ' if download_only else ''}{' '.join(packages)}"
+    return (f"set -e; a=$(date +%s.%N); {apt} update >/dev/null; b=$(date +%s.%N); "
             f"{install} >/dev/null; c=$(date +%s.%N); "
             "echo \"TIMES $a $b $c\"")
 
@@ -66,7 +68,7 @@ def measure_floor(bench: BenchLab, packages: list[str], pip: list[str]) -> dict:
     baseline = bench.ssh(1, "apt-mark showmanual").stdout.split()
     load = loadavg()
     started = time.monotonic()
-    results = bench.ssh_all(floor_command(packages))
+    results = bench.ssh_all(floor_command(packages, bench.lab.proxy_url))
     wall = time.monotonic() - started
     failed = {n: r.stderr[-500:] for n, (r, _) in results.items() if r.returncode}
     if failed:
@@ -77,7 +79,8 @@ def measure_floor(bench: BenchLab, packages: list[str], pip: list[str]) -> dict:
     if pip:
         started = time.monotonic()
         built = bench.ssh_all("set -e; python3 -m venv /tmp/bench-venv; "
-                              f"/tmp/bench-venv/bin/pip install -q --upgrade {' '.join(pip)}")
+                              f"/tmp/bench-venv/bin/pip install -q --proxy {bench.lab.proxy_url} "
+                              f"--cert /etc/ssl/certs/ca-certificates.crt --upgrade {' '.join(pip)}")
         pip_wall = time.monotonic() - started
         if any(r.returncode for r, _ in built.values()):
             raise RuntimeError(f"pip floor failed: {[r.stderr[-300:] for r, _ in built.values()]}")
@@ -106,7 +109,7 @@ def bench_p1(bench: BenchLab, reps: int, data: dict) -> None:
     data["pip_packages"] = pip_packages(ROOT / "group_data/all.py")
     log(f"P1: warming the package cache ({len(packages)} packages, untimed)")
     bench.fresh()
-    warm = bench.ssh_all(floor_command(packages, download_only=True))
+    warm = bench.ssh_all(floor_command(packages, bench.lab.proxy_url, download_only=True))
     if any(r.returncode for r, _ in warm.values()):
         raise RuntimeError(f"cache warm-up failed: {[r.stderr[-300:] for r, _ in warm.values()]}")
     data["floor"], data["converge"] = [], []

@@ -1,7 +1,7 @@
 """pyinfra inventory of the lab (``tests/lab/lab up`` first).
 
 The same deploys and the same ``group_data/`` run here; only the addresses (netprefix,
-netsuffix) and the package proxy are overridden, as per-host data, from the lab's state.
+netsuffix) and the package proxies (apt and pip) are overridden, as per-host data, from the lab's state.
 ``LAB_ID`` picks the lab instance (default 0). Refuses to address a lab whose bridges or
 guard route are missing, or a stopped host (set ``LAB_ALLOW_STOPPED=1`` in drills that
 want the stopped host listed: its address then leads nowhere, never out of the machine).
@@ -31,7 +31,12 @@ _common = {
     "ssh_connect_retries": 1,
     "netprefix": _desc["netprefix"],
     "netsuffix": _desc["netsuffix"],
+    # The lab's apt-cacher-ng, written on the hosts by the deploy itself (deploys/base.py,
+    # deploys/buildenv.py) as on any site behind a proxy. PyPI's HTTPS is re-signed by the
+    # machine's CA, which the lab's template trusts: pip must use the system bundle.
     "apt_proxy": _desc["proxy"],
+    "pip_proxy": _desc["proxy"],
+    "pip_cert": "/etc/ssl/certs/ca-certificates.crt",
 }
 
 controllers = [(h["name"], {**_common, "ssh_hostname": h["ssh"]}) for h in _hosts]

@@ -9,7 +9,9 @@ Environment:
 
 Each host ctrl-N has three interfaces on three bridges of the machine (api, srv, data),
 addresses 10.<100+ID>.<1|2|3>.<10+N>; the machine holds .1 on each bridge. The hosts have no
-default route: apt and pip go through an apt-cacher-ng bound to the srv bridge address.
+default route: apt and pip go through an apt-cacher-ng bound to the srv bridge address, which
+the deploy configures from the inventory (``apt_proxy``, ``pip_proxy``): nothing on the hosts
+points at it before. Every host starts named ``debian``, as an installer leaves it.
 An ``unreachable`` guard route keeps lab subnets from ever following the default route.
 """
 
@@ -36,6 +38,10 @@ TEMPLATE_PACKAGES = [
     "ca-certificates", "sudo", "python3", "less",
 ]
 PROXY_PORT = 3142
+# What the Debian installer names a host unless told otherwise: every lab host starts with it
+# (in /etc/hostname and as 127.0.1.1 in /etc/hosts), so each converge proves that the deploy
+# gives controllers their inventory names itself.
+INSTALLER_HOSTNAME = "debian"
 VIP_SUFFIX = 10
 GUARD_METRIC = 4242
 
@@ -272,7 +278,7 @@ class Lab:
             "lxc.include = /usr/share/lxc/config/common.conf",
             "lxc.arch = linux64",
             f"lxc.rootfs.path = dir:{self.rootfs(n)}",
-            f"lxc.uts.name = ctrl-{n}",
+            f"lxc.uts.name = {INSTALLER_HOSTNAME}",
             "lxc.apparmor.profile = unconfined",
             "lxc.start.auto = 0",
         ]
@@ -300,20 +306,15 @@ class Lab:
         root.parent.mkdir(parents=True)
         run("cp", "-a", str(self.template()), str(root))
         (root / ".complete").unlink(missing_ok=True)
-        (root / "etc/hostname").write_text(f"ctrl-{n}\n")
-        (root / "etc/hosts").write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n")
+        (root / "etc/hostname").write_text(f"{INSTALLER_HOSTNAME}\n")
+        (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {INSTALLER_HOSTNAME}\n"
+                                        "::1 localhost ip6-localhost ip6-loopback\n")
         (root / "etc/machine-id").write_text(os.urandom(16).hex() + "\n")
         run("chroot", str(root), "ssh-keygen", "-A")
         ssh_dir = root / "root/.ssh"
         ssh_dir.mkdir(mode=0o700, exist_ok=True)
         shutil.copy(f"{self.key}.pub", ssh_dir / "authorized_keys")
         os.chmod(ssh_dir / "authorized_keys", 0o600)
-        (root / "etc/apt/apt.conf.d/01prereqos-lab-proxy").write_text(
-            f'Acquire::http::Proxy "{self.proxy_url}";\n'
-        )
-        (root / "etc/pip.conf").write_text(
-            f"[global]\nproxy = {self.proxy_url}\ncert = /etc/ssl/certs/ca-certificates.crt\n"
-        )
         (root.parent / "config").write_text(self.lxc_config(n))
         self.start_host(n)
 

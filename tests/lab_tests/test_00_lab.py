@@ -28,6 +28,20 @@ def test_hosts_reach_each_other_on_all_networks(lab):
         assert proc.returncode == 0 and "FAIL" not in proc.stdout, (n, proc.stdout, proc.stderr)
 
 
+def test_hosts_come_as_an_installer_leaves_them(lab):
+    """The lab prepares nothing the deploy must do: each host boots named `debian` (LXC's uts name;
+    the deploy's /etc/hostname renames it), and the only file in /etc naming the package proxy is
+    the deploy's own apt drop-in (absent before the first deploy)."""
+    from tests.lab.lab import INSTALLER_HOSTNAME, LXC_PATH
+
+    recreate = "a host made by an older lab, which prepared it: `tests/lab/lab destroy` once"
+    for n in lab.hosts:
+        config = (LXC_PATH / lab.lab.container(n) / "config").read_text().splitlines()
+        assert f"lxc.uts.name = {INSTALLER_HOSTNAME}" in config, (n, recreate)
+        found = lab.ssh(n, f"grep -rlF {lab.lab.proxy_url} /etc").stdout.split()
+        assert set(found) <= {"/etc/apt/apt.conf.d/90prereqos-proxy"}, (n, found, recreate)
+
+
 def test_hosts_cannot_reach_outside(lab):
     # Asked of the routing table: no packet is sent anywhere.
     for n in lab.hosts:

@@ -96,9 +96,9 @@ def test_venv_uwsgi_serves_a_wsgi_app(lab, runs):
         assert ok(lab.ssh(n, script)).strip() == "served by uwsgi HTTP/1.1", n
 
 
-PYPI_PIP = """import http.client, json, time, urllib.request
-proxy = open('/etc/pip.conf').read().split('proxy = ')[1].split()[0]
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({'https': proxy}))
+PYPI_PIP = f"""import http.client, json, time, urllib.request
+proxy = open('{VENV}/pip.conf').read().split('proxy = ')[1].split()[0]  # the deploy wrote it
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({{'https': proxy}}))
 for attempt in range(3):  # the lab's tunnel to PyPI sometimes cuts a 200 kB answer short
     try:
         print(json.load(opener.open('https://pypi.org/pypi/pip/json', timeout=30))['info']['version'])

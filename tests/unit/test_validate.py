@@ -211,3 +211,48 @@ def test_keystone_public_is_required(default_data):
     default_data["haproxy_services"]["keystone_public"] = {"port": 5000, "binds": ["api"], "check": "tcp",
                                                            "enabled": False}
     assert "haproxy_services['keystone_public'] is missing or disabled" in only(default_data)
+
+
+@pytest.mark.parametrize("key", ["apt_proxy", "pip_proxy", "pip_index_url", "pip_cert"])
+def test_package_sources_default_to_nothing(default_data, key):
+    assert default_data[key] is None
+
+
+@pytest.mark.parametrize("key, value", [
+    ("apt_proxy", "http://10.100.2.1:3142"),
+    ("apt_proxy", "https://proxy.example:3128/"),
+    ("pip_proxy", "http://proxy.example:3128"),
+    ("pip_index_url", "https://pypi.example/simple/"),
+    ("pip_cert", "/etc/ssl/certs/ca-certificates.crt"),
+])
+def test_package_sources_accepted(default_data, key, value):
+    default_data[key] = value
+    assert problems(default_data) == []
+
+
+@pytest.mark.parametrize("key, value", [
+    ("apt_proxy", "proxy.example:3128"),               # no scheme: apt would take it as a path
+    ("apt_proxy", "ftp://proxy.example:3128"),
+    ("apt_proxy", "http://proxy.example:3128/path"),   # a proxy is a host and port
+    ("apt_proxy", "http://proxy.example:99999"),
+    ("apt_proxy", 3128),
+    ("pip_proxy", "http://user:secret@proxy.example:3128"),  # would be printed and world-readable
+    ("pip_index_url", "https://token@pypi.example/simple"),
+    ("pip_index_url", "pypi.example/simple"),
+    ("pip_cert", "certs/ca.crt"),
+    ("pip_cert", ""),
+])
+def test_package_sources_refused(default_data, key, value):
+    default_data[key] = value
+    message = only(default_data)
+    assert message.startswith(f"{key}={value!r} is invalid; fix: set it to None or "), message
+
+
+def test_package_source_with_a_newline(default_data):
+    default_data["apt_proxy"] = "http://proxy.example:3128\nAcquire::http::Pipeline-Depth 0;"
+    assert any(p.startswith("apt_proxy=") and "control character" in p for p in problems(default_data))
+
+
+def test_misspelt_package_source(default_data):
+    default_data["pip_proxie"] = "http://proxy.example:3128"
+    assert "'pip_proxie' is not a known variable (did you mean 'pip_proxy'?)" in only(default_data)
