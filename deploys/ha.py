@@ -15,6 +15,7 @@
 """
 
 from lib.deploy import prologue
+from lib.steps import limit
 
 topo = prologue()
 
@@ -76,6 +77,7 @@ apt.packages(
     name="Install corosync, pacemaker, resource agents and HAProxy (no Recommends)",
     packages=PACKAGES,
     no_recommends=True,
+    **limit("apt"),
 )
 
 for service in ("corosync", "pacemaker"):
@@ -107,6 +109,7 @@ if topo.is_first:
     pacemaker.wait_for_cluster(
         name="Wait for pacemaker: DC elected, quorum, every controller online",
         nodes=NAMES,
+        timeout=host.data.timeouts["cluster"],
     )
     pacemaker.cluster_properties(
         name="Pacemaker cluster properties",

@@ -31,6 +31,7 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
+from facts.precheck import HostResources
 from facts.rabbitmq import (
     RabbitmqClusterStatus,
     RabbitmqPackageVersion,
@@ -39,6 +40,8 @@ from facts.rabbitmq import (
     upstream_version,
 )
 from lib.deploy import prologue
+from lib.sizing import Resources, rabbitmq_sizes
+from lib.steps import limit
 from operations import rabbitmq
 
 topo = prologue()
@@ -50,6 +53,7 @@ HA_ALL = {"ha-mode": "all"}
 conf = host.data.rabbitmq
 secrets = host.data.secrets
 address = topo.address("srv")
+sizes = rabbitmq_sizes(conf, Resources.of(host.get_fact(HostResources)))
 first_node = f"rabbit@{topo.firstnode}"
 
 # The version apt has installed, or is about to install: it decides the settings below.
@@ -90,6 +94,7 @@ unit = files.template(
     name="rabbitmq-server starts after the network is online",
     src="templates/rabbitmq/rabbitmq-server.service.conf.j2",
     dest="/etc/systemd/system/rabbitmq-server.service.d/prereqos.conf",
+    sizes=sizes,
 )
 env = files.template(
     name="Erlang distribution on the srv address (rabbitmq-env.conf)",
@@ -99,6 +104,7 @@ env = files.template(
     group="rabbitmq",
     mode="644",
     address=address,
+    sizes=sizes,
 )
 config = files.template(
     name="RabbitMQ configuration (rabbitmq.conf)",
@@ -111,6 +117,7 @@ config = files.template(
     port=AMQP_PORT,
     version=version_text,
     partition_handling=partition_handling,
+    sizes=sizes,
 )
 cookie = files.put(
     name="Erlang cookie shared by the cluster (0400)",
@@ -125,6 +132,7 @@ apt.packages(
     name="Install rabbitmq-server (no Recommends)",
     packages=["rabbitmq-server"],
     no_recommends=True,
+    **limit("apt"),
 )
 
 # Restarts only where RabbitMQ runs with other settings; then every stopped node starts, together.
@@ -185,4 +193,5 @@ if topo.is_first:
 # Only nodes that were not members when the run started queue for the serial join (a formed
 # cluster costs no rabbitmqctl call here); the join comes after firstnode's set-up above.
 if not topo.is_first and first_node not in membership.get("disc_nodes", []):
-    rabbitmq.join_cluster(name=f"Join the RabbitMQ cluster of {first_node}", node=first_node, _serial=True)
+    rabbitmq.join_cluster(name=f"Join the RabbitMQ cluster of {first_node}", node=first_node, _serial=True,
+                          **limit("cluster"))

@@ -32,6 +32,17 @@ secrets = _load_secrets()
 # Extra apt settings; the lab sets its caching proxy here through inventory data.
 apt_proxy = None
 
+# --- Host prechecks (lib/precheck.py), before any change -------------------------------
+prechecks = {
+    "max_clock_skew": 1.0,  # seconds the controllers' clocks may differ (measured, +/- the read's time)
+}
+
+# --- Time limits (seconds) of the remote steps that can hang (lib/steps.py) -----------------
+# A step over its limit fails on that host only, with one line (host, step, time, limit); the
+# next run resumes that host. apt: each apt-get (update, install); pip: each pip command (uwsgi
+# compiles); cluster: each wait for a cluster (Galera Synced, pacemaker quorum, RabbitMQ join).
+timeouts = {"apt": 900, "pip": 1800, "cluster": 900}
+
 # --- RabbitMQ ---------------------------------------------------------------------------
 rabbitmq = {
     "admin_user": "admin",  # replaces guest, which is deleted
@@ -43,6 +54,12 @@ rabbitmq = {
     # mirroring: clients must declare quorum queues (rabbit_quorum_queue = true).
     "ha_policy_name": "ha-all",
     "ha_policy_pattern": r"^(?!amq\.).*",
+    # Sizes: "auto" derives each from the host (lib/sizing.py): memory high watermark 20 % of
+    # RAM (bytes, at least 256 MiB), Erlang schedulers half the vCPUs (2-8), open files 65536
+    # (capped at the host's hard limit); or set a value.
+    "memory_high_watermark": "auto",
+    "schedulers": "auto",
+    "open_files_limit": "auto",
 }
 
 # --- MariaDB / Galera -------------------------------------------------------------------
@@ -52,8 +69,12 @@ galera = {
     "sst_user": "sst",
     "monitor_user": "clustercheck",
     "check_port": 9200,
-    "max_connections": 1000,
-    "innodb_buffer_pool_size": "256M",
+    # Sizes: "auto" derives each from the host (lib/sizing.py): max_connections 100 per vCPU
+    # (200-1600), buffer pool 40 % of RAM (128M-8G), open files 65536 (capped at the host's
+    # hard limit); or set a value (e.g. 1000, "4G", 100000).
+    "max_connections": "auto",
+    "innodb_buffer_pool_size": "auto",
+    "open_files_limit": "auto",
     "gcache_size": "256M",
     # Optional upstream MariaDB apt repository (the seed used one); None = Debian's packages.
     "upstream_repo": None,

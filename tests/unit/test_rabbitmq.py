@@ -22,6 +22,7 @@ from facts.rabbitmq import (
 from lib.topology import Topology
 from operations import rabbitmq
 from tests.unit.conftest import NAMES, ROOT
+from lib.sizing import Resources, rabbitmq_sizes
 from tests.unit.fakes import FakeHost, renderer, run
 
 FIXTURES = ROOT / "tests/fixtures/rabbitmq"
@@ -277,19 +278,31 @@ def address(default_data) -> str:
     return Topology.from_data("ctrl-2", default_data, NAMES).address("srv")
 
 
+# A lab host: 2 vCPUs, 24105 MiB, nofile hard limit 20000 (HostResources on lab 7).
+LAB_SIZES = rabbitmq_sizes({"memory_high_watermark": "auto", "schedulers": "auto", "open_files_limit": "auto"},
+                           Resources(mem_mb=24105, cpus=2, nofile_hard=20000))
+
+
 def test_rabbitmq_conf_from_group_data(default_data, address):
     text = render("rabbitmq.conf.j2", address=address, port=5672, version="3.10.8",
-                  partition_handling=default_data.rabbitmq["partition_handling"])
+                  partition_handling=default_data.rabbitmq["partition_handling"], sizes=LAB_SIZES)
     settings = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert settings == ["listeners.tcp.1 = 10.0.2.12:5672", "cluster_partition_handling = pause_minority"]
-    text = render("rabbitmq.conf.j2", address=address, port=5672, version="4.3.0", partition_handling=None)
+    assert settings == ["listeners.tcp.1 = 10.0.2.12:5672", "vm_memory_high_watermark.absolute = 5055184896",
+                        "cluster_partition_handling = pause_minority"]
+    text = render("rabbitmq.conf.j2", address=address, port=5672, version="4.3.0", partition_handling=None,
+                  sizes=LAB_SIZES)
     assert "cluster_partition_handling =" not in text and "RabbitMQ 4.3.0 no longer has the setting" in text
 
 
 def test_erlang_distribution_and_epmd_on_the_srv_address(address):
-    env = render("rabbitmq-env.conf.j2", address=address)
-    assert 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,0,2,12}"' in env.splitlines()
+    env = render("rabbitmq-env.conf.j2", address=address, sizes=LAB_SIZES)
+    assert 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,0,2,12} +S 2:2"' in env.splitlines()
     socket = [line for line in render("epmd.socket.conf.j2", address=address).splitlines()
               if line and not line.startswith("#")]
     assert socket == ["[Socket]", "ListenStream=", "ListenStream=127.0.0.1:4369", "ListenStream=10.0.2.12:4369",
                       "FreeBind=true"]
+
+
+def test_unit_drop_in_carries_the_open_files_limit():
+    text = render("rabbitmq-server.service.conf.j2", sizes=LAB_SIZES)
+    assert text.splitlines()[-2:] == ["[Service]", "LimitNOFILE=20000"]

@@ -211,3 +211,27 @@ def test_keystone_public_is_required(default_data):
     default_data["haproxy_services"]["keystone_public"] = {"port": 5000, "binds": ["api"], "check": "tcp",
                                                            "enabled": False}
     assert "haproxy_services['keystone_public'] is missing or disabled" in only(default_data)
+
+
+@pytest.mark.parametrize("component,key,value,expect", [
+    ("galera", "max_connections", "many", "galera['max_connections']='many' is invalid; fix: set it to \"auto\" or a positive integer"),
+    ("galera", "innodb_buffer_pool_size", "40%", "galera['innodb_buffer_pool_size']='40%' is invalid; fix: set it to \"auto\" or a size such as 4G"),
+    ("galera", "open_files_limit", 0, "galera['open_files_limit']=0 is invalid"),
+    ("rabbitmq", "memory_high_watermark", 0.4, "rabbitmq['memory_high_watermark']=0.4 is invalid; fix: set it to \"auto\" or a positive integer of bytes"),
+    ("rabbitmq", "schedulers", -1, "rabbitmq['schedulers']=-1 is invalid"),
+    ("rabbitmq", "open_files_limit", "65536", "rabbitmq['open_files_limit']='65536' is invalid"),
+    ("timeouts", "apt", 0, "timeouts['apt']=0 is invalid; fix: set it to a positive number of seconds"),
+    ("timeouts", "cluster", "15min", "timeouts['cluster']='15min' is invalid"),
+    ("prechecks", "max_clock_skew", 0, "prechecks['max_clock_skew']=0 is invalid; fix: set it to a positive number of seconds"),
+])
+def test_bad_sizes_timeouts_and_skew(default_data, component, key, value, expect):
+    default_data[component][key] = value
+    assert expect in only(default_data)
+
+
+@pytest.mark.parametrize("value", ["auto", None])
+def test_sizes_auto_or_none_are_derived(default_data, value):
+    for component, key in [("galera", "max_connections"), ("galera", "innodb_buffer_pool_size"),
+                           ("rabbitmq", "schedulers"), ("rabbitmq", "memory_high_watermark")]:
+        default_data[component][key] = value
+    assert problems(default_data) == []
