@@ -65,10 +65,10 @@ apt.update(name="Update apt lists (at most daily)", cache_time=86400, **limit("a
 container = host.get_fact(HostResources)["container"]
 if container:
     logger.warning(f"{host.name}: in a container ({container}): chrony runs with -x (the clock is the machine's)")
-    files.put(name=f"chrony without setting the clock (-x): in a container ({container})",
-              src=StringIO(CHRONY_IN_CONTAINER), dest="/etc/systemd/system/chrony.service.d/prereqos-container.conf",
-              mode="644")
+    dropin = files.put(name=f"chrony without setting the clock (-x): in a container ({container})",
+                       src=StringIO(CHRONY_IN_CONTAINER),
+                       dest="/etc/systemd/system/chrony.service.d/prereqos-container.conf", mode="644")
+    systemd.daemon_reload(name="systemd reads chrony's drop-in", _if=dropin.did_change)
 apt.packages(name="python3 (the facts need it) and chrony (time sync)", packages=["python3", "chrony"],
              no_recommends=True, **limit("apt"))
-systemd.service(name="chrony running and enabled", service="chrony", running=True, enabled=True,
-                daemon_reload=bool(container))
+systemd.service(name="chrony running and enabled", service="chrony", running=True, enabled=True)
