@@ -11,6 +11,7 @@ from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
 from lib.deploy import prologue
+from lib.steps import limit
 from operations import apache
 
 PACKAGES = ["apache2", "libapache2-mod-wsgi-py3"]  # mod_proxy_uwsgi ships in apache2 on Debian 12/13
@@ -40,6 +41,7 @@ apt.packages(
     name="Install Apache and mod_wsgi",
     packages=PACKAGES,
     no_recommends=True,
+    **limit("apt"),
 )
 modules = [
     apache.module(name=f"Enable Apache module {module}", module=module)

@@ -11,6 +11,7 @@ from pyinfra import host
 from pyinfra.operations import apt, files, pip, server
 
 from lib.deploy import prologue
+from lib.steps import limit
 from operations import buildenv
 
 # Compilers and the seed's -dev headers under names valid on Debian 12 and 13 (pcre3 is gone
@@ -29,6 +30,7 @@ apt.packages(
     name="Install compilers, git and -dev headers",
     packages=PACKAGES,
     no_recommends=True,
+    **limit("apt"),
 )
 server.user(
     name=f"Build user {user}",
@@ -49,6 +51,7 @@ pip.venv(
     name=f"Python venv {conf['venv']}",
     path=conf["venv"],
     python="python3",
+    **limit("pip"),
 )
 # pip's proxy, index and CA bundle (group_data pip_proxy, pip_index_url, pip_cert) for the venv's
 # pip only (its site config: nothing else's pip.conf is touched); all None removes the file.
@@ -64,4 +67,5 @@ buildenv.current_packages(
     name=f"Current {', '.join(conf['pip_packages'])} in the venv (from PyPI)",
     packages=conf["pip_packages"],
     virtualenv=conf["venv"],
+    **limit("pip"),
 )

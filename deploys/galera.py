@@ -19,33 +19,44 @@ from pyinfra import host
 from pyinfra.operations import apt, files, mysql, server, systemd
 
 from facts.galera import GraState, WsrepStatus
+from facts.precheck import HostResources
 from lib.deploy import prologue
+from lib.sizing import Resources
+from lib.steps import limit
 from operations import galera
 from operations.common import decide_once, peer_fact
 
 topo = prologue()
 conf = host.data.galera
 secrets = host.data.secrets
-args = galera.template_args(topo, host.data)
+wait = host.data.timeouts["cluster"]  # each wait until Synced (seconds)
+args = galera.template_args(topo, host.data, Resources.of(host.get_fact(HostResources)))
 
 # --- Packages (optionally from MariaDB's own repository, as in the seed) ------------------------
 if conf["upstream_repo"]:
     apt.packages(name="Install curl and gpg to fetch MariaDB's signing key", packages=["curl", "gpg"],
-                 no_recommends=True)
+                 no_recommends=True, **limit("apt"))
     key = apt.key(name="MariaDB's repository signing key",
-                  src=galera.MARIADB_KEY_URL, dest=galera.MARIADB_KEYRING)
+                  src=galera.MARIADB_KEY_URL, dest=galera.MARIADB_KEYRING, **limit("apt"))
     repo = apt.repo(name="MariaDB's apt repository", src=galera.upstream_source(conf["upstream_repo"]),
-                    filename="mariadb")
+                    filename="mariadb", **limit("apt"))
     pin = files.put(name="Prefer MariaDB's repository for its packages",
                     src=StringIO(galera.upstream_pin(conf["upstream_repo"])),
                     dest="/etc/apt/preferences.d/mariadb.pref", mode="644")
     apt.update(name="Update apt lists for MariaDB's repository",
-               _if=lambda: key.did_change() or repo.did_change() or pin.did_change())
+               _if=lambda: key.did_change() or repo.did_change() or pin.did_change(), **limit("apt"))
+
+# Before the package: its first start already has the limit; a new limit applies with the
+# restart that galera.cnf's open_files_limit (same value) causes.
+limits = files.template(name="MariaDB's open-files limit (LimitNOFILE)", src="templates/galera/mariadb-limits.conf.j2",
+                        dest=galera.LIMITS_DROPIN, mode="644", **args)
+systemd.daemon_reload(name="systemd reads MariaDB's limits", _if=limits.did_change)
 
 apt.packages(
     name="Install MariaDB, Galera, the SST tools and curl (client of the :9200 check)",
     packages=["mariadb-server", "galera-4", "mariadb-backup", "rsync", "socat", "curl"],
     no_recommends=True,
+    **limit("apt"),
 )
 
 # --- Configuration -------------------------------------------------------------------------------
@@ -93,13 +104,14 @@ def accounts() -> None:
 
 if plan in ("new", "resume"):
     if topo.is_first:
-        galera.bootstrap(name="Bootstrap the new Galera cluster (galera_new_cluster)", resume=plan == "resume")
+        galera.bootstrap(name="Bootstrap the new Galera cluster (galera_new_cluster)", resume=plan == "resume",
+                         timeout=wait)
     accounts()  # before the joins: joiners need the SST account
-    galera.join(name="Join the new cluster, one node at a time, until Synced", _serial=True)
+    galera.join(name="Join the new cluster, one node at a time, until Synced", _serial=True, timeout=wait)
 else:
     galera.apply_config(name="Restart where galera.cnf changed, one node at a time, until Synced",
-                        _serial=True)
-    galera.join(name="Start stopped members, one at a time, until Synced", _serial=True)
+                        _serial=True, timeout=wait)
+    galera.join(name="Start stopped members, one at a time, until Synced", _serial=True, timeout=wait)
     accounts()  # after the joins: the first node may have been stopped
 
 # --- HTTP health check on :9200 for HAProxy ------------------------------------------------------

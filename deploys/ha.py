@@ -27,6 +27,7 @@ from pyinfra.operations import apt, files, systemd
 from facts.corosync import CorosyncCmap
 from lib.cluster_keys import COROSYNC_AUTHKEY, key_bytes
 from lib.deploy import prologue
+from lib.steps import limit
 from operations import corosync, pacemaker
 
 PACKAGES = ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents"]
@@ -72,6 +73,7 @@ apt.packages(
     name="Install corosync, pacemaker and resource agents (no Recommends)",
     packages=PACKAGES,
     no_recommends=True,
+    **limit("apt"),
 )
 
 for service in ("corosync", "pacemaker"):
@@ -95,6 +97,7 @@ if topo.is_first:
     pacemaker.wait_for_cluster(
         name="Wait for pacemaker: DC elected, quorum, every controller online",
         nodes=topo.names,
+        timeout=host.data.timeouts["cluster"],
     )
     pacemaker.cluster_properties(
         name="Pacemaker cluster properties",

@@ -11,6 +11,7 @@ from pyinfra import host
 from pyinfra.operations import apt, files, server, systemd
 
 from lib.deploy import prologue
+from lib.steps import limit
 from operations import haproxy
 
 topo = prologue()
@@ -18,8 +19,10 @@ topo = prologue()
 CONFIG = "/etc/haproxy/haproxy.cfg"
 CANDIDATE = f"{CONFIG}.new"
 
-apt.packages(name="Install socat (for the HAProxy stats socket)", packages=["socat"], no_recommends=True)
-installed_now = apt.packages(name="Install HAProxy", packages=["haproxy"], no_recommends=True)
+apt.packages(name="Install socat (for the HAProxy stats socket)", packages=["socat"], no_recommends=True,
+             **limit("apt"))
+installed_now = apt.packages(name="Install HAProxy", packages=["haproxy"], no_recommends=True,
+                             **limit("apt"))
 # The package starts and enables HAProxy on its first install; Pacemaker starts it instead.
 systemd.service(
     name="Stop the HAProxy started by its package install",

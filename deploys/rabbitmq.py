@@ -33,6 +33,7 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
+from facts.precheck import HostResources
 from facts.rabbitmq import (
     RabbitmqClusterStatus,
     RabbitmqPackageVersion,
@@ -41,6 +42,8 @@ from facts.rabbitmq import (
 )
 from lib.cluster_keys import RABBITMQ_COOKIE, key_bytes
 from lib.deploy import prologue
+from lib.sizing import Resources
+from lib.steps import limit
 from operations import rabbitmq
 
 topo = prologue()
@@ -57,7 +60,7 @@ package = host.get_fact(RabbitmqPackageVersion)
 version = upstream_version(package["installed"] or package["candidate"])
 version_text = rabbitmq.version_text(version)
 has_mirroring = has_classic_mirroring(version)
-args = rabbitmq.template_args(topo, host.data, version)
+args = rabbitmq.template_args(topo, host.data, version, Resources.of(host.get_fact(HostResources)))
 
 was_installed = package["installed"] is not None
 # Where RabbitMQ runs when the run starts: a changed setting restarts it there (one at a time).
@@ -123,6 +126,7 @@ apt.packages(
     name="Install rabbitmq-server (no Recommends)",
     packages=["rabbitmq-server"],
     no_recommends=True,
+    **limit("apt"),
 )
 
 # Restarts only where RabbitMQ runs with other settings; then every stopped node starts, together.
@@ -187,4 +191,5 @@ if topo.is_first:
 # Only nodes that were not members when the run started queue for the serial join (a formed
 # cluster costs no rabbitmqctl call here); the join comes after firstnode's set-up above.
 if not topo.is_first and first_node not in membership.get("disc_nodes", []):
-    rabbitmq.join_cluster(name=f"Join the RabbitMQ cluster of {first_node}", node=first_node, _serial=True)
+    rabbitmq.join_cluster(name=f"Join the RabbitMQ cluster of {first_node}", node=first_node, _serial=True,
+                          **limit("cluster"))

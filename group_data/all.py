@@ -42,6 +42,17 @@ pip_index_url = None
 # "/etc/ssl/certs/ca-certificates.crt" where a proxy re-signs HTTPS with a CA the hosts trust.
 pip_cert = None
 
+# --- Host prechecks (lib/precheck.py), before any change -------------------------------
+prechecks = {
+    "max_clock_skew": 1.0,  # seconds the controllers' clocks may differ (measured, +/- the read's time)
+}
+
+# --- Time limits (seconds) of the remote steps that can hang (lib/steps.py) -----------------
+# A step over its limit fails on that host only, with one line (host, step, time, limit); the
+# next run resumes that host. apt: each apt-get (update, install); pip: each pip command (uwsgi
+# compiles); cluster: each wait for a cluster (Galera Synced, pacemaker quorum, RabbitMQ join).
+timeouts = {"apt": 900, "pip": 1800, "cluster": 900}
+
 # --- RabbitMQ ---------------------------------------------------------------------------
 rabbitmq = {
     "admin_user": "admin",  # replaces guest, which is deleted
@@ -53,6 +64,10 @@ rabbitmq = {
     # mirroring: clients must declare quorum queues (rabbit_quorum_queue = true).
     "ha_policy_name": "ha-all",
     "ha_policy_pattern": r"^(?!amq\.).*",  # queues the ha policy mirrors: all but amq.*
+    # Sizes: "auto" derives each from the host (lib/sizing.py), or set a value.
+    "memory_high_watermark": "auto",  # bytes; auto: 20 % of RAM, at least 256 MiB
+    "schedulers": "auto",  # Erlang schedulers (+S); auto: half the vCPUs, 2-8
+    "open_files_limit": "auto",  # LimitNOFILE; auto: 65536, capped at the host's hard limit
 }
 
 # --- MariaDB / Galera -------------------------------------------------------------------
@@ -62,8 +77,10 @@ galera = {
     "sst_user": "sst",  # SQL account of mariabackup SST (password: secrets)
     "monitor_user": "clustercheck",  # system user and SQL account (USAGE only) of the health check
     "check_port": 9200,  # HTTP health check of each node (200 when Synced), HAProxy's galera check
-    "max_connections": 1000,  # MariaDB max_connections
-    "innodb_buffer_pool_size": "256M",  # MariaDB innodb_buffer_pool_size
+    # Sizes: "auto" derives each from the host (lib/sizing.py), or set a value (1000, "4G", 100000).
+    "max_connections": "auto",  # auto: 100 per vCPU, 200-1600
+    "innodb_buffer_pool_size": "auto",  # auto: 40 % of RAM in 128M chunks, 128M-8G
+    "open_files_limit": "auto",  # LimitNOFILE and open_files_limit; auto: 65536, capped at the hard limit
     "gcache_size": "256M",  # write-set cache: a node that missed less rejoins by IST, not SST
     # Optional upstream MariaDB apt repository (the seed used one); None = Debian's packages.
     "upstream_repo": None,

@@ -16,19 +16,22 @@ from __future__ import annotations
 
 from io import StringIO
 
-from pyinfra import host, state
+from pyinfra import host, logger, state
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import ConnectError, DeployError
 from pyinfra.facts.files import Sha1File
 from pyinfra.facts.server import Hostname, LinuxDistribution
-from pyinfra.operations import apt, files, python, server
+from pyinfra.operations import apt, files, python, server, systemd
 
 from facts.identity import MachineIdentity, RabbitmqNodeData
+from facts.precheck import HostResources
 from lib.cluster_keys import SHARED_KEYS, foreign_keys
 from lib.hostnames import one_machine_twice, rabbitmq_under_another_name
 from lib.lock import hold_cluster_lock
+from lib.precheck_facts import refuse_unless_ready
 from lib.run import run_memory
 from lib.serial_stop import SerialStop
+from lib.steps import limit, report_failures
 from lib.topology import Topology, controllers
 from lib.validate import unsupported_distribution, validate_or_raise
 
@@ -37,6 +40,15 @@ from lib.validate import unsupported_distribution, validate_or_raise
 BASE = "deploys/base.py"
 # apt's proxy (group_data apt_proxy), written by the base.
 APT_PROXY_CONF = "/etc/apt/apt.conf.d/90prereqos-proxy"
+
+# Debian's chrony.service, started without its CAP_SYS_TIME condition and with -x.
+CHRONY_IN_CONTAINER = """# Managed by prereqos (lib/deploy.py): in a container the clock is the machine's.
+[Unit]
+ConditionCapability=
+[Service]
+ExecStart=
+ExecStart=!/usr/sbin/chronyd $DAEMON_OPTS -x
+"""
 
 DIFF_REFUSED = (
     "--diff is refused: pyinfra would print the old and new content of every changed file, and "
@@ -52,6 +64,7 @@ def prologue() -> Topology:
     if state.config.DIFF:
         raise DeployError(DIFF_REFUSED)
     SerialStop.register(state)  # serial steps stop at the first failure
+    report_failures(state)      # a failed step: one line naming the host, the step, its time and limit
     done = run_memory().setdefault("base", set())
     if host.name not in done:
         done.add(host.name)
@@ -84,6 +97,8 @@ def base() -> None:
                or rabbitmq_under_another_name(host.name, host.get_fact(Hostname), host.get_fact(RabbitmqNodeData)))
     if refusal:
         raise DeployError(refusal)
+    # Host prechecks (addresses, VIPs, ports, names, clock) of every controller, before any change.
+    refuse_unless_ready()
     # The first run generates the missing secrets in memory; they reach secrets.json (0600) only
     # when the run executes, first of the run's changes (never with --dry or a declined prompt).
     if host.data.secrets.unsaved:
@@ -110,7 +125,21 @@ def base() -> None:
     else:
         files.file(name="No apt proxy", path=APT_PROXY_CONF, present=False)
 
-    apt.update(name="Update apt lists (at most daily)", cache_time=86400)
+    apt.update(name="Update apt lists (at most daily)", cache_time=86400, **limit("apt"))
+
+    # Time sync and what the facts need (python3). In a container the clock is the machine's:
+    # chrony cannot set it (no CAP_SYS_TIME, and Debian's unit is conditioned on it), so there it
+    # runs with -x (tracks time, never sets the clock).
+    container = host.get_fact(HostResources)["container"]
+    if container:
+        logger.warning(f"{host.name}: in a container ({container}): chrony runs with -x (the clock is the machine's)")
+        dropin = files.put(name=f"chrony without setting the clock (-x): in a container ({container})",
+                           src=StringIO(CHRONY_IN_CONTAINER),
+                           dest="/etc/systemd/system/chrony.service.d/prereqos-container.conf", mode="644")
+        systemd.daemon_reload(name="systemd reads chrony's drop-in", _if=dropin.did_change)
+    apt.packages(name="python3 (the facts need it) and chrony (time sync)", packages=["python3", "chrony"],
+                 no_recommends=True, **limit("apt"))
+    systemd.service(name="chrony running and enabled", service="chrony", running=True, enabled=True)
 
 
 def machine_identity(name: str) -> str | None:

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from pyinfra.api.exceptions import NoGroupError, PyinfraError
 
 from lib.secrets import SecretsFileError, check_mode, secrets_path
+from lib.sizing import is_auto
+from lib.steps import KINDS as STEP_KINDS
 from lib.topology import controllers
 
 NETWORKS = ("api", "srv", "data")
@@ -83,6 +85,11 @@ def _interval(value) -> bool:
     return isinstance(value, str) and re.fullmatch(r"\d+(ms|s|min|h)?", value) is not None
 
 
+def _auto_or(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    """``check``, or "auto"/None: derived from the host (lib/sizing.py)."""
+    return lambda value: is_auto(value) or check(value)
+
+
 def _anything(value) -> bool:
     return True
 
@@ -108,6 +115,11 @@ def _optional(check: Callable[[object], bool]) -> Callable[[object], bool]:
 # What each component dict may hold: key -> (check, what a good value looks like).
 Rule = tuple[Callable[[object], bool], str]
 SCHEMA: dict[str, dict[str, Rule]] = {
+    "timeouts": {kind: (_positive_int, "a positive number of seconds") for kind in STEP_KINDS},
+    "prechecks": {
+        "max_clock_skew": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+                           "a positive number of seconds"),
+    },
     "rabbitmq": {
         "admin_user": (_account, "a user name that is not a system account ('guest', 'root'...)"),
         "openstack_user": (_account, "a user name that is not a system account ('guest', 'root'...)"),
@@ -116,6 +128,9 @@ SCHEMA: dict[str, dict[str, Rule]] = {
                                "pause_minority, autoheal or ignore"),
         "ha_policy_name": (_text, "a policy name"),
         "ha_policy_pattern": (_text, "a queue-name regex"),
+        "memory_high_watermark": (_auto_or(_positive_int), '"auto" or a positive integer of bytes'),
+        "schedulers": (_auto_or(_positive_int), '"auto" or a positive integer (Erlang +S)'),
+        "open_files_limit": (_auto_or(_positive_int), '"auto" or a positive integer'),
     },
     "galera": {
         "cluster_name": (_text, "a cluster name"),
@@ -123,8 +138,9 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "sst_user": (_account, "a user name that is not a system account ('root', 'mysql'...)"),
         "monitor_user": (_account, "a user name that is not a system account ('root', 'mysql'...)"),
         "check_port": (_port, "a port 1-65535"),
-        "max_connections": (_positive_int, "a positive integer"),
-        "innodb_buffer_pool_size": (_size, "a size such as 256M"),
+        "max_connections": (_auto_or(_positive_int), '"auto" or a positive integer'),
+        "innodb_buffer_pool_size": (_auto_or(_size), '"auto" or a size such as 4G'),
+        "open_files_limit": (_auto_or(_positive_int), '"auto" or a positive integer'),
         "gcache_size": (_size, "a size such as 256M"),
         "upstream_repo": (lambda v: v is None or _text(v), "None or an apt source line"),
     },

@@ -33,11 +33,13 @@ from facts.galera import (
     has_cluster_state,
     sql_string,
 )
+from lib.sizing import Resources, galera_sizes
 from lib.topology import Topology
 from operations.common import fail
 
 CONFIG = "/etc/mysql/mariadb.conf.d/99-galera.cnf"  # read after Debian's 50-server.cnf: wins
-PEERS_CONFIG = "/etc/mysql/mariadb.conf.d/99-galera-peers.cnf"  # wsrep_cluster_address alone
+PEERS_CONFIG = "/etc/mysql/mariadb.conf.d/99-galera-peers.cnf"
+LIMITS_DROPIN = "/etc/systemd/system/mariadb.service.d/prereqos-limits.conf"  # wsrep_cluster_address alone
 SERVICE = "mariadb"
 SOCKET = "/run/mysqld/mysqld.sock"
 MONITOR_CREDENTIALS = "/etc/mysql/galera-check.cnf"
@@ -98,13 +100,15 @@ def plan_cluster(nodes: dict[str, dict[str, Any] | None], first: str | None = No
 # --- templates -----------------------------------------------------------------------------
 
 
-def template_args(topo: Topology, data) -> dict[str, Any]:
-    """Keyword arguments of ``files.template`` for the templates in templates/galera/."""
+def template_args(topo: Topology, data, resources: Resources) -> dict[str, Any]:
+    """Keyword arguments of ``files.template`` for the templates in templates/galera/; the
+    sizes (``sizes``) derived from ``resources`` where group_data says "auto"."""
     galera = data.galera
     address = topo.address("srv")
     allowed = sorted({n.addresses["srv"] for n in topo.nodes} | {topo.vip("srv")}, key=ipaddress.IPv4Address)
     return {
         "galera": galera,
+        "sizes": galera_sizes(galera, resources),
         "node_name": topo.me,
         "address": address,
         "cluster_addresses": [n.addresses["srv"] for n in topo.nodes],

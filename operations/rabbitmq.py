@@ -21,6 +21,7 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from facts.rabbitmq import RabbitmqAppState, RabbitmqClusterStatus, RabbitmqDefinitions, has_partition_handling, hidden
+from lib.sizing import Resources, rabbitmq_sizes
 from lib.topology import Topology
 from operations.common import fail
 
@@ -33,13 +34,15 @@ def version_text(version: tuple[int, ...]) -> str:
     return ".".join(map(str, version)) or "unknown"
 
 
-def template_args(topo: Topology, data, version: tuple[int, ...]) -> dict[str, Any]:
+def template_args(topo: Topology, data, version: tuple[int, ...], resources: Resources) -> dict[str, Any]:
     """Keyword arguments of ``files.template`` for the templates in templates/rabbitmq/.
 
     + version: the RabbitMQ version installed, or apt's candidate (``facts.rabbitmq.upstream_version``):
       ``cluster_partition_handling`` is written only where it exists (< 4.3)
+    + resources: the host's CPUs, RAM and limits (``lib.sizing.Resources``): sizes set "auto"
     """
     return {
+        "sizes": rabbitmq_sizes(data.rabbitmq, resources),
         "address": topo.address("srv"),
         "port": AMQP_PORT,
         "version": version_text(version),

@@ -25,6 +25,7 @@ from facts.galera import (
 from lib.topology import Topology
 from operations import galera
 from tests.unit.conftest import NAMES, ROOT
+from lib.sizing import Resources
 from tests.unit.fakes import FakeHost, renderer, run
 
 FIXTURES = ROOT / "tests/fixtures/galera"
@@ -358,7 +359,9 @@ render = renderer("templates/galera")
 
 @pytest.fixture
 def args(default_data) -> dict:
-    return galera.template_args(Topology.from_data("ctrl-2", default_data, NAMES), default_data)
+    # A lab host: 2 vCPUs, 24105 MiB, nofile hard limit 20000 (HostResources on lab 7).
+    return galera.template_args(Topology.from_data("ctrl-2", default_data, NAMES), default_data,
+                                Resources(mem_mb=24105, cpus=2, nofile_hard=20000))
 
 
 def settings(text: str) -> dict[str, str]:
@@ -381,7 +384,19 @@ def test_galera_cnf_from_group_data(args, default_data):
     assert cnf["wsrep_sst_auth"] == f"sst:{sst_password}"
     assert (cnf["binlog_format"], cnf["default_storage_engine"], cnf["innodb_autoinc_lock_mode"]) == (
         "ROW", "InnoDB", "2")
-    assert (cnf["max_connections"], cnf["innodb_buffer_pool_size"]) == ("1000", "256M")
+    # group_data's "auto": derived from the host (lib/sizing.py).
+    assert (cnf["max_connections"], cnf["innodb_buffer_pool_size"], cnf["open_files_limit"]) == (
+        "200", "8192M", "20000")
+    assert render("mariadb-limits.conf.j2", **args).splitlines()[-2:] == ["[Service]", "LimitNOFILE=20000"]
+
+
+def test_sizes_set_in_group_data_are_used_as_given(default_data):
+    data = type(default_data)({**default_data, "galera": {**default_data.galera, "max_connections": 1000,
+                                                          "innodb_buffer_pool_size": "256M"}})
+    args = galera.template_args(Topology.from_data("ctrl-2", data, NAMES), data, Resources(mem_mb=24105, cpus=2))
+    cnf = settings(render("galera.cnf.j2", **args))
+    assert (cnf["max_connections"], cnf["innodb_buffer_pool_size"], cnf["open_files_limit"]) == (
+        "1000", "256M", "65536")
 
 
 def test_debian_cnf_has_no_password(args):

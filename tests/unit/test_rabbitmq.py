@@ -17,6 +17,7 @@ from facts.rabbitmq import (
     has_partition_handling,
     upstream_version,
 )
+from lib.sizing import Resources
 from lib.topology import Topology
 from operations import rabbitmq
 from tests.unit.conftest import NAMES, ROOT
@@ -273,20 +274,25 @@ render = renderer("templates/rabbitmq")
 def args(default_data):
     """``template_args(version)`` of ctrl-2, as deploys/rabbitmq.py builds them."""
     topo = Topology.from_data("ctrl-2", default_data, NAMES)
-    return lambda version=(3, 10, 8): rabbitmq.template_args(topo, default_data, version)
+    return lambda version=(3, 10, 8): rabbitmq.template_args(topo, default_data, version, LAB)
+
+
+# A lab host: 2 vCPUs, 24105 MiB, nofile hard limit 20000 (HostResources on lab 7).
+LAB = Resources(mem_mb=24105, cpus=2, nofile_hard=20000)
 
 
 def test_rabbitmq_conf_from_group_data(args):
     text = render("rabbitmq.conf.j2", **args((3, 10, 8)))
     settings = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert settings == ["listeners.tcp.1 = 10.0.2.12:5672", "cluster_partition_handling = pause_minority"]
+    assert settings == ["listeners.tcp.1 = 10.0.2.12:5672", "vm_memory_high_watermark.absolute = 5055184896",
+                        "cluster_partition_handling = pause_minority"]
     text = render("rabbitmq.conf.j2", **args((4, 3, 0)))
     assert "cluster_partition_handling =" not in text and "RabbitMQ 4.3.0 no longer has the setting" in text
 
 
 def test_erlang_distribution_and_epmd_on_the_srv_address(args):
     env = render("rabbitmq-env.conf.j2", **args())
-    assert 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,0,2,12}"' in env.splitlines()
+    assert 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,0,2,12} +S 2:2"' in env.splitlines()
     socket = [line for line in render("epmd.socket.conf.j2", **args()).splitlines()
               if line and not line.startswith("#")]
     assert socket == ["[Socket]", "ListenStream=", "ListenStream=127.0.0.1:4369", "ListenStream=10.0.2.12:4369",
@@ -328,3 +334,8 @@ def test_app_running_starts_only_a_stopped_app():
     for state in ("running", "booting", "down"):
         host = FakeHost({RabbitmqAppState: state})
         assert run(rabbitmq.app_running, host) == [] and len(host.noops) == 1
+
+
+def test_unit_drop_in_carries_the_open_files_limit(args):
+    text = render("rabbitmq-server.service.conf.j2", **args())
+    assert text.splitlines()[-2:] == ["[Service]", "LimitNOFILE=20000"]

@@ -256,3 +256,26 @@ def test_package_source_with_a_newline(default_data):
 def test_misspelt_package_source(default_data):
     default_data["pip_proxie"] = "http://proxy.example:3128"
     assert "'pip_proxie' is not a known variable (did you mean 'pip_proxy'?)" in only(default_data)
+
+@pytest.mark.parametrize("component,key,value,expect", [
+    ("galera", "max_connections", "many", "galera['max_connections']='many' is invalid; fix: set it to \"auto\" or a positive integer"),
+    ("galera", "innodb_buffer_pool_size", "40%", "galera['innodb_buffer_pool_size']='40%' is invalid; fix: set it to \"auto\" or a size such as 4G"),
+    ("galera", "open_files_limit", 0, "galera['open_files_limit']=0 is invalid"),
+    ("rabbitmq", "memory_high_watermark", 0.4, "rabbitmq['memory_high_watermark']=0.4 is invalid; fix: set it to \"auto\" or a positive integer of bytes"),
+    ("rabbitmq", "schedulers", -1, "rabbitmq['schedulers']=-1 is invalid"),
+    ("rabbitmq", "open_files_limit", "65536", "rabbitmq['open_files_limit']='65536' is invalid"),
+    ("timeouts", "apt", 0, "timeouts['apt']=0 is invalid; fix: set it to a positive number of seconds"),
+    ("timeouts", "cluster", "15min", "timeouts['cluster']='15min' is invalid"),
+    ("prechecks", "max_clock_skew", 0, "prechecks['max_clock_skew']=0 is invalid; fix: set it to a positive number of seconds"),
+])
+def test_bad_sizes_timeouts_and_skew(default_data, component, key, value, expect):
+    default_data[component][key] = value
+    assert expect in only(default_data)
+
+
+@pytest.mark.parametrize("value", ["auto", None])
+def test_sizes_auto_or_none_are_derived(default_data, value):
+    for component, key in [("galera", "max_connections"), ("galera", "innodb_buffer_pool_size"),
+                           ("rabbitmq", "schedulers"), ("rabbitmq", "memory_high_watermark")]:
+        default_data[component][key] = value
+    assert problems(default_data) == []

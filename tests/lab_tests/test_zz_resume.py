@@ -1,0 +1,66 @@
+"""A package step that hangs on one host: that host fails at its limit with one line (host, step,
+time, limit), the others finish; the next run converges it, HEALTHY everywhere, nothing lost.
+
+The hang is real apt: on ctrl-2 the dpkg lock is held and apt is told to wait for it
+(``DPkg::Lock::Timeout``), and one package of the Galera step (rsync) is missing, so that step
+runs ``apt-get install`` there and waits. ``timeouts['apt']`` is lowered to 15 s for the run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+import time
+
+import pytest
+
+from tests.lab_tests.conftest import ROOT, ok
+from tests.lab_tests.drill_load import health
+
+pytestmark = pytest.mark.lab
+
+DEFAULTS = runpy.run_path(str(ROOT / "group_data/all.py"))
+APT_LIMIT = 15
+STEP = "Install MariaDB, Galera, the SST tools and curl (client of the :9200 check)"
+WAIT_FOR_LOCK = "/etc/apt/apt.conf.d/99test-wait-for-lock"
+# Holds dpkg's frontend lock as apt takes it (fcntl, not flock) until killed.
+HOLD_LOCK = ("setsid python3 -c 'import fcntl, time; f = open(\"/var/lib/dpkg/lock-frontend\", \"w\"); "
+             "fcntl.lockf(f, fcntl.LOCK_EX); time.sleep(600)' >/dev/null 2>&1 & echo $!")
+MARKER_DB = "prereqos_resume_test"
+
+
+def test_hung_package_step_fails_that_host_only_and_the_next_run_converges_it(lab):
+    ok(lab.ssh(1, f'mysql -e "CREATE DATABASE IF NOT EXISTS {MARKER_DB}; CREATE TABLE IF NOT EXISTS '
+                  f'{MARKER_DB}.t (id INT PRIMARY KEY); REPLACE INTO {MARKER_DB}.t VALUES (42)"'))
+    ok(lab.ssh(2, f"dpkg -r --force-depends rsync >/dev/null && echo 'DPkg::Lock::Timeout \"600\";' > {WAIT_FOR_LOCK}"))
+    holder = ok(lab.ssh(2, HOLD_LOCK)).strip()
+    try:
+        started = time.monotonic()
+        proc = lab.pyinfra("deploys/prereqos.py", "--data",
+                           f"timeouts={json.dumps({**DEFAULTS['timeouts'], 'apt': APT_LIMIT})}")
+        failed_run = time.monotonic() - started
+        output = proc.stdout + proc.stderr
+        assert proc.returncode != 0, output[-3000:]
+        # The time counts from the operation's start on the host (its commands' set-up included).
+        line = re.search(rf"ctrl-2: step {re.escape(repr(STEP))} failed after (\d+) s \(limit {APT_LIMIT} s: "
+                         rf"timeouts\['apt'\] in group_data, timed out\); the next run resumes this host", output)
+        assert line and APT_LIMIT <= int(line[1]) < APT_LIMIT + 60, [x for x in output.splitlines() if "ctrl-2" in x]
+        assert "ctrl-1: step" not in output and "ctrl-3: step" not in output
+    finally:
+        lab.ssh(2, f"kill {holder}; rm -f {WAIT_FOR_LOCK}")
+    # The apt-get that pyinfra gave up on still waits on the host: it takes the lock now. Let it end.
+    deadline = time.monotonic() + 120
+    while lab.ssh(2, "pgrep -x apt-get").returncode == 0 and time.monotonic() < deadline:
+        time.sleep(1)
+
+    started = time.monotonic()
+    proc = lab.pyinfra("deploys/prereqos.py")
+    rerun = time.monotonic() - started
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert ok(lab.ssh(2, "dpkg-query -W -f '${Status}' rsync")) == "install ok installed"
+    report = health(lab)
+    assert report.returncode == 0, report.stdout[-3000:]
+    assert ok(lab.ssh(2, f'mysql -N -e "SELECT id FROM {MARKER_DB}.t"')).strip() == "42"
+    ok(lab.ssh(1, f'mysql -e "DROP DATABASE {MARKER_DB}"'))
+    print(f"failed run {failed_run:.0f} s, converging re-run {rerun:.0f} s")
