@@ -27,7 +27,7 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd
 
 from facts.corosync import CorosyncCmap
-from operations import corosync, pacemaker
+from operations import corosync, pacemaker, secret_files
 
 COROSYNC = host.data.corosync
 PACEMAKER = host.data.pacemaker
@@ -42,7 +42,7 @@ was_running = host.get_fact(SystemdStatus, services=["corosync.service"]).get("c
 change = corosync.change_needed(host.get_fact(CorosyncCmap) if was_running else {}, COROSYNC, topo.nodes)
 NAMES = [node.name for node in topo.nodes]
 
-authkey = files.put(
+authkey = secret_files.put(
     name="Corosync authkey (from secrets, 0400)",
     src=BytesIO(base64.b64decode(host.data.secrets["corosync_authkey"].unmask())),
     dest="/etc/corosync/authkey",

@@ -39,7 +39,7 @@ from facts.rabbitmq import (
     upstream_version,
 )
 from lib.deploy import prologue
-from operations import rabbitmq
+from operations import rabbitmq, secret_files
 
 topo = prologue()
 
@@ -112,7 +112,7 @@ config = files.template(
     version=version_text,
     partition_handling=partition_handling,
 )
-cookie = files.put(
+cookie = secret_files.put(
     name="Erlang cookie shared by the cluster (0400)",
     src=StringIO(secrets["rabbitmq_cookie"].unmask()),
     dest="/var/lib/rabbitmq/.erlang.cookie",

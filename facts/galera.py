@@ -12,9 +12,12 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 
-from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from pyinfra.api import FactBase, FactProcessError, HiddenValue, QuoteString, StringCommand
+
+from lib.secrets import unmasked
 
 GRASTATE = "/var/lib/mysql/grastate.dat"
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
@@ -258,9 +261,13 @@ class MariadbDatabases(FactBase[list]):
 
 class MariadbPasswordIs(FactBase[bool]):
     """
-    Whether the account ``user@hostname`` has the ``mysql_native_password`` hash given
-    (``False`` when it has not, does not exist, or MariaDB is down). Pass the hash as a
-    ``HiddenValue``: it then shows masked wherever pyinfra prints fact arguments.
+    Whether the account ``user@hostname`` has the ``mysql_native_password`` hash of a password
+    (``False`` when it has not, does not exist, or MariaDB is down). The hash reaches the server
+    on standard input, never on a command line: ask through :func:`password_is`.
+
+    .. code:: python
+
+        password_is(host, "sst", "localhost", host.data.secrets["galera_sst_password"])  # True
     """
 
     def requires_command(self, *args, **kwargs) -> str:
@@ -270,18 +277,48 @@ class MariadbPasswordIs(FactBase[bool]):
     def default() -> bool:
         return False
 
-    def command(self, user: str, hostname: str, password_hash) -> StringCommand:
-        sql = StringCommand(
-            "SELECT COUNT(*) FROM mysql.global_priv WHERE",
-            f"User = '{sql_string(user)}' AND Host = '{sql_string(hostname)}' AND",
-            StringCommand("INSTR(Priv, '\"authentication_string\":\"", password_hash, "\"') > 0", _separator=""),
+    def command(self, user: str, hostname: str) -> StringCommand:
+        check = mysql_with_secret(
+            "SELECT COUNT(*) FROM mysql.global_priv WHERE "
+            f"User = '{sql_string(user)}' AND Host = '{sql_string(hostname)}' AND "
+            "INSTR(Priv, '\"authentication_string\":\"",
+            "\"') > 0",
+            options="-NBr",
         )
-        return _mysql(sql)
+        return StringCommand(check, "2>/dev/null || true")
 
     def process(self, output: list[str]) -> bool:
         if output not in (["0"], ["1"]):
             raise FactProcessError(f"unexpected output {output!r}")
         return output == ["1"]
+
+
+def password_is(host, user: str, hostname: str, password: str | HiddenValue) -> bool:
+    """Whether ``user@hostname`` logs in with ``password`` (``MariadbPasswordIs``, its hash on stdin)."""
+    return host.get_fact(MariadbPasswordIs, user=user, hostname=hostname,
+                         _stdin=native_password_hash(password))
+
+
+def native_password_hash(password: str | HiddenValue) -> str:
+    """MariaDB's ``mysql_native_password`` hash: ``*`` + upper hex SHA1(SHA1(password))."""
+    return "*" + hashlib.sha1(hashlib.sha1(unmasked(password).encode()).digest()).hexdigest().upper()
+
+
+def mysql_with_secret(sql_before: str, sql_after: str, options: str = "-NB") -> StringCommand:
+    """
+    ``mysql`` running ``sql_before`` + its standard input + ``sql_after``: the
+    secret (a password hash) goes on stdin (``_stdin=``), the SQL around it on the command line.
+    Only ``*`` and hex digits of stdin are kept: a hash, safe inside a quoted SQL string.
+
+    .. code:: python
+
+        StringCommand(mysql_with_secret("ALTER USER 'sst'@'localhost' IDENTIFIED BY PASSWORD '", "'"),
+                      _stdin=native_password_hash(password))
+    """
+    return StringCommand(
+        "{ printf %s", QuoteString(sql_before), "&& tr -cd '*0-9A-F' && printf %s",
+        QuoteString(sql_after), "; } | mysql", options,
+    )
 
 
 def sql_string(value: str) -> str:
