@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TypeVar
 
 from pyinfra.api import FactBase, FactProcessError, HiddenValue, QuoteString, StringCommand
+from typing_extensions import override
 
 from lib.secrets import unmasked
+
+T = TypeVar("T")
 
 GRASTATE = "/var/lib/mysql/grastate.dat"
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
@@ -31,6 +35,15 @@ def _mysql(sql: str | StringCommand) -> StringCommand:
     return StringCommand("mysql", "-NBr", "-e", QuoteString(sql), "2>/dev/null", "|| true")
 
 
+class MariadbFactBase(FactBase[T]):
+    """A fact read with the ``mysql`` client as root through the local socket (as pyinfra's own
+    ``MysqlFactBase``); a host without the client gets the fact's ``default()``."""
+
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "mysql"
+
+
 def _status_pairs(output: list[str]) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for line in output:
@@ -41,14 +54,11 @@ def _status_pairs(output: list[str]) -> dict[str, str]:
     return pairs
 
 
-class WsrepClusterSize(FactBase[int]):
+class WsrepClusterSize(MariadbFactBase[int]):
     """
     Number of nodes in this node's cluster component (the seed's check); ``0`` when MariaDB is
     down or runs without Galera.
     """
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "mysql"
 
     @staticmethod
     def default() -> int:
@@ -64,7 +74,7 @@ class WsrepClusterSize(FactBase[int]):
         return int(value)
 
 
-class WsrepStatus(FactBase[dict]):
+class WsrepStatus(MariadbFactBase[dict]):
     """
     Health of the local Galera node, ``{}`` when MariaDB is not running. A node serves traffic
     when ``cluster_status`` is ``Primary``, ``local_state`` is ``4`` (``Synced``) and ``ready``.
@@ -92,9 +102,6 @@ class WsrepStatus(FactBase[dict]):
         "wsrep_connected": "connected",
         "wsrep_cluster_state_uuid": "cluster_state_uuid",
     }
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "mysql"
 
     @staticmethod
     def default() -> dict:
@@ -196,7 +203,7 @@ def has_cluster_state(grastate: dict) -> bool:
     return uuid != ZERO_UUID
 
 
-class MariadbAccounts(FactBase[dict]):
+class MariadbAccounts(MariadbFactBase[dict]):
     """
     SQL accounts and how they authenticate, from ``mysql.global_priv``; ``{}`` when MariaDB is
     not running. ``password`` tells whether a ``mysql_native_password`` login is set (hashes
@@ -209,9 +216,6 @@ class MariadbAccounts(FactBase[dict]):
                                "password": True, "locked": False},
         }
     """
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "mysql"
 
     @staticmethod
     def default() -> dict:
@@ -242,11 +246,8 @@ class MariadbAccounts(FactBase[dict]):
         return accounts
 
 
-class MariadbDatabases(FactBase[list]):
+class MariadbDatabases(MariadbFactBase[list]):
     """Names of the databases, ``[]`` when MariaDB is not running."""
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "mysql"
 
     @staticmethod
     def default() -> list:
@@ -259,7 +260,7 @@ class MariadbDatabases(FactBase[list]):
         return sorted(line.strip() for line in output if line.strip())
 
 
-class MariadbPasswordIs(FactBase[bool]):
+class MariadbPasswordIs(MariadbFactBase[bool]):
     """
     Whether the account ``user@hostname`` has the ``mysql_native_password`` hash of a password
     (``False`` when it has not, does not exist, or MariaDB is down). The hash reaches the server
@@ -269,9 +270,6 @@ class MariadbPasswordIs(FactBase[bool]):
 
         password_is(host, "sst", "localhost", host.data.secrets["galera_sst_password"])  # True
     """
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "mysql"
 
     @staticmethod
     def default() -> bool:
