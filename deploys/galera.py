@@ -23,7 +23,7 @@ from facts.precheck import HostResources
 from lib.deploy import prologue
 from lib.sizing import Resources
 from lib.steps import limit
-from operations import galera
+from operations import galera, secret_files
 from operations.common import decide_once, peer_fact
 
 topo = prologue()
@@ -60,10 +60,10 @@ apt.packages(
 )
 
 # --- Configuration -------------------------------------------------------------------------------
-files.template(name="debian.cnf (root through the local socket)", src="templates/galera/debian.cnf.j2",
-               dest="/etc/mysql/debian.cnf", user="root", group="root", mode="600", **args)
-files.template(name="galera.cnf", src="templates/galera/galera.cnf.j2", dest=galera.CONFIG,
-               user="root", group="mysql", mode="640", **args)
+secret_files.template(name="debian.cnf (root through the local socket)", src="templates/galera/debian.cnf.j2",
+                             dest="/etc/mysql/debian.cnf", user="root", group="root", mode="600", **args)
+secret_files.template(name="galera.cnf", src="templates/galera/galera.cnf.j2",
+                      dest=galera.CONFIG, user="root", group="mysql", mode="640", **args)
 # Controllers added or removed change only this file: no restart (members learn members from the
 # cluster), the list serves the next start.
 files.template(name="Galera peers to contact at start (wsrep_cluster_address)",
@@ -117,9 +117,9 @@ else:
 # --- HTTP health check on :9200 for HAProxy ------------------------------------------------------
 server.user(name="Health check system user", user=conf["monitor_user"], system=True,
             home="/nonexistent", shell="/usr/sbin/nologin", ensure_home=False)
-files.template(name="Health check SQL credentials (its user only)", src="templates/galera/galera-check.cnf.j2",
-               dest=galera.MONITOR_CREDENTIALS, user=conf["monitor_user"], group=conf["monitor_user"],
-               mode="600", **args)
+secret_files.template(name="Health check SQL credentials (its user only)", src="templates/galera/galera-check.cnf.j2",
+                      dest=galera.MONITOR_CREDENTIALS, user=conf["monitor_user"], group=conf["monitor_user"],
+                      mode="600", **args)
 files.template(name="Health check script", src="templates/galera/galera-check.j2", dest=galera.CHECK_SCRIPT,
                user="root", group="root", mode="755", **args)
 socket_unit = files.template(name="Health check socket unit", src="templates/galera/galera-check.socket.j2",

@@ -28,7 +28,7 @@ from facts.corosync import CorosyncCmap
 from lib.cluster_keys import COROSYNC_AUTHKEY, key_bytes
 from lib.deploy import prologue
 from lib.steps import limit
-from operations import corosync, pacemaker
+from operations import corosync, pacemaker, secret_files
 
 PACKAGES = ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents"]
 
@@ -41,7 +41,7 @@ was_running = host.get_fact(SystemdStatus, services=["corosync.service"]).get("c
 # What the running corosync lacks: nothing, a reload (controllers added or removed, token) or a restart.
 change = corosync.change_needed(host.get_fact(CorosyncCmap) if was_running else {}, COROSYNC, topo.nodes)
 
-authkey = files.put(
+authkey = secret_files.put(
     name="Corosync authkey (from secrets, 0400)",
     src=BytesIO(key_bytes(COROSYNC_AUTHKEY, host.data.secrets)),
     dest=COROSYNC_AUTHKEY,

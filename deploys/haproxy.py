@@ -12,7 +12,7 @@ from pyinfra.operations import apt, files, server, systemd
 
 from lib.deploy import prologue
 from lib.steps import limit
-from operations import haproxy
+from operations import haproxy, secret_files
 
 topo = prologue()
 
@@ -42,7 +42,7 @@ server.sysctl(
     persist_file="/etc/sysctl.d/60-haproxy.conf",
 )
 
-files.template(
+secret_files.template(
     name="Render the HAProxy configuration candidate",
     src=haproxy.TEMPLATE,
     dest=CANDIDATE,

@@ -12,10 +12,9 @@ Runnable alone::
 """
 
 from pyinfra import host, logger
-from pyinfra.operations import files
 
 from lib.deploy import prologue
-from operations import openrc
+from operations import openrc, secret_files
 
 topo = prologue()
 binds = host.data.haproxy_services["keystone_public"]["binds"]
@@ -25,7 +24,7 @@ if topo.is_first and openrc.AUTH_NETWORK not in binds:  # said once, not once pe
         f"['keystone_public'] binds only {binds}: add {openrc.AUTH_NETWORK!r} to its binds"
     )
 
-files.template(
+secret_files.template(
     name="Admin openrc /root/.openrc (0600)",
     src=openrc.TEMPLATE,
     dest="/root/.openrc",

@@ -44,7 +44,7 @@ from lib.cluster_keys import RABBITMQ_COOKIE, key_bytes
 from lib.deploy import prologue
 from lib.sizing import Resources
 from lib.steps import limit
-from operations import rabbitmq
+from operations import rabbitmq, secret_files
 
 topo = prologue()
 
@@ -113,7 +113,7 @@ config = files.template(
     mode="644",
     **args,
 )
-cookie = files.put(
+cookie = secret_files.put(
     name="Erlang cookie shared by the cluster (0400)",
     src=BytesIO(key_bytes(RABBITMQ_COOKIE, secrets)),
     dest=RABBITMQ_COOKIE,

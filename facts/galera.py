@@ -12,9 +12,16 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
+from typing import TypeVar
 
-from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from pyinfra.api import FactBase, FactProcessError, HiddenValue, QuoteString, StringCommand
+from typing_extensions import override
+
+from lib.secrets import unmasked
+
+T = TypeVar("T")
 
 GRASTATE = "/var/lib/mysql/grastate.dat"
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
@@ -28,6 +35,15 @@ def _mysql(sql: str | StringCommand) -> StringCommand:
     return StringCommand("mysql", "-NBr", "-e", QuoteString(sql), "2>/dev/null", "|| true")
 
 
+class MariadbFactBase(FactBase[T]):
+    """A fact read with the ``mysql`` client as root through the local socket (as pyinfra's own
+    ``MysqlFactBase``); a host without the client gets the fact's ``default()``."""
+
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "mysql"
+
+
 def _status_pairs(output: list[str]) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for line in output:
@@ -38,14 +54,11 @@ def _status_pairs(output: list[str]) -> dict[str, str]:
     return pairs
 
 
-class WsrepClusterSize(FactBase[int]):
+class WsrepClusterSize(MariadbFactBase[int]):
     """
     Number of nodes in this node's cluster component (the seed's check); ``0`` when MariaDB is
     down or runs without Galera.
     """
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "mysql"
 
     @staticmethod
     def default() -> int:
@@ -61,7 +74,7 @@ class WsrepClusterSize(FactBase[int]):
         return int(value)
 
 
-class WsrepStatus(FactBase[dict]):
+class WsrepStatus(MariadbFactBase[dict]):
     """
     Health of the local Galera node, ``{}`` when MariaDB is not running. A node serves traffic
     when ``cluster_status`` is ``Primary``, ``local_state`` is ``4`` (``Synced``) and ``ready``.
@@ -89,9 +102,6 @@ class WsrepStatus(FactBase[dict]):
         "wsrep_connected": "connected",
         "wsrep_cluster_state_uuid": "cluster_state_uuid",
     }
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "mysql"
 
     @staticmethod
     def default() -> dict:
@@ -193,7 +203,7 @@ def has_cluster_state(grastate: dict) -> bool:
     return uuid != ZERO_UUID
 
 
-class MariadbAccounts(FactBase[dict]):
+class MariadbAccounts(MariadbFactBase[dict]):
     """
     SQL accounts and how they authenticate, from ``mysql.global_priv``; ``{}`` when MariaDB is
     not running. ``password`` tells whether a ``mysql_native_password`` login is set (hashes
@@ -206,9 +216,6 @@ class MariadbAccounts(FactBase[dict]):
                                "password": True, "locked": False},
         }
     """
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "mysql"
 
     @staticmethod
     def default() -> dict:
@@ -239,11 +246,8 @@ class MariadbAccounts(FactBase[dict]):
         return accounts
 
 
-class MariadbDatabases(FactBase[list]):
+class MariadbDatabases(MariadbFactBase[list]):
     """Names of the databases, ``[]`` when MariaDB is not running."""
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "mysql"
 
     @staticmethod
     def default() -> list:
@@ -256,32 +260,63 @@ class MariadbDatabases(FactBase[list]):
         return sorted(line.strip() for line in output if line.strip())
 
 
-class MariadbPasswordIs(FactBase[bool]):
+class MariadbPasswordIs(MariadbFactBase[bool]):
     """
-    Whether the account ``user@hostname`` has the ``mysql_native_password`` hash given
-    (``False`` when it has not, does not exist, or MariaDB is down). Pass the hash as a
-    ``HiddenValue``: it then shows masked wherever pyinfra prints fact arguments.
-    """
+    Whether the account ``user@hostname`` has the ``mysql_native_password`` hash of a password
+    (``False`` when it has not, does not exist, or MariaDB is down). The hash reaches the server
+    on standard input, never on a command line: ask through :func:`password_is`.
 
-    def requires_command(self, *args, **kwargs) -> str:
-        return "mysql"
+    .. code:: python
+
+        password_is(host, "sst", "localhost", host.data.secrets["galera_sst_password"])  # True
+    """
 
     @staticmethod
     def default() -> bool:
         return False
 
-    def command(self, user: str, hostname: str, password_hash) -> StringCommand:
-        sql = StringCommand(
-            "SELECT COUNT(*) FROM mysql.global_priv WHERE",
-            f"User = '{sql_string(user)}' AND Host = '{sql_string(hostname)}' AND",
-            StringCommand("INSTR(Priv, '\"authentication_string\":\"", password_hash, "\"') > 0", _separator=""),
+    def command(self, user: str, hostname: str) -> StringCommand:
+        check = mysql_with_secret(
+            "SELECT COUNT(*) FROM mysql.global_priv WHERE "
+            f"User = '{sql_string(user)}' AND Host = '{sql_string(hostname)}' AND "
+            "INSTR(Priv, '\"authentication_string\":\"",
+            "\"') > 0",
+            options="-NBr",
         )
-        return _mysql(sql)
+        return StringCommand(check, "2>/dev/null || true")
 
     def process(self, output: list[str]) -> bool:
         if output not in (["0"], ["1"]):
             raise FactProcessError(f"unexpected output {output!r}")
         return output == ["1"]
+
+
+def password_is(host, user: str, hostname: str, password: str | HiddenValue) -> bool:
+    """Whether ``user@hostname`` logs in with ``password`` (``MariadbPasswordIs``, its hash on stdin)."""
+    return host.get_fact(MariadbPasswordIs, user=user, hostname=hostname,
+                         _stdin=native_password_hash(password))
+
+
+def native_password_hash(password: str | HiddenValue) -> str:
+    """MariaDB's ``mysql_native_password`` hash: ``*`` + upper hex SHA1(SHA1(password))."""
+    return "*" + hashlib.sha1(hashlib.sha1(unmasked(password).encode()).digest()).hexdigest().upper()
+
+
+def mysql_with_secret(sql_before: str, sql_after: str, options: str = "-NB") -> StringCommand:
+    """
+    ``mysql`` running ``sql_before`` + its standard input + ``sql_after``: the
+    secret (a password hash) goes on stdin (``_stdin=``), the SQL around it on the command line.
+    Only ``*`` and hex digits of stdin are kept: a hash, safe inside a quoted SQL string.
+
+    .. code:: python
+
+        StringCommand(mysql_with_secret("ALTER USER 'sst'@'localhost' IDENTIFIED BY PASSWORD '", "'"),
+                      _stdin=native_password_hash(password))
+    """
+    return StringCommand(
+        "{ printf %s", QuoteString(sql_before), "&& tr -cd '*0-9A-F' && printf %s",
+        QuoteString(sql_after), "; } | mysql", options,
+    )
 
 
 def sql_string(value: str) -> str:

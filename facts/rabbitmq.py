@@ -16,13 +16,9 @@ from typing import Any
 from pyinfra.api import FactBase, FactProcessError, HiddenValue, QuoteString, StringCommand
 from typing_extensions import override
 
+from lib.secrets import unmasked
+
 _DEFINITIONS_FILTER = (Path(__file__).parent / "scripts/rabbitmq_definitions.py").read_text()
-
-
-def hidden(secret: str | HiddenValue) -> HiddenValue:
-    """``secret`` as a HiddenValue, never wrapped twice (``HiddenValue(HiddenValue(x))`` would
-    send the literal ``*MASKED*``)."""
-    return secret if isinstance(secret, HiddenValue) else HiddenValue(secret)
 
 
 def _json(output: list[str], what: str) -> Any:
@@ -147,13 +143,13 @@ class RabbitmqDefinitions(FactBase[dict]):
     Users, permissions and policies of the running node in one ``rabbitmqctl export_definitions``
     (one Erlang VM start instead of one per question), filtered on the node by
     ``facts/scripts/rabbitmq_definitions.py``: password hashes never leave it. For each user in
-    ``passwords`` (``{user: HiddenValue}``), ``password_ok`` says whether that is its password
-    (``None`` for users not asked about). Fails the host when the node is down: a missing user
-    must never be guessed.
+    ``passwords`` (``{user: HiddenValue}``, sent on standard input: ask through ``definitions``),
+    ``password_ok`` says whether that is its password (``None`` for users not asked about).
+    Fails the host when the node is down: a missing user must never be guessed.
 
     .. code:: python
 
-        host.get_fact(RabbitmqDefinitions, passwords={"admin": secrets["rabbitmq_admin_password"]})
+        definitions(host, passwords={"admin": secrets["rabbitmq_admin_password"]})
         {"users": {"admin": {"tags": ["administrator"], "password_ok": True},
                    "openstack": {"tags": [], "password_ok": None}},
          "permissions": {"/": {"openstack": {"configure": ".*", "write": ".*", "read": ".*"}}},
@@ -169,12 +165,9 @@ class RabbitmqDefinitions(FactBase[dict]):
     def default() -> dict:
         return {"users": {}, "permissions": {}, "policies": {}}
 
-    def command(self, passwords: dict[str, HiddenValue] | None = None) -> StringCommand:
-        pairs = []
-        for user, password in sorted((passwords or {}).items()):
-            pairs += [QuoteString(user), QuoteString(hidden(password))]
-        return StringCommand("rabbitmqctl -q export_definitions - | python3 -c",
-                             QuoteString(_DEFINITIONS_FILTER), *pairs)
+    def command(self) -> StringCommand:
+        # The passwords to check come on stdin (see ``definitions``), never on the command line.
+        return StringCommand("python3 -c", QuoteString(_DEFINITIONS_FILTER))
 
     def process(self, output: list[str]) -> dict:
         raw = _json(output, "rabbitmq definitions")
@@ -233,3 +226,13 @@ class RabbitmqAppState(FactBase[str]):
         if answer not in states:
             raise FactProcessError(f"RabbitmqAppState: unexpected answer {output!r}")
         return states[answer]
+
+
+def definitions(host, passwords: dict[str, str | HiddenValue] | None = None) -> dict:
+    """``RabbitmqDefinitions`` of ``host``, checking ``passwords`` (``{user: secret}``) sent on stdin."""
+    return host.get_fact(RabbitmqDefinitions, _stdin=definitions_stdin(passwords))
+
+
+def definitions_stdin(passwords: dict[str, str | HiddenValue] | None = None) -> str:
+    """The standard input of ``RabbitmqDefinitions``'s command: ``{user: password}`` as JSON."""
+    return json.dumps({user: unmasked(secret) for user, secret in (passwords or {}).items()}, sort_keys=True)

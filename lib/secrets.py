@@ -67,6 +67,14 @@ class Secret(HiddenValue):
         return str(self)
 
 
+def unmasked(secret: str | HiddenValue) -> str:
+    """The plain value of a secret, for standard input or a 0600 file only (never a command line).
+
+    ``unmasked(Secret("x")) == unmasked("x") == "x"``
+    """
+    return secret.unmask() if isinstance(secret, HiddenValue) else secret
+
+
 class SecretsFileError(Exception):
     pass
 

@@ -12,7 +12,6 @@ Galera rules kept here:
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from typing import Any
 from urllib.parse import urlparse
@@ -28,9 +27,11 @@ from facts.galera import (
     MariadbAccounts,
     MariadbConfigState,
     MariadbDatabases,
-    MariadbPasswordIs,
     WsrepStatus,
     has_cluster_state,
+    mysql_with_secret,
+    native_password_hash,
+    password_is,
     sql_string,
 )
 from lib.sizing import Resources, galera_sizes
@@ -161,11 +162,6 @@ def _mysql_execute(sql: StringCommand | str) -> StringCommand:
     return StringCommand("mysql", "-NB", "-e", QuoteString(sql))
 
 
-def native_password_hash(password: str) -> str:
-    """MariaDB's ``mysql_native_password`` hash: ``*`` + upper hex SHA1(SHA1(password))."""
-    return "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
-
-
 def _is_synced(status: dict) -> bool:
     return status.get("cluster_status") == "Primary" and status.get("local_state") == SYNCED
 
@@ -287,21 +283,16 @@ def account(user: str, password: HiddenValue, user_hostname: str = "localhost", 
 
         galera.account(name="SST account", user="sst", password=host.data.secrets["galera_sst_password"])
     """
-    raw = password.unmask() if isinstance(password, HiddenValue) else password
     current = host.get_fact(MariadbAccounts).get(f"{user}@{user_hostname}")
     plugins = sorted({"mysql_native_password", *(["unix_socket"] if unix_socket else [])})
-    if current and current["plugins"] == plugins and host.get_fact(
-        MariadbPasswordIs, user=user, hostname=user_hostname, password_hash=HiddenValue(native_password_hash(raw))
-    ):
+    if current and current["plugins"] == plugins and password_is(host, user, user_hostname, password):
         host.noop(f"account {user}@{user_hostname} is up to date")
         return
     via = "unix_socket OR mysql_native_password" if unix_socket else "mysql_native_password"
-    sql = StringCommand(
-        f"{'ALTER' if current else 'CREATE'} USER '{sql_string(user)}'@'{sql_string(user_hostname)}'",
-        f"IDENTIFIED VIA {via} USING",
-        StringCommand("PASSWORD('", HiddenValue(sql_string(raw)), "')", _separator=""),
-    )
-    yield _mysql_execute(sql)
+    # The hash, not the password, and on stdin: never on a command line.
+    yield StringCommand(mysql_with_secret(
+        f"{'ALTER' if current else 'CREATE'} USER '{sql_string(user)}'@'{sql_string(user_hostname)}' "
+        f"IDENTIFIED VIA {via} USING '", "'"), _stdin=native_password_hash(password))
 
 
 @operation()

@@ -2,7 +2,7 @@
 operation, one read), joins; and the arguments of the templates in templates/rabbitmq/.
 
 Each one reads a fact from ``facts.rabbitmq`` and yields commands only for what differs; a
-second run changes nothing. Passwords are masked (``HiddenValue``) in every printed command.
+second run changes nothing. Passwords go on standard input: never in a command or its output.
 
 Example::
 
@@ -20,7 +20,8 @@ from typing import Any
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
-from facts.rabbitmq import RabbitmqAppState, RabbitmqClusterStatus, RabbitmqDefinitions, has_partition_handling, hidden
+from facts.rabbitmq import RabbitmqAppState, RabbitmqClusterStatus, definitions, has_partition_handling
+from lib.secrets import unmasked
 from lib.sizing import Resources, rabbitmq_sizes
 from lib.topology import Topology
 from operations.common import fail
@@ -84,7 +85,7 @@ def access(
         )
     """
     users, policies = users or {}, policies or {}
-    current = host.get_fact(RabbitmqDefinitions, passwords={u: w["password"] for u, w in users.items()})
+    current = definitions(host, passwords={u: w["password"] for u, w in users.items()})
     existing = current["users"]
     granted = current["permissions"].get(vhost, {})
     set_policies = current["policies"].get(vhost, {})
@@ -93,11 +94,12 @@ def access(
         if user in existing:
             commands.append(StringCommand("rabbitmqctl -q delete_user", QuoteString(user)))
     for user, wanted in users.items():
-        secret = hidden(wanted["password"])
+        # Without a password argument rabbitmqctl reads it from stdin: never on a command line.
+        password = unmasked(wanted["password"])
         if user not in existing:
-            commands.append(StringCommand("rabbitmqctl -q add_user", QuoteString(user), QuoteString(secret)))
+            commands.append(StringCommand("rabbitmqctl -q add_user", QuoteString(user), _stdin=password))
         elif not existing[user]["password_ok"]:
-            commands.append(StringCommand("rabbitmqctl -q change_password", QuoteString(user), QuoteString(secret)))
+            commands.append(StringCommand("rabbitmqctl -q change_password", QuoteString(user), _stdin=password))
         tags = sorted(wanted.get("tags") or [])
         if existing.get(user, {}).get("tags", []) != tags:
             commands.append(StringCommand("rabbitmqctl -q set_user_tags", QuoteString(user), *map(QuoteString, tags)))

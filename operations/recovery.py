@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from pyinfra import host, logger
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import operation
 from pyinfra.api.exceptions import DeployError
 
 from facts.galera import GraState, WsrepStatus

@@ -1,19 +1,21 @@
-"""Run on a RabbitMQ node: ``rabbitmqctl export_definitions -`` on stdin, the users, permissions
-and policies as JSON on stdout; password hashes never leave the node.
+"""Run on a RabbitMQ node: the users, permissions and policies of ``rabbitmqctl export_definitions``
+as JSON on stdout; password hashes never leave the node.
 
-Arguments: pairs ``USER PASSWORD``; for each, ``password_ok`` tells whether the stored hash is
-that password's (RabbitMQ's scheme: base64(salt[4] + hash(salt + password))).
+Standard input: ``{"USER": "PASSWORD", ...}`` (JSON; empty for none), never a command line; for
+each of these users, ``password_ok`` tells whether the stored hash is that password's
+(RabbitMQ's scheme: base64(salt[4] + hash(salt + password))).
 """
 import base64
 import hashlib
 import json
+import subprocess
 import sys
 
-raw = sys.stdin.read()
-if not raw.strip():
-    sys.exit("rabbitmqctl export_definitions printed nothing (is the node running?)")
-exported = json.loads(raw)
-passwords = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+passwords = json.loads(sys.stdin.read() or "{}")
+export = subprocess.run(["rabbitmqctl", "-q", "export_definitions", "-"], capture_output=True, text=True)
+if not export.stdout.strip():
+    sys.exit(f"rabbitmqctl export_definitions printed nothing (is the node running?) {export.stderr.strip()}")
+exported = json.loads(export.stdout)
 HASHES = {"rabbit_password_hashing_sha256": "sha256", "rabbit_password_hashing_sha512": "sha512",
           "rabbit_password_hashing_md5": "md5"}
 

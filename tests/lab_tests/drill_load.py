@@ -204,8 +204,8 @@ def sql_account(lab, n: int = 1) -> Iterator[SqlAccount]:
            f"CREATE TABLE IF NOT EXISTS {TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
            f"token VARCHAR(64) NOT NULL UNIQUE, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6)); "
            f"CREATE USER '{account.user}'@'{network}' IDENTIFIED BY '{account.password}'; "
-           f"GRANT ALL ON {DATABASE}.* TO '{account.user}'@'{network}'")
-    proc = lab.ssh(n, f'mysql -e "{sql}"')
+           f"GRANT ALL ON {DATABASE}.* TO '{account.user}'@'{network}';")
+    proc = lab.ssh(n, "mysql", input=sql)  # the password on stdin, never on a command line
     assert proc.returncode == 0, proc.stderr
     try:
         yield account

@@ -82,7 +82,7 @@ def test_sql_through_the_srv_vip_reaches_the_active_galera_node(lab, converged):
     network = lab.lab.prefix("srv") + ".%"
     create = (f"CREATE USER IF NOT EXISTS '{PROBE_USER}'@'{network}' IDENTIFIED BY '{password}'; "
               f"GRANT USAGE ON *.* TO '{PROBE_USER}'@'{network}';")
-    assert lab.ssh(1, f'mysql -e "{create}"').returncode == 0
+    assert lab.ssh(1, "mysql", input=create).returncode == 0  # the password on stdin
     try:
         conn = pymysql.connect(host=lab.vip("srv"), port=3306, user=PROBE_USER, password=password,
                                connect_timeout=5)

@@ -79,8 +79,8 @@ def sql_account(converged):
     user, password = f"labtest_{uuid.uuid4().hex[:8]}", random.token_hex(16)
     machine = converged.address("srv", 1).rsplit(".", 1)[0] + ".1"
     create = (f"CREATE USER '{user}'@'{machine}' IDENTIFIED BY '{password}'; "
-              f"GRANT ALL ON prereqos_labtest.* TO '{user}'@'{machine}'")
-    ok(converged.ssh(1, f'mysql -e "{create}"'))
+              f"GRANT ALL ON prereqos_labtest.* TO '{user}'@'{machine}';")
+    ok(converged.ssh(1, "mysql", input=create))  # the password on stdin, never on a command line
     yield user, password
     converged.ssh(1, f"mysql -e \"DROP DATABASE IF EXISTS prereqos_labtest; DROP USER '{user}'@'{machine}'\"")
 
@@ -135,10 +135,12 @@ def test_mariadb_listens_on_srv_only_and_root_is_local(converged):
     with pytest.raises(pymysql.err.OperationalError):  # no root over the network
         pymysql.connect(host=converged.address("srv", 1), user="root", password=password, connect_timeout=10)
     # root with its password through the local socket, as another OS user (no unix_socket match)
-    # (the password goes through stdin, never on a command line)
-    command = "runuser -u nobody -- mysql -uroot --password=\"$(cat)\" -NBe 'SELECT CURRENT_USER()'"
-    out = subprocess.run(converged.lab.ssh_command(1) + [command], input=password, text=True,
-                         capture_output=True, timeout=60)
+    # (the password goes through stdin into a file 0600 from creation, never on a command line)
+    command = ("umask 077 && d=$(mktemp -d) && cat > \"$d/client.cnf\" && chown -R nobody \"$d\" && "
+               "runuser -u nobody -- mysql --defaults-extra-file=\"$d/client.cnf\" -uroot -NBe 'SELECT CURRENT_USER()'; "
+               "rc=$?; rm -rf \"$d\"; exit $rc")
+    out = subprocess.run(converged.lab.ssh_command(1) + [command], input=f"[client]\npassword={password}\n",
+                         text=True, capture_output=True, timeout=60)
     assert out.stdout.strip() == "root@localhost", out.stderr
 
 

@@ -15,11 +15,11 @@ current host: ``from pyinfra import host`` inside the operation resolves to it, 
 
     host = FakeHost({
         RabbitmqClusterStatus: {},  # a value: RabbitMQ stopped
-        RabbitmqDefinitions: lambda passwords: {"users": {"guest": {"tags": [], "password_ok": None}},
-                                                "permissions": {}, "policies": {}},  # called with kwargs
+        RabbitmqDefinitions: lambda _stdin: {"users": {"guest": {"tags": [], "password_ok": None}},
+                                             "permissions": {}, "policies": {}},  # called with kwargs
     })
     assert run(rabbitmq.access, host, absent_users=["guest"]) == ["rabbitmqctl -q delete_user guest"]
-    assert host.asked == [(RabbitmqDefinitions, {"passwords": {}})]
+    assert host.asked == [(RabbitmqDefinitions, {"_stdin": "{}"})]
     assert run(rabbitmq.join_cluster, host, "rabbit@ctrl-1") == [
         "echo 'RabbitMQ is not running on ctrl-1: cannot join rabbit@ctrl-1' >&2; exit 1"]
 """
@@ -77,14 +77,24 @@ def answers(*values: Any) -> Callable[[], Any]:
     return answer
 
 
+def commands(op, host: FakeHost, *args: Any, **kwargs: Any) -> list[Any]:
+    """The command objects ``op``'s generator yields on ``host`` (``StringCommand``, ``str``,
+    ``FileUploadCommand``...), for what ``run`` does not show: a command's ``_stdin``."""
+    with ctx_state.use(MagicMock()), ctx_host.use(host):
+        return list(op._inner(*args, **kwargs))
+
+
+def stdin_of(command: Any) -> Any:
+    """What pyinfra writes to ``command``'s standard input (``None`` for none)."""
+    return getattr(command, "connector_arguments", {}).get("_stdin")
+
+
 def run(op, host: FakeHost, *args: Any, masked: bool = False, **kwargs: Any) -> list[Any]:
     """Run ``op``'s generator on ``host``: its commands, a ``StringCommand`` as its raw string (or
     as pyinfra prints it, secrets masked, with ``masked=True``), a ``str`` as it is, and other
     commands (``FunctionCommand``...) as they are."""
-    with ctx_state.use(MagicMock()), ctx_host.use(host):
-        commands = list(op._inner(*args, **kwargs))
     return [(c.get_masked_value() if masked else c.get_raw_value()) if isinstance(c, StringCommand) else c
-            for c in commands]
+            for c in commands(op, host, *args, **kwargs)]
 
 
 def renderer(directory: str) -> Callable[..., str]:

@@ -21,12 +21,14 @@ from facts.galera import (
     WsrepClusterSize,
     WsrepStatus,
     has_cluster_state,
+    native_password_hash,
+    password_is,
 )
 from lib.topology import Topology
 from operations import galera
 from tests.unit.conftest import NAMES, ROOT
 from lib.sizing import Resources
-from tests.unit.fakes import FakeHost, renderer, run
+from tests.unit.fakes import FakeHost, commands, renderer, run, stdin_of
 
 FIXTURES = ROOT / "tests/fixtures/galera"
 UUID = "3256fc86-e90a-11f1-98b8-7b772925588d"
@@ -134,17 +136,22 @@ def test_accounts_rejects_garbage():
         MariadbAccounts().process(["root\tlocalhost"])
 
 
-def test_password_is_compared_by_masked_hash():
+def test_password_is_compared_by_hash_on_stdin(sent_sql):
     assert MariadbPasswordIs().process(lines("password_is_match.txt")) is True
     assert MariadbPasswordIs().process(lines("password_is_mismatch.txt")) is False
     with pytest.raises(FactProcessError):
         MariadbPasswordIs().process(["2"])
-    digest = galera.native_password_hash("s3cret")
-    command = MariadbPasswordIs().command("sst", "localhost", HiddenValue(digest))
-    assert digest in command.get_raw_value() and digest not in command.get_masked_value()
-    assert sql(command.get_raw_value()) == (
+    digest = native_password_hash("s3cret")
+    command = MariadbPasswordIs().command("sst", "localhost").get_raw_value()
+    assert digest not in command and digest[1:] not in command
+    asked = FakeHost({MariadbPasswordIs: lambda user, hostname, _stdin: _stdin == digest})
+    assert password_is(asked, "sst", "localhost", HiddenValue("s3cret")) is True
+    assert asked.asked == [(MariadbPasswordIs, {"user": "sst", "hostname": "localhost", "_stdin": digest})]
+    assert sent_sql(command, digest + "\n") == (
         "SELECT COUNT(*) FROM mysql.global_priv WHERE User = 'sst' AND Host = 'localhost' AND "
         f"INSTR(Priv, '\"authentication_string\":\"{digest}\"') > 0")
+    # Only a hash's characters reach the SQL: nothing on stdin can end the quoted string.
+    assert "'; DROP" not in sent_sql(command, "*AB'; DROP USER x; --")
 
 
 def test_databases_and_config_state():
@@ -158,7 +165,7 @@ def test_databases_and_config_state():
 
 def test_native_password_hash_is_mariadbs():
     # SELECT PASSWORD('password') on MariaDB
-    assert galera.native_password_hash("password") == "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
+    assert native_password_hash("password") == "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
 
 
 # --- the cluster decision ---------------------------------------------------------------------
@@ -220,6 +227,22 @@ def test_plan_unknown_when_a_node_is_unreachable_and_none_runs():
 
 
 # --- operations -------------------------------------------------------------------------------
+@pytest.fixture
+def sent_sql(tmp_path):
+    """``sent_sql(command, stdin)``: the SQL ``command`` gives ``mysql`` when run by a shell with
+    ``stdin``, caught by a stand-in ``mysql`` that prints what it reads."""
+    fake = tmp_path / "bin/mysql"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\ncat\n")
+    fake.chmod(0o755)
+
+    def sent(command: str, stdin: str) -> str:
+        return subprocess.run(["sh", "-c", command], input=stdin, capture_output=True, text=True, check=True,
+                              env={"PATH": f"{fake.parent}:/usr/bin:/bin"}).stdout
+
+    return sent
+
+
 def sql(command: str) -> str:
     """The statement of a ``mysql ... -e STATEMENT ...`` command line, as the shell passes it."""
     argv = shlex.split(command)
@@ -276,18 +299,19 @@ def test_apply_config_restarts_only_a_stale_member_of_a_larger_component():
 
 
 def accounts_host(accounts: dict, matches: bool) -> FakeHost:
-    return FakeHost({MariadbAccounts: accounts, MariadbPasswordIs: lambda user, hostname, password_hash: matches})
+    return FakeHost({MariadbAccounts: accounts, MariadbPasswordIs: lambda user, hostname, _stdin: matches})
 
 
 SYNCED_ACCOUNTS = MariadbAccounts().process(lines("global_priv_synced.txt"))
 
 
-def test_account_created_with_masked_password():
+def test_account_created_with_the_hash_on_stdin(sent_sql):
     host = accounts_host({}, matches=False)
-    (raw,) = run(galera.account, host, "sst", HiddenValue("s3cr'et"))
-    (masked,) = run(galera.account, host, "sst", HiddenValue("s3cr'et"), masked=True)
-    assert sql(raw) == "CREATE USER 'sst'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('s3cr\\'et')"
-    assert "s3cr" not in masked and "*MASKED*" in masked
+    (command,) = commands(galera.account, host, "sst", HiddenValue("s3cr'et"))
+    digest = native_password_hash("s3cr'et")
+    assert stdin_of(command) == digest and digest not in command.get_raw_value()
+    assert sent_sql(command.get_raw_value(), stdin_of(command)) == \
+        f"CREATE USER 'sst'@'localhost' IDENTIFIED VIA mysql_native_password USING '{digest}'"
 
 
 def test_account_up_to_date_is_a_noop():
@@ -296,13 +320,15 @@ def test_account_up_to_date_is_a_noop():
     assert host.noops == ["account root@localhost is up to date"]
 
 
-def test_account_password_or_plugins_changed():
-    (raw,) = run(galera.account, accounts_host(SYNCED_ACCOUNTS, matches=False), "sst", HiddenValue("new"))
-    assert sql(raw).startswith("ALTER USER 'sst'@'localhost' IDENTIFIED VIA mysql_native_password USING")
+def test_account_password_or_plugins_changed(sent_sql):
+    (command,) = commands(galera.account, accounts_host(SYNCED_ACCOUNTS, matches=False), "sst", HiddenValue("new"))
+    assert sent_sql(command.get_raw_value(), stdin_of(command)) == \
+        f"ALTER USER 'sst'@'localhost' IDENTIFIED VIA mysql_native_password USING '{native_password_hash('new')}'"
     # root with a password but without unix_socket would lock Debian's scripts out: fixed.
     accounts = {**SYNCED_ACCOUNTS, "root@localhost": {"plugins": ["mysql_native_password"], "password": True}}
-    (raw,) = run(galera.account, accounts_host(accounts, matches=True), "root", HiddenValue("x"), unix_socket=True)
-    assert sql(raw).startswith("ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password")
+    (command,) = commands(galera.account, accounts_host(accounts, matches=True), "root", HiddenValue("x"), unix_socket=True)
+    assert sent_sql(command.get_raw_value(), stdin_of(command)).startswith(
+        "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING '*")
 
 
 def test_secure_installation():

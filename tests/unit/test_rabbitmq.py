@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
-import sys
 
 import pytest
 from pyinfra.api import FactProcessError, HiddenValue
@@ -15,13 +15,14 @@ from facts.rabbitmq import (
     RabbitmqDefinitions,
     has_classic_mirroring,
     has_partition_handling,
+    definitions_stdin,
     upstream_version,
 )
 from lib.sizing import Resources
 from lib.topology import Topology
 from operations import rabbitmq
 from tests.unit.conftest import NAMES, ROOT
-from tests.unit.fakes import FakeHost, renderer, run
+from tests.unit.fakes import FakeHost, commands, renderer, run, stdin_of
 
 FIXTURES = ROOT / "tests/fixtures/rabbitmq"
 THREE = ["rabbit@ctrl-1", "rabbit@ctrl-2", "rabbit@ctrl-3"]
@@ -148,15 +149,27 @@ def test_definitions_normalise_policies_as_rabbitmq_3_and_4_print_them(fixture, 
 EXPORT = FIXTURES / "export_definitions_3.10.json"  # real export; admin/openstack hashes blanked
 
 
-def filtered(*pairs: str) -> list[str]:
-    """The node-side filter run here on the real export, as the fact's command runs it there."""
-    proc = subprocess.run([sys.executable, str(ROOT / "facts/scripts/rabbitmq_definitions.py"), *pairs],
-                          input=EXPORT.read_text(), capture_output=True, text=True, check=True)
-    return proc.stdout.splitlines()
+@pytest.fixture
+def node_filter(tmp_path):
+    """The fact's command run here as the node runs it, against a stand-in ``rabbitmqctl`` that
+    prints the real export (or nothing: a stopped node): ``node_filter(passwords)`` -> process."""
+    export = tmp_path / "export.json"
+    script = tmp_path / "bin/rabbitmqctl"
+    script.parent.mkdir()
+    script.write_text(f'#!/bin/sh\n[ "$*" = "-q export_definitions -" ] || exit 64\ncat {export}\n')
+    script.chmod(0o755)
+    env = {"PATH": f"{script.parent}:/usr/bin:/bin"}
+
+    def run_filter(passwords: dict, exported: str = EXPORT.read_text()) -> subprocess.CompletedProcess:
+        export.write_text(exported)
+        return subprocess.run(["sh", "-c", RabbitmqDefinitions().command().get_raw_value()], env=env,
+                              input=definitions_stdin(passwords), capture_output=True, text=True)
+
+    return run_filter
 
 
-def test_definitions_filter_checks_passwords_on_the_node_and_drops_hashes():
-    output = filtered("prereqos_fixture", PASSWORD, "admin", "not-the-password")
+def test_definitions_filter_checks_passwords_on_the_node_and_drops_hashes(node_filter):
+    output = node_filter({"prereqos_fixture": HiddenValue(PASSWORD), "admin": "not-the-password"}).stdout.splitlines()
     assert "password_hash" not in output[0] and "hash" not in output[0]
     definitions = RabbitmqDefinitions().process(output)
     users = definitions["users"]
@@ -166,21 +179,22 @@ def test_definitions_filter_checks_passwords_on_the_node_and_drops_hashes():
     assert definitions["permissions"]["/"]["openstack"] == {"configure": ".*", "write": ".*", "read": ".*"}
     assert definitions["policies"]["/"]["ha-all"] == {
         "pattern": r"^(?!amq\.).*", "apply_to": "all", "definition": {"ha-mode": "all"}, "priority": 0}
-    wrong = RabbitmqDefinitions().process(filtered("prereqos_fixture", PASSWORD + "x"))
+    wrong = RabbitmqDefinitions().process(node_filter({"prereqos_fixture": PASSWORD + "x"}).stdout.splitlines())
     assert wrong["users"]["prereqos_fixture"]["password_ok"] is False
+    nobody = RabbitmqDefinitions().process(node_filter({}).stdout.splitlines())
+    assert all(user["password_ok"] is None for user in nobody["users"].values())
 
 
-def test_definitions_filter_fails_when_the_node_printed_nothing():
-    proc = subprocess.run([sys.executable, str(ROOT / "facts/scripts/rabbitmq_definitions.py")], input="",
-                          capture_output=True, text=True)
+def test_definitions_filter_fails_when_the_node_printed_nothing(node_filter):
+    proc = node_filter({}, exported="")
     assert proc.returncode != 0 and "is the node running?" in proc.stderr
 
 
-def test_definitions_command_masks_passwords():
-    command = RabbitmqDefinitions().command(passwords={"admin": HiddenValue(PASSWORD), "openstack": PASSWORD})
-    assert command.get_raw_value().startswith("rabbitmqctl -q export_definitions - | python3 -c ")
-    assert command.get_raw_value().endswith(f" admin {PASSWORD} openstack {PASSWORD}")
-    assert PASSWORD not in command.get_masked_value()
+def test_definitions_passwords_go_on_stdin_never_in_the_command():
+    command = RabbitmqDefinitions().command().get_raw_value()
+    assert command.startswith("python3 -c ") and PASSWORD not in command
+    assert json.loads(definitions_stdin({"admin": HiddenValue(PASSWORD), "openstack": PASSWORD})) == {
+        "admin": PASSWORD, "openstack": PASSWORD}
     with pytest.raises(FactProcessError):
         RabbitmqDefinitions().process(['{"users": {}}'])
 
@@ -198,27 +212,26 @@ def wanted_users(admin_tags=("administrator",)) -> dict:
 
 def definitions_host(users=None, permissions=None, policies=None) -> FakeHost:
     value = {"users": users or {}, "permissions": {"/": permissions or {}}, "policies": {"/": policies or {}}}
-    return FakeHost({RabbitmqDefinitions: lambda passwords: value})
+    return FakeHost({RabbitmqDefinitions: lambda _stdin: value})
 
 
 FRESH = {"guest": {"tags": ["administrator"], "password_ok": None}}
 CONVERGED = {name: {"tags": tags, "password_ok": True} for name, tags in (("admin", ["administrator"]), ("openstack", []))}
 
 
-def test_access_on_a_fresh_node_one_read_masked_passwords():
+def test_access_on_a_fresh_node_one_read_passwords_on_stdin():
     host = definitions_host(users=FRESH)
     args = dict(users=wanted_users(), absent_users=["guest"], policies=HA_ALL)
     assert run(rabbitmq.access, host, **args) == [
         "rabbitmqctl -q delete_user guest",
-        f"rabbitmqctl -q add_user admin {PASSWORD}", "rabbitmqctl -q set_user_tags admin administrator",
+        "rabbitmqctl -q add_user admin", "rabbitmqctl -q set_user_tags admin administrator",
         "rabbitmqctl -q set_permissions -p / admin '.*' '.*' '.*'",
-        f"rabbitmqctl -q add_user openstack {PASSWORD}", "rabbitmqctl -q set_permissions -p / openstack '.*' '.*' '.*'",
+        "rabbitmqctl -q add_user openstack", "rabbitmqctl -q set_permissions -p / openstack '.*' '.*' '.*'",
         SET_HA_ALL]
-    assert run(rabbitmq.access, definitions_host(users=FRESH), masked=True, **args)[1] == \
-        "rabbitmqctl -q add_user admin '*MASKED*'"
+    yielded = commands(rabbitmq.access, definitions_host(users=FRESH), **args)
+    assert [stdin_of(c) for c in yielded] == [None, PASSWORD, None, None, PASSWORD, None, None]
     (cls, kwargs), = host.asked
-    assert cls is RabbitmqDefinitions and set(kwargs["passwords"]) == {"admin", "openstack"}
-    assert all(isinstance(p, HiddenValue) for p in kwargs["passwords"].values())
+    assert cls is RabbitmqDefinitions and json.loads(kwargs["_stdin"]) == {"admin": PASSWORD, "openstack": PASSWORD}
 
 
 def test_access_converged_changes_nothing():
@@ -233,8 +246,9 @@ def test_access_fixes_only_what_differs():
     host = definitions_host(users, {"admin": {**EVERYTHING, "read": "^$"}, "openstack": EVERYTHING})
     assert run(rabbitmq.access, host, users=wanted_users(), policies=HA_ALL) == [
         "rabbitmqctl -q set_permissions -p / admin '.*' '.*' '.*'",
-        f"rabbitmqctl -q change_password openstack {PASSWORD}", "rabbitmqctl -q set_user_tags openstack",
+        "rabbitmqctl -q change_password openstack", "rabbitmqctl -q set_user_tags openstack",
         SET_HA_ALL]
+    assert stdin_of(commands(rabbitmq.access, host, users=wanted_users(), policies=HA_ALL)[1]) == PASSWORD
 
 
 def test_leftover_ha_all_cleared_on_rabbitmq_4():
