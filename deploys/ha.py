@@ -25,6 +25,7 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, files, systemd
 
 from facts.corosync import CorosyncCmap
+from facts.systemd import ServiceConfigState
 from lib.cluster_keys import COROSYNC_AUTHKEY, key_bytes
 from lib.deploy import prologue
 from lib.steps import limit
@@ -40,6 +41,9 @@ PACEMAKER = host.data.pacemaker
 was_running = host.get_fact(SystemdStatus, services=["corosync.service"]).get("corosync.service", False)
 # What the running corosync lacks: nothing, a reload (controllers added or removed, token) or a restart.
 change = corosync.change_needed(host.get_fact(CorosyncCmap) if was_running else {}, COROSYNC, topo.nodes)
+# A key an earlier run wrote without the restart that applies it (its one-node-at-a-time restart
+# stopped at another node): the running corosync started before it, it restarts below.
+key_stale = was_running and host.get_fact(ServiceConfigState, service="corosync", paths=[COROSYNC_AUTHKEY]) == "stale"
 
 authkey = secret_files.put(
     name="Corosync authkey (from secrets, 0400)",
@@ -65,7 +69,7 @@ corosync.reload(
     name="Reload corosync's configuration where it runs (nodes added or removed, token, window)",
     nodes=topo.names,
     _serial=True,
-    _if=lambda: was_running and not authkey.did_change() and change != "restart"
+    _if=lambda: was_running and not key_stale and not authkey.did_change() and change != "restart"
     and (change == "reload" or conf.did_change()),
 )
 
@@ -84,7 +88,7 @@ corosync.restart(
     name="Restart corosync where its key or a non-reloadable setting changed (one node at a time)",
     nodes=topo.names,
     _serial=True,
-    _if=lambda: was_running and (authkey.did_change() or change == "restart"),
+    _if=lambda: was_running and (key_stale or authkey.did_change() or change == "restart"),
 )
 
 # --- Pacemaker: cluster-wide configuration, on the first node --------------------------------

@@ -40,6 +40,7 @@ from facts.rabbitmq import (
     has_classic_mirroring,
     upstream_version,
 )
+from facts.systemd import ServiceConfigState
 from lib.cluster_keys import RABBITMQ_COOKIE, key_bytes
 from lib.deploy import prologue
 from lib.sizing import Resources
@@ -67,6 +68,10 @@ was_installed = package["installed"] is not None
 # Stopped nodes (a stopped cluster) are started together below: one started alone would wait for
 # the others and time out.
 was_running = host.get_fact(SystemdStatus, services=["rabbitmq-server.service"]).get("rabbitmq-server.service", False)
+# Settings an earlier run changed without the restart that applies them (its one-node-at-a-time
+# restart stopped at another node): the running node started before them, it restarts below.
+settings_stale = was_running and host.get_fact(
+    ServiceConfigState, service="rabbitmq-server", paths=rabbitmq.SETTINGS_FILES) == "stale"
 # Whether this node must join (it is not firstnode, and not yet a member): {} when stopped or not installed.
 membership = {} if topo.is_first else host.get_fact(RabbitmqClusterStatus)
 
@@ -92,13 +97,13 @@ epmd_socket = files.template(
 unit = files.template(
     name="rabbitmq-server starts after the network is online",
     src="templates/rabbitmq/rabbitmq-server.service.conf.j2",
-    dest="/etc/systemd/system/rabbitmq-server.service.d/prereqos.conf",
+    dest=rabbitmq.UNIT_DROPIN,
     **args,
 )
 env = files.template(
     name="Erlang distribution on the srv address (rabbitmq-env.conf)",
     src="templates/rabbitmq/rabbitmq-env.conf.j2",
-    dest="/etc/rabbitmq/rabbitmq-env.conf",
+    dest=rabbitmq.ENV_FILE,
     user="rabbitmq",
     group="rabbitmq",
     mode="644",
@@ -107,7 +112,7 @@ env = files.template(
 config = files.template(
     name="RabbitMQ configuration (rabbitmq.conf)",
     src="templates/rabbitmq/rabbitmq.conf.j2",
-    dest="/etc/rabbitmq/rabbitmq.conf",
+    dest=rabbitmq.CONFIG_FILE,
     user="rabbitmq",
     group="rabbitmq",
     mode="644",
@@ -139,13 +144,13 @@ systemd.service(
     _if=lambda: was_installed and epmd_socket.did_change(),
 )
 systemd.service(
-    name="Restart rabbitmq-server, one node at a time, after a change of its settings",
+    name="Restart rabbitmq-server, one node at a time, after a change of its settings (this run's or one left unapplied)",
     service="rabbitmq-server",
     running=True,
     restarted=True,
     daemon_reload=True,
     # epmd's restart drops the node's registration: the node must register again.
-    _if=lambda: was_running and any_changed(epmd_socket, unit, env, config, cookie)(),
+    _if=lambda: was_running and (settings_stale or any_changed(epmd_socket, unit, env, config, cookie)()),
     _serial=True,
 )
 systemd.daemon_reload(

@@ -168,35 +168,6 @@ class GraState(FactBase[dict]):
             raise FactProcessError(f"bad seqno in grastate.dat: {output!r}") from error
 
 
-class MariadbConfigState(FactBase[str]):
-    """
-    Whether the running MariaDB started after its configuration file last changed:
-    ``"current"``, ``"stale"`` (the file is newer: a restart applies it) or ``"stopped"``.
-    """
-
-    def requires_command(self, *args, **kwargs) -> str:
-        return "systemctl"
-
-    @staticmethod
-    def default() -> str:
-        return "stopped"
-
-    def command(self, path: str, service: str = "mariadb") -> StringCommand:
-        unit = QuoteString(service)
-        return StringCommand(
-            "if systemctl is-active -q", unit, "; then",
-            "started=$(systemctl show -P ExecMainStartTimestamp --timestamp=unix", unit, "| tr -d @);",
-            "changed=$(stat -c %Y", QuoteString(path), "2>/dev/null || echo 0);",
-            'if [ "$changed" -gt "${started:-0}" ]; then echo stale; else echo current; fi;',
-            "else echo stopped; fi",
-        )
-
-    def process(self, output: list[str]) -> str:
-        if output not in (["stale"], ["current"], ["stopped"]):
-            raise FactProcessError(f"unexpected output {output!r}")
-        return output[0]
-
-
 def has_cluster_state(grastate: dict) -> bool:
     """True when a grastate.dat names a real cluster (uuid not empty, not all zeros)."""
     uuid = grastate.get("uuid") or ZERO_UUID

@@ -25,7 +25,6 @@ from facts.galera import (
     SYNCED,
     GraState,
     MariadbAccounts,
-    MariadbConfigState,
     MariadbDatabases,
     WsrepStatus,
     has_cluster_state,
@@ -34,6 +33,7 @@ from facts.galera import (
     password_is,
     sql_string,
 )
+from facts.systemd import ServiceConfigState
 from lib.sizing import Resources, galera_sizes
 from lib.topology import Topology
 from operations.common import fail
@@ -252,7 +252,7 @@ def apply_config(config: str = CONFIG, timeout: int = SYNC_TIMEOUT):
 
         galera.apply_config(name="Rolling restart where galera.cnf changed", _serial=True)
     """
-    state = host.get_fact(MariadbConfigState, path=config)
+    state = host.get_fact(ServiceConfigState, service=SERVICE, paths=[config])
     if state != "stale":
         host.noop(f"server {'not running' if state == 'stopped' else 'runs with ' + config}")
         return

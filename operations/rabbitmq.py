@@ -21,6 +21,7 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 
 from facts.rabbitmq import RabbitmqAppState, RabbitmqClusterStatus, definitions, has_partition_handling
+from lib.cluster_keys import RABBITMQ_COOKIE
 from lib.secrets import unmasked
 from lib.sizing import Resources, rabbitmq_sizes
 from lib.topology import Topology
@@ -28,6 +29,11 @@ from operations.common import fail
 
 Commands = Generator[StringCommand, None, None]
 AMQP_PORT = 5672
+# Remote files whose content the running node must have started with (a newer one: restart).
+UNIT_DROPIN = "/etc/systemd/system/rabbitmq-server.service.d/prereqos.conf"
+ENV_FILE = "/etc/rabbitmq/rabbitmq-env.conf"
+CONFIG_FILE = "/etc/rabbitmq/rabbitmq.conf"
+SETTINGS_FILES = (UNIT_DROPIN, ENV_FILE, CONFIG_FILE, RABBITMQ_COOKIE)
 
 
 def version_text(version: tuple[int, ...]) -> str:

@@ -15,7 +15,6 @@ from pyinfra.api.exceptions import DeployError
 from facts.galera import (
     GraState,
     MariadbAccounts,
-    MariadbConfigState,
     MariadbDatabases,
     MariadbPasswordIs,
     WsrepClusterSize,
@@ -24,6 +23,7 @@ from facts.galera import (
     native_password_hash,
     password_is,
 )
+from facts.systemd import ServiceConfigState
 from lib.topology import Topology
 from operations import galera
 from tests.unit.conftest import NAMES, ROOT
@@ -157,10 +157,10 @@ def test_password_is_compared_by_hash_on_stdin(sent_sql):
 def test_databases_and_config_state():
     assert MariadbDatabases().process(lines("databases_synced.txt")) == [
         "information_schema", "mysql", "performance_schema", "sys"]
-    assert [MariadbConfigState().process([s]) for s in ("stale", "current", "stopped")] == [
+    assert [ServiceConfigState().process([s]) for s in ("stale", "current", "stopped")] == [
         "stale", "current", "stopped"]
     with pytest.raises(FactProcessError):
-        MariadbConfigState().process(["Failed to connect to bus"])
+        ServiceConfigState().process(["Failed to connect to bus"])
 
 
 def test_native_password_hash_is_mariadbs():
@@ -289,12 +289,12 @@ def test_join_for_each_state():
 
 
 def test_apply_config_restarts_only_a_stale_member_of_a_larger_component():
-    stale = FakeHost({MariadbConfigState: lambda path: "stale", WsrepStatus: SYNCED})
+    stale = FakeHost({ServiceConfigState: lambda service, paths: "stale", WsrepStatus: SYNCED})
     assert run(galera.apply_config, stale) == ["systemctl restart mariadb", WAIT]
     for state in ("current", "stopped"):
-        host = FakeHost({MariadbConfigState: lambda path, s=state: s, WsrepStatus: SYNCED})
+        host = FakeHost({ServiceConfigState: lambda service, paths, s=state: s, WsrepStatus: SYNCED})
         assert run(galera.apply_config, host) == []
-    alone = FakeHost({MariadbConfigState: lambda path: "stale", WsrepStatus: {**SYNCED, "cluster_size": 1}})
+    alone = FakeHost({ServiceConfigState: lambda service, paths: "stale", WsrepStatus: {**SYNCED, "cluster_size": 1}})
     assert run(galera.apply_config, alone) == [] and "only member of its component" in alone.noops[0]
 
 
