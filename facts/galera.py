@@ -29,10 +29,26 @@ ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 SYNCED = 4
 
 
+def or_no_server(mysql_command: str | StringCommand) -> StringCommand:
+    """``mysql_command``'s output; nothing when no server answers on the socket (``ERROR 2002``
+    or ``2013``: stopped, or still waiting for a Primary component), which is the fact's default.
+    Any other error (access denied, a bad statement...) fails the fact with mysql's message.
+    (``facts/scripts/galera_position.sh`` applies the same rule.)
+
+    .. code:: python
+
+        or_no_server("mysql -NB -e 'SHOW DATABASES'")
+    """
+    return StringCommand(
+        "{ err=$(", mysql_command, "2>&1 1>&3 3>&-); rc=$?; } 3>&1;",
+        '[ $rc -eq 0 ] || case "$err" in *"ERROR 2002 "* | *"ERROR 2013 "*) ;;',
+        '*) printf "%s\\n" "$err" >&2; exit $rc ;; esac',
+    )
+
+
 def _mysql(sql: str | StringCommand) -> StringCommand:
     # -N no column names, -B tab-separated, -r raw (no escaping of JSON backslashes).
-    # A stopped server prints nothing on stdout: that is the fact's default, not an error.
-    return StringCommand("mysql", "-NBr", "-e", QuoteString(sql), "2>/dev/null", "|| true")
+    return or_no_server(StringCommand("mysql", "-NBr", "-e", QuoteString(sql)))
 
 
 class MariadbFactBase(FactBase[T]):
@@ -147,7 +163,8 @@ class GraState(FactBase[dict]):
         return {}
 
     def command(self, path: str = GRASTATE) -> StringCommand:
-        return StringCommand("cat", QuoteString(path), "2>/dev/null", "|| true")
+        # No grastate.dat (never clustered) is an answer; an unreadable one is an error.
+        return StringCommand("[ ! -e", QuoteString(path), "] || cat", QuoteString(path))
 
     def process(self, output: list[str]) -> dict:
         fields: dict[str, str] = {}
@@ -254,7 +271,7 @@ class MariadbPasswordIs(MariadbFactBase[bool]):
             "\"') > 0",
             options="-NBr",
         )
-        return StringCommand(check, "2>/dev/null || true")
+        return or_no_server(check)
 
     def process(self, output: list[str]) -> bool:
         if output not in (["0"], ["1"]):
