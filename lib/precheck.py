@@ -120,12 +120,20 @@ def vip_problems(topo: Topology, states: dict[str, HostState], neighbours: dict[
     return problems
 
 
+def process_name(listed: str) -> str:
+    """The program behind a listener as ``ss`` names it. A child that systemd forked and that has
+    not exec-ed yet shows as ``(name)`` (ss cut at the quote: ``(sd-accept``): a socket unit
+    accepting a connection (``(sd-accept)``, ``(sd-exec...)``) is systemd, ``(epmd)`` is epmd."""
+    name = listed.strip("()")
+    return "systemd" if name.startswith("sd-") else name
+
+
 def port_problems(name: str, binds: list[Bind], state: HostState) -> list[str]:
     problems = []
     for bind in binds:
         for listener in state.listeners:
             if (listener["protocol"] == bind.proto and listener["port"] == bind.port
-                    and listener["ip"] in (bind.address, *WILDCARDS) and listener["process"] not in bind.owners):
+                    and listener["ip"] in (bind.address, *WILDCARDS) and process_name(listener["process"]) not in bind.owners):
                 problems.append(f"{name}: {bind.proto} port {bind.port} on {bind.address} ({bind.what}) is taken "
                                 f"by {listener['process']} listening on {listener['ip']}:{listener['port']}; fix: "
                                 f"stop {listener['process']} or move it to another port, or change the port in "
