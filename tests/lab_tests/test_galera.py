@@ -189,4 +189,4 @@ def test_fully_stopped_cluster_is_never_rebootstrapped(converged):
 
 
 def test_second_run_changes_nothing_and_prints_no_secret(converged):
-    assert_quiet_rerun(converged, DEPLOY)
+    assert_quiet_rerun(converged, DEPLOY, "authentication_string")

@@ -122,7 +122,8 @@ def test_changed_config_is_reloaded_not_restarted(deployed):
 
 def test_bad_catalog_entry_never_replaces_the_good_config(deployed):
     before = {n: ok(deployed.ssh(n, f"sha1sum {CONFIG}")) for n in deployed.hosts}
-    bad = json.dumps({"bad/name": {"port": 1234, "binds": ["srv"], "check": "tcp"}})
+    catalog = runpy.run_path(str(ROOT / "group_data/all.py"))["haproxy_services"]
+    bad = json.dumps({**catalog, "bad/name": {"port": 1234, "binds": ["srv"], "check": "tcp"}})
     proc = deployed.pyinfra(DEPLOY, "--data", f"haproxy_services={bad}")
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0

@@ -125,7 +125,7 @@ def test_persistent_message_survives_the_loss_of_its_node(converged):
 
 
 def test_second_run_changes_nothing_and_prints_no_secret(converged):
-    assert_quiet_rerun(converged, DEPLOY)
+    assert_quiet_rerun(converged, DEPLOY, "password_ok")
 
 
 def test_drifted_password_tag_and_guest_are_put_back(converged):
