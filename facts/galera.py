@@ -19,7 +19,7 @@ from typing import TypeVar
 from pyinfra.api import FactBase, FactProcessError, HiddenValue, QuoteString, StringCommand
 from typing_extensions import override
 
-from lib.secrets import unmasked
+from lib.secrets import SecretStdin, unmasked
 
 T = TypeVar("T")
 
@@ -282,7 +282,7 @@ class MariadbPasswordIs(MariadbFactBase[bool]):
 def password_is(host, user: str, hostname: str, password: str | HiddenValue) -> bool:
     """Whether ``user@hostname`` logs in with ``password`` (``MariadbPasswordIs``, its hash on stdin)."""
     return host.get_fact(MariadbPasswordIs, user=user, hostname=hostname,
-                         _stdin=native_password_hash(password))
+                         _stdin=SecretStdin(native_password_hash(password)))
 
 
 def native_password_hash(password: str | HiddenValue) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from pyinfra.api import FactBase, FactProcessError, HiddenValue, QuoteString, StringCommand
 from typing_extensions import override
 
-from lib.secrets import unmasked
+from lib.secrets import SecretStdin, unmasked
 
 _DEFINITIONS_FILTER = (Path(__file__).parent / "scripts/rabbitmq_definitions.py").read_text()
 
@@ -230,7 +230,7 @@ class RabbitmqAppState(FactBase[str]):
 
 def definitions(host, passwords: dict[str, str | HiddenValue] | None = None) -> dict:
     """``RabbitmqDefinitions`` of ``host``, checking ``passwords`` (``{user: secret}``) sent on stdin."""
-    return host.get_fact(RabbitmqDefinitions, _stdin=definitions_stdin(passwords))
+    return host.get_fact(RabbitmqDefinitions, _stdin=SecretStdin(definitions_stdin(passwords)))
 
 
 def definitions_stdin(passwords: dict[str, str | HiddenValue] | None = None) -> str:

@@ -72,7 +72,35 @@ def unmasked(secret: str | HiddenValue) -> str:
 
     ``unmasked(Secret("x")) == unmasked("x") == "x"``
     """
-    return secret.unmask() if isinstance(secret, HiddenValue) else secret
+    return secret.unmask() if isinstance(secret, (HiddenValue, SecretStdin)) else secret
+
+
+class SecretStdin:
+    """Standard input that holds a secret, for ``_stdin=`` of a fact or a command: pyinfra writes
+    its lines (``readlines()``) to the remote command, and shows ``*MASKED*`` wherever it prints
+    the argument (``Loaded fact X (_stdin=...)`` at ``-v``; a plain string would be printed there).
+
+    ``host.get_fact(SomeFact, _stdin=SecretStdin(json.dumps(passwords)))``
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def readlines(self) -> list[str]:
+        return self._text.splitlines(keepends=True) or [""]
+
+    def unmask(self) -> str:
+        return self._text
+
+    def __str__(self) -> str:
+        return "*MASKED*"
+
+    __repr__ = __str__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStdin) and other._text == self._text
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class SecretsFileError(Exception):

@@ -19,7 +19,7 @@ current host: ``from pyinfra import host`` inside the operation resolves to it, 
                                              "permissions": {}, "policies": {}},  # called with kwargs
     })
     assert run(rabbitmq.access, host, absent_users=["guest"]) == ["rabbitmqctl -q delete_user guest"]
-    assert host.asked == [(RabbitmqDefinitions, {"_stdin": "{}"})]
+    assert host.asked == [(RabbitmqDefinitions, {"_stdin": SecretStdin("{}")})]
     assert run(rabbitmq.join_cluster, host, "rabbit@ctrl-1") == [
         "echo 'RabbitMQ is not running on ctrl-1: cannot join rabbit@ctrl-1' >&2; exit 1"]
 """

@@ -24,10 +24,11 @@ from facts.galera import (
     password_is,
 )
 from facts.systemd import ServiceConfigState
-from lib.topology import Topology
 from operations import galera
 from tests.unit.conftest import NAMES, ROOT
+from lib.secrets import SecretStdin, unmasked
 from lib.sizing import Resources
+from lib.topology import Topology
 from tests.unit.fakes import FakeHost, commands, renderer, run, stdin_of
 
 FIXTURES = ROOT / "tests/fixtures/galera"
@@ -147,9 +148,10 @@ def test_password_is_compared_by_hash_on_stdin(sent_sql):
     digest = native_password_hash("s3cret")
     command = MariadbPasswordIs().command("sst", "localhost").get_raw_value()
     assert digest not in command and digest[1:] not in command
-    asked = FakeHost({MariadbPasswordIs: lambda user, hostname, _stdin: _stdin == digest})
+    asked = FakeHost({MariadbPasswordIs: lambda user, hostname, _stdin: unmasked(_stdin) == digest})
     assert password_is(asked, "sst", "localhost", HiddenValue("s3cret")) is True
-    assert asked.asked == [(MariadbPasswordIs, {"user": "sst", "hostname": "localhost", "_stdin": digest})]
+    assert asked.asked == [(MariadbPasswordIs, {"user": "sst", "hostname": "localhost", "_stdin": SecretStdin(digest)})]
+    assert str(asked.asked[0][1]["_stdin"]) == "*MASKED*"  # as pyinfra prints it at -v
     assert sent_sql(command, digest + "\n") == (
         "SELECT COUNT(*) FROM mysql.global_priv WHERE User = 'sst' AND Host = 'localhost' AND "
         f"INSTR(Priv, '\"authentication_string\":\"{digest}\"') > 0")

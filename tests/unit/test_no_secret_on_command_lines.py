@@ -28,6 +28,7 @@ from pyinfra.facts.files import Directory, File, Md5File, Sha1File, Sha256File
 import operations
 from facts.galera import MariadbAccounts, MariadbPasswordIs, native_password_hash
 from facts.rabbitmq import RabbitmqDefinitions
+from lib.secrets import unmasked
 from operations import galera, rabbitmq, secret_files
 from tests.unit.conftest import ROOT
 from tests.unit.fakes import FakeHost, stdin_of
@@ -145,7 +146,7 @@ def test_the_secrets_do_reach_the_host_on_stdin_or_in_an_owner_only_file():
     stdins = set()
     for op, kwargs in SECRET_CALLS:
         for commands, host in run_in_every_state(op, kwargs):
-            stdins |= {str(stdin_of(c)) for c in commands} | {str(k.get("_stdin")) for _, k in host.asked}
+            stdins |= {str(unmasked(stdin_of(c))) for c in commands} | {str(unmasked(k.get("_stdin"))) for _, k in host.asked}
             uploads = [i for i, c in enumerate(commands) if isinstance(c, FileUploadCommand)]
             for i in uploads:  # the file is owner-only before its content arrives
                 assert commands[i - 1].get_raw_value() == secret_files.owner_only_command(

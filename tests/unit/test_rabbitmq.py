@@ -18,6 +18,7 @@ from facts.rabbitmq import (
     definitions_stdin,
     upstream_version,
 )
+from lib.secrets import unmasked
 from lib.sizing import Resources
 from lib.topology import Topology
 from operations import rabbitmq
@@ -231,7 +232,7 @@ def test_access_on_a_fresh_node_one_read_passwords_on_stdin():
     yielded = commands(rabbitmq.access, definitions_host(users=FRESH), **args)
     assert [stdin_of(c) for c in yielded] == [None, PASSWORD, None, None, PASSWORD, None, None]
     (cls, kwargs), = host.asked
-    assert cls is RabbitmqDefinitions and json.loads(kwargs["_stdin"]) == {"admin": PASSWORD, "openstack": PASSWORD}
+    assert cls is RabbitmqDefinitions and json.loads(unmasked(kwargs["_stdin"])) == {"admin": PASSWORD, "openstack": PASSWORD}
 
 
 def test_access_converged_changes_nothing():
