@@ -89,6 +89,9 @@ class SecretStdin:
     def readlines(self) -> list[str]:
         return self._text.splitlines(keepends=True) or [""]
 
+    def __iter__(self):  # pyinfra checks ``_stdin`` is a str, a list or an iterable of str
+        return iter(self.readlines())
+
     def unmask(self) -> str:
         return self._text
 
