@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from lib.deploy import BASE
 from lib.secrets import GENERATORS, secrets_path
 from tests.lab_tests.conftest import ROOT, ok
 
@@ -19,8 +20,9 @@ SAVE = "Save the generated secrets to secrets.json (0600)"
 
 
 def plan(lab, **env: str) -> list[str]:
-    """The operations ``deploys/base.py --dry`` plans."""
-    return [op["name"] for op in json.loads(ok(lab.pyinfra("deploys/base.py", "--dry", "--json", **env)))["plan"]]
+    """The operations ``deploys/base.py --dry`` plans, without the base's ``deploys/base.py | `` prefix."""
+    return [op["name"].removeprefix(f"{BASE} | ")
+            for op in json.loads(ok(lab.pyinfra("deploys/base.py", "--dry", "--json", **env)))["plan"]]
 
 
 def test_reading_commands_never_create_the_file(lab, tmp_path):
