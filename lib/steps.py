@@ -22,8 +22,6 @@ from pyinfra import host, logger
 from pyinfra.api.state import BaseStateCallback
 
 KINDS = ("apt", "pip", "cluster")
-_started: dict[tuple[str, str], float] = {}
-_registered: set[int] = set()
 
 
 def limit(kind: str) -> dict[str, int]:
@@ -43,13 +41,16 @@ def failure_line(host_name: str, step: str, elapsed: float, timeout: int | None,
 
 
 class _StepReport(BaseStateCallback):
-    @staticmethod
-    def operation_host_start(state, host, op_hash):
-        _started[(host.name, op_hash)] = time.monotonic()
+    """One per run (``state``): the start time of each host's step, its line when it fails."""
 
-    @staticmethod
-    def operation_host_error(state, host, op_hash, retry_attempt=0, max_retries=0):
-        elapsed = time.monotonic() - _started.get((host.name, op_hash), time.monotonic())
+    def __init__(self) -> None:
+        self.started: dict[tuple[str, str], float] = {}
+
+    def operation_host_start(self, state, host, op_hash):
+        self.started[(host.name, op_hash)] = time.monotonic()
+
+    def operation_host_error(self, state, host, op_hash, retry_attempt=0, max_retries=0):
+        elapsed = time.monotonic() - self.started.get((host.name, op_hash), time.monotonic())
         step = ", ".join(state.get_op_meta(op_hash).names) or "operation"
         timeout = state.get_op_data_for_host(host, op_hash).global_arguments.get("_timeout")
         logger.error(failure_line(host.name, step, elapsed, timeout, host.data.get("timeouts") or {}))
@@ -57,6 +58,5 @@ class _StepReport(BaseStateCallback):
 
 def report_failures(state) -> None:
     """Register the one-line failure report once per run (every deploy calls it through base)."""
-    if id(state) not in _registered:
-        _registered.add(id(state))
+    if not any(isinstance(handler, _StepReport) for handler in state.callback_handlers):
         state.add_callback_handler(_StepReport())

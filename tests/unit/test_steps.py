@@ -18,3 +18,30 @@ def test_step_failing_early_or_without_a_limit():
     assert failure_line("ctrl-3", "galera.cnf", 0.4, None, TIMEOUTS) == (
         "ctrl-3: step 'galera.cnf' failed after 0 s; the next run resumes this host")
     assert "limit 42 s: its _timeout" in failure_line("ctrl-3", "x", 50, 42, TIMEOUTS)
+
+
+def test_the_report_runs_on_pyinfras_engine_once_per_run(monkeypatch, caplog):
+    """Registered twice, reported once: a failed step gives one line per failing host."""
+    import pyinfra
+    from pyinfra.api import Config, Inventory, State
+    from pyinfra.api.operation import add_op
+    from pyinfra.api.operations import run_ops
+    from pyinfra.api.state import StateStage
+    from pyinfra.operations import python
+
+    from lib.steps import report_failures
+
+    monkeypatch.setattr(pyinfra, "is_cli", False)
+    state = State(Inventory((["ctrl-1", "ctrl-2"], {"timeouts": {"apt": 900, "pip": 1800, "cluster": 900}})),
+                  Config())
+    for host in state.inventory:
+        state.activate_host(host)
+    report_failures(state)
+    report_failures(state)
+    state.set_stage(StateStage.Prepare)
+    add_op(state, python.call, lambda state, host: host.name != "ctrl-2", name="Install haproxy")
+    state.set_stage(StateStage.Execute)
+    with caplog.at_level("ERROR"):
+        run_ops(state)
+    lines = [r.getMessage() for r in caplog.records if ": step " in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("ctrl-2: step 'Install haproxy' failed after 0 s;")
