@@ -122,10 +122,14 @@ def vip_problems(topo: Topology, states: dict[str, HostState], neighbours: dict[
 
 def process_name(listed: str) -> str:
     """The program behind a listener as ``ss`` names it. A child that systemd forked and that has
-    not exec-ed yet shows as ``(name)`` (ss cut at the quote: ``(sd-accept``): a socket unit
-    accepting a connection (``(sd-accept)``, ``(sd-exec...)``) is systemd, ``(epmd)`` is epmd."""
-    name = listed.strip("()")
-    return "systemd" if name.startswith("sd-") else name
+    not exec-ed yet shows as ``(name`` (ss cuts at the quote): until it closes them it holds every
+    socket systemd holds, whatever it is about to become (``(sd-accept``, ``(agetty`` at boot,
+    ``(epmd``), so it is systemd.
+
+    >>> process_name("(agetty"), process_name("nc")
+    ('systemd', 'nc')
+    """
+    return "systemd" if listed.startswith("(") else listed
 
 
 def port_problems(name: str, binds: list[Bind], state: HostState) -> list[str]:

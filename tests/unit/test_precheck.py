@@ -146,15 +146,17 @@ def test_the_stack_own_listeners_pass(default_data):
     assert line.startswith("ctrl-2: tcp port 25672 on 10.107.2.12 (RabbitMQ Erlang distribution) is taken by nc")
 
 
-def test_a_socket_unit_accepting_a_connection_is_systemd(default_data):
-    """Seen on lab 1 during a health probe: ss names the listener of galera-check.socket and
-    epmd.socket after systemd's not yet exec-ed child, ``(sd-accept``."""
+@pytest.mark.parametrize("child", ["(sd-accept", "(agetty", "(epmd"])
+def test_a_child_systemd_has_not_exec_ed_yet_is_systemd(default_data, child):
+    """Seen on lab 1 during a health probe (``(sd-accept``) and in CI after a full stop, at boot
+    (``(agetty``): ss names the listener of galera-check.socket and epmd.socket after systemd's
+    not yet exec-ed child, which holds all of systemd's sockets for that moment."""
     data = lab_data(default_data)
     topo = Topology.from_data("ctrl-1", data, NAMES)
     srv = topo.address("srv", "ctrl-2")
-    accepting = [{"port": port, "ip": srv, "protocol": "tcp", "process": "(sd-accept"} for port in (4369, 9200)]
+    accepting = [{"port": port, "ip": srv, "protocol": "tcp", "process": child} for port in (4369, 9200)]
     assert problems(topo, data, states(topo, ctrl_2=healthy(topo, "ctrl-2", listeners=accepting)), {}) == []
-    assert precheck.process_name("(epmd") == "epmd" and precheck.process_name("nc") == "nc"
+    assert precheck.process_name(child) == "systemd" and precheck.process_name("nc") == "nc"
 
 
 def test_refusal_raised_once_with_every_line():
