@@ -1,6 +1,7 @@
 """Build environment for OpenStack from PyPI: compilers and -dev headers, a build user with
-its tmp dir, and a venv (PEP 668: no system-wide pip) with current pip and uwsgi built from
-source, through the site's proxy or index if group_data names one.
+its tmp dir, and a venv (PEP 668: no system-wide pip) with the packages group_data pins (pip and
+uWSGI's wheel by default: nothing compiled), through the site's proxy or index if group_data
+names one.
 
 Runnable alone::
 

@@ -145,8 +145,12 @@ apache = {"port": 80}  # on each controller's own srv address only: HAProxy owns
 buildenv = {
     "user": "osbuild",  # build user; its tmp dir is /home/<user>/tmp
     "venv": "/opt/openstack/venv",  # virtualenv of the pip packages
-    # Into the venv from PyPI: a bare name is kept at the newest version, "name==x.y" pins it.
-    "pip_packages": ["pip", "uwsgi"],
+    # Into the venv from PyPI. "name==x.y" pins it: once installed, a re-run asks PyPI nothing
+    # (and succeeds without it); a bare name is kept at PyPI's newest (asked on every run).
+    # pyuwsgi is uWSGI's server as a manylinux wheel (nothing compiled on the hosts); it lacks
+    # uWSGI's own TLS (--https, --ssl-socket, SNI, legions), TLS ends in HAProxy. Write
+    # "uwsgi==2.0.30" instead to build uWSGI from source on every host (about 80 s each).
+    "pip_packages": ["pip==26.3", "pyuwsgi==2.0.30"],
 }
 openrc = {
     "username": "admin",  # OS_USERNAME (password: secrets openstack_admin_password)

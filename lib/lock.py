@@ -21,6 +21,7 @@ Example (what ``lib.deploy.prologue()`` does on every host; the first caller tak
 
 from __future__ import annotations
 
+import atexit
 import getpass
 import os
 import shlex
@@ -77,10 +78,19 @@ def hold_cluster_lock(hosts: list) -> None:
         if "cluster lock" not in memory:
             try:
                 memory["cluster lock"] = _take(hosts)
+                atexit.register(_release, memory)
             except DeployError as error:
                 memory["cluster lock"] = error
     if isinstance(memory["cluster lock"], DeployError):
         raise memory["cluster lock"]
+
+
+def _release(memory: dict[str, Any]) -> None:
+    """At exit, while gevent still runs: close the lock channel and drop it. Left to the
+    interpreter's last garbage collection, paramiko's close prints "greenlet is being finalized"."""
+    held = memory.pop("cluster lock", None)
+    if isinstance(held, tuple):
+        held[1].close()
 
 
 def _take(hosts: list) -> tuple[str, Any] | None:

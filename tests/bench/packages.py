@@ -11,7 +11,7 @@ installs from PyPI); running group_data reads and writes no secret.
 Example::
 
     deploy_packages(Path("deploys"))              # ['apache2', 'build-essential', ..., 'socat']
-    pip_packages(Path("group_data/all.py"))       # ['pip', 'uwsgi']
+    pip_packages(Path("group_data/all.py"))       # ['pip==26.3', 'pyuwsgi==2.0.30']
 """
 
 from __future__ import annotations

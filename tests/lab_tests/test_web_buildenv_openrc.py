@@ -1,18 +1,20 @@
 """Apache, the build env and the admin openrc on the lab: Apache answers on each srv address
-only with mod_wsgi/mod_proxy_uwsgi, the venv's uwsgi serves a WSGI app, pip is PyPI's newest,
-/root/.openrc sources cleanly; a second run changes nothing and no run prints the password."""
+only with mod_wsgi/mod_proxy_uwsgi, the venv's uwsgi serves a WSGI app, the venv holds the pinned
+packages and a re-run with PyPI unreachable changes nothing, /root/.openrc sources cleanly; a
+second run changes nothing and no run prints the password."""
 
 from __future__ import annotations
 
 import hmac
 import json
+import runpy
 import urllib.error
 import urllib.request
 
 import pytest
 
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import changed_ops, ok
+from tests.lab_tests.conftest import ROOT, changed_ops, ok
 
 pytestmark = pytest.mark.lab
 
@@ -96,28 +98,28 @@ def test_venv_uwsgi_serves_a_wsgi_app(lab, runs):
         assert ok(lab.ssh(n, script)).strip() == "served by uwsgi HTTP/1.1", n
 
 
-PYPI_PIP = f"""import http.client, json, time, urllib.request
-proxy = open('{VENV}/pip.conf').read().split('proxy = ')[1].split()[0]  # the deploy wrote it
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({{'https': proxy}}))
-for attempt in range(3):  # the lab's tunnel to PyPI sometimes cuts a 200 kB answer short
-    try:
-        print(json.load(opener.open('https://pypi.org/pypi/pip/json', timeout=30))['info']['version'])
-        break
-    except (OSError, http.client.IncompleteRead):
-        time.sleep(2)
-"""
+PINNED = runpy.run_path(str(ROOT / "group_data/all.py"))["buildenv"]["pip_packages"]
 
 
-def version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split("."))
-
-
-def test_venv_pip_is_pypi_newest(lab, runs):
+def test_venv_holds_the_pinned_packages(lab, runs):
+    assert PINNED and all("==" in package for package in PINNED), PINNED  # the default pins all
     for n in lab.hosts:
-        # PyPI's JSON API through the lab proxy: another client than the deploy's `pip index`.
-        newest = ok(lab.ssh(n, f"python3 - <<'EOF'\n{PYPI_PIP}EOF")).strip()
-        installed = ok(lab.ssh(n, f"{VENV}/bin/pip --version")).split()[1]
-        assert version(installed) >= version(newest), (n, installed, newest)
+        frozen = ok(lab.ssh(n, f"{VENV}/bin/pip freeze --all --disable-pip-version-check")).lower().split()
+        assert {package.lower() for package in PINNED} <= set(frozen), (n, frozen)
+
+
+def test_rerun_with_pypi_unreachable_changes_nothing(lab, runs):
+    """The lab reaches PyPI only through its proxy: with the proxy stopped, the venv's pip cannot
+    reach the index, and the build env deploy (pinned packages installed) still succeeds unchanged."""
+    lab.lab.stop_proxy()
+    try:
+        cut = lab.ssh(1, f"{VENV}/bin/pip index versions pip --disable-pip-version-check --retries 0 --timeout 5")
+        rerun = lab.pyinfra("deploys/buildenv.py", "--json")
+    finally:
+        lab.lab.ensure_proxy()
+    assert cut.returncode != 0, "PyPI still reachable with the lab proxy stopped: the test proves nothing"
+    ok(rerun)
+    assert changed_ops(json.loads(rerun.stdout)) == {}
 
 
 def test_build_user_and_tmp_dir(lab, runs):
