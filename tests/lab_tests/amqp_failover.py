@@ -131,7 +131,7 @@ def isolate_queue_home(lab, victim: int, queue: str, wait_paused: bool = True) -
     nodes; heal it once its RabbitMQ paused (or at once when ``wait_paused`` is false). Returns the
     longest confirm gap after the cut (``amqp_gap``, s), when the cut-off node paused
     (``paused_after``), the heal-to-whole time (``rejoin``), the confirmed messages missing
-    afterwards (``lost``), the RabbitMQ partitions left after the rejoin (``partitions``, read
+    afterwards (``lost``), what each poll after the heal still missed (``rejoin_trace``), the RabbitMQ partitions left after the rejoin (``partitions``, read
     once) and the load's ``summary``."""
     survivors = [n for n in lab.hosts if n != victim]
     assert queue_home(lab, queue, survivors[0]) == victim, f"{queue} does not live on ctrl-{victim}"
@@ -151,14 +151,21 @@ def isolate_queue_home(lab, victim: int, queue: str, wait_paused: bool = True) -
         finally:
             healed = time.monotonic()
             lab.run_lab("heal", str(victim))
-        wait_until(lambda: not not_whole(lab), 300, "clusters whole after the heal", 0.5)
+        trace: list[str] = []  # what was still missing, at each poll (seconds after the heal)
+
+        def whole() -> bool:
+            why = not_whole(lab)
+            trace.append(f"{time.monotonic() - healed:.1f}s {why or 'whole'}")
+            return not why
+
+        wait_until(whole, 300, "clusters whole after the heal", 0.5)
         rejoin = time.monotonic() - healed
         split = partitions(lab)
         amqp_gap, gap_began = amqp.gap(cut)
     finally:
         amqp.stop()
     return {"amqp_gap": amqp_gap, "gap_began": gap_began, "paused_after": paused_after, "rejoin": rejoin,
-            "partitions": split, "lost": sorted(amqp.missing(lab)), "confirmed": len(amqp.acked), "summary": amqp.summary(),
+            "rejoin_trace": trace, "partitions": split, "lost": sorted(amqp.missing(lab)), "confirmed": len(amqp.acked), "summary": amqp.summary(),
             "new_home": queue_home(lab, queue, survivors[0])}
 
 
@@ -175,12 +182,15 @@ def main() -> None:
     lab = LabHandle(Lab.from_env())
     if args.ticktime:
         set_net_ticktime(lab, args.ticktime)
+    running = lab.ssh(1, "rabbitmqctl -q eval '{net_kernel:get_net_ticktime(), "
+                         "application:get_env(aten, poll_interval)}.'", timeout=600).stdout.strip()
     for _ in range(args.runs):
         wait_until(lambda: not not_whole(lab), 300, "clusters whole before the cut", 2)
         with queue_on(lab, args.victim, args.queue_type) as queue:
             result = isolate_queue_home(lab, args.victim, queue)
         numbers = {key: round(value, 1) if isinstance(value, float) else value for key, value in result.items()}
-        print(json.dumps({"queue_type": args.queue_type, "victim": args.victim, "ticktime": args.ticktime,
+        print(json.dumps({"queue_type": args.queue_type, "victim": args.victim,
+                          "net_ticktime_and_aten_poll_interval": running,
                           "at": time.strftime("%H:%M:%S"), **numbers}), flush=True)
 
 
