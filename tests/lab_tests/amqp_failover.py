@@ -21,18 +21,15 @@ way to try a value before group_data's ``rabbitmq["net_ticktime"]`` is changed.)
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import re
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pika
 
 from operations.rabbitmq import AMQP_PORT
-from tests.lab_tests.drill_load import AmqpLoad, _amqp_parameters, attach, brokers, wait_until
+from tests.lab_tests.drill_load import AmqpLoad, _amqp_parameters, amqp_queue, attach, wait_until
 
 # What each controller reports, in one ssh call without an Erlang CLI (rabbitmqctl takes from 1 s
 # to minutes on a loaded machine): Galera's state, the pacemaker nodes it sees online.
@@ -41,21 +38,6 @@ CLUSTER_STATE = (
     "'wsrep_local_state_comment')\" 2>/dev/null | tr '\\t\\n' '= '; echo; "
     "echo pacemaker $(crm_mon -1 --output-as=xml 2>/dev/null | grep -c '<node .* online=\"true\"')"
 )
-
-
-@contextlib.contextmanager
-def queue_on(lab, n: int, queue_type: str) -> Iterator[str]:
-    """A durable queue declared through ctrl-<n> alone (its master or leader there); deleted after."""
-    queue = f"failover-{queue_type}-{uuid.uuid4().hex[:6]}"
-    arguments = {"x-queue-type": queue_type}
-    with contextlib.closing(pika.BlockingConnection(_amqp_parameters([lab.address("srv", n)]))) as connection:
-        connection.channel().queue_declare(queue, durable=True, arguments=arguments)
-    try:
-        yield queue
-    finally:
-        with contextlib.suppress(Exception), \
-                contextlib.closing(pika.BlockingConnection(_amqp_parameters(brokers(lab)))) as connection:
-            connection.channel().queue_delete(queue)
 
 
 def queue_home(lab, queue: str, ask: int) -> int | None:
@@ -186,7 +168,7 @@ def main() -> None:
                          "application:get_env(aten, poll_interval)}.'", timeout=600).stdout.strip()
     for _ in range(args.runs):
         wait_until(lambda: not not_whole(lab), 300, "clusters whole before the cut", 2)
-        with queue_on(lab, args.victim, args.queue_type) as queue:
+        with amqp_queue(lab, args.victim, args.queue_type) as queue:
             result = isolate_queue_home(lab, args.victim, queue)
         numbers = {key: round(value, 1) if isinstance(value, float) else value for key, value in result.items()}
         print(json.dumps({"queue_type": args.queue_type, "victim": args.victim,
