@@ -86,12 +86,14 @@ def not_whole(lab) -> str:
 def partitions(lab) -> dict[int, str]:
     """Each controller whose RabbitMQ lists a partition or fewer running nodes than the lab's."""
     nodes = sorted(f"rabbit@ctrl-{n}" for n in lab.hosts)
-    seen = {}
-    for n in lab.hosts:
-        status = json.loads(lab.ssh(n, "rabbitmqctl -q cluster_status --formatter json", timeout=600).stdout or "{}")
-        if status.get("partitions") or sorted(status.get("running_nodes", [])) != nodes:
-            seen[n] = f"partitions {status.get('partitions')}, running {status.get('running_nodes')}"
-    return seen
+
+    def status(n: int) -> dict:
+        return json.loads(lab.ssh(n, "rabbitmqctl -q cluster_status --formatter json", timeout=600).stdout or "{}")
+
+    with ThreadPoolExecutor(len(lab.hosts)) as pool:
+        statuses = dict(zip(lab.hosts, pool.map(status, lab.hosts)))
+    return {n: f"partitions {s.get('partitions')}, running {s.get('running_nodes')}" for n, s in statuses.items()
+            if s.get("partitions") or sorted(s.get("running_nodes", [])) != nodes}
 
 
 def set_net_ticktime(lab, seconds: int) -> None:
@@ -108,17 +110,17 @@ def rabbit_paused(lab, n: int) -> bool:
     return attach(lab, n, f"ss -Hltn 'sport = :{AMQP_PORT}'").stdout.strip() == ""
 
 
-def isolate_queue_home(lab, victim: int, queue: str, wait_paused: bool = True) -> dict:
+def isolate_queue_home(lab, victim: int, queue: str) -> dict:
     """Cut ctrl-<victim>, which holds ``queue``, under a confirmed-publish load through the other
-    nodes; heal it once its RabbitMQ paused (or at once when ``wait_paused`` is false). Returns the
-    longest confirm gap after the cut (``amqp_gap``, s), when the cut-off node paused
-    (``paused_after``), the heal-to-whole time (``rejoin``), the confirmed messages missing
-    afterwards (``lost``), what each poll after the heal still missed (``rejoin_trace``), the RabbitMQ partitions left after the rejoin (``partitions``, read
-    once) and the load's ``summary``."""
+    nodes; heal it once its RabbitMQ paused. Returns the longest confirm gap after the cut
+    (``amqp_gap``, s, and when it began), when the cut-off node paused (``paused_after``), the
+    heal-to-whole time (``rejoin``) and what each poll after the heal still missed
+    (``rejoin_trace``), the RabbitMQ partitions left after it (``partitions``, read once), the
+    confirmed messages missing afterwards (``lost``), how many were confirmed, the load's
+    ``summary``."""
     survivors = [n for n in lab.hosts if n != victim]
     assert queue_home(lab, queue, survivors[0]) == victim, f"{queue} does not live on ctrl-{victim}"
     amqp = AmqpLoad([lab.address("srv", n) for n in survivors], queue, max_seconds=600)
-    paused_after = None
     amqp.start()
     try:
         amqp.wait_acks(20)
@@ -126,9 +128,8 @@ def isolate_queue_home(lab, victim: int, queue: str, wait_paused: bool = True) -
         assert lab.run_lab("isolate", str(victim)).returncode == 0
         try:
             amqp.wait_acks(20, timeout=180)  # confirms flow again (or the test fails here)
-            if wait_paused:
-                wait_until(lambda: rabbit_paused(lab, victim), 180, f"RabbitMQ on cut-off ctrl-{victim} paused", 1)
-                paused_after = time.monotonic() - cut
+            wait_until(lambda: rabbit_paused(lab, victim), 180, f"RabbitMQ on cut-off ctrl-{victim} paused", 1)
+            paused_after = time.monotonic() - cut
             amqp.wait_acks(5, timeout=60)
         finally:
             healed = time.monotonic()
@@ -147,8 +148,8 @@ def isolate_queue_home(lab, victim: int, queue: str, wait_paused: bool = True) -
     finally:
         amqp.stop()
     return {"amqp_gap": amqp_gap, "gap_began": gap_began, "paused_after": paused_after, "rejoin": rejoin,
-            "rejoin_trace": trace, "partitions": split, "lost": sorted(amqp.missing(lab)), "confirmed": len(amqp.acked), "summary": amqp.summary(),
-            "new_home": queue_home(lab, queue, survivors[0])}
+            "rejoin_trace": trace, "partitions": split, "lost": sorted(amqp.missing(lab)),
+            "confirmed": len(amqp.acked), "summary": amqp.summary()}
 
 
 def main() -> None:
@@ -170,6 +171,7 @@ def main() -> None:
         wait_until(lambda: not not_whole(lab), 300, "clusters whole before the cut", 2)
         with amqp_queue(lab, args.victim, args.queue_type) as queue:
             result = isolate_queue_home(lab, args.victim, queue)
+            result["new_home"] = queue_home(lab, queue, 1)
         numbers = {key: round(value, 1) if isinstance(value, float) else value for key, value in result.items()}
         print(json.dumps({"queue_type": args.queue_type, "victim": args.victim,
                           "net_ticktime_and_aten_poll_interval": running,
