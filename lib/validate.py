@@ -126,6 +126,8 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "vhost": (_text, "a vhost such as '/'"),
         "partition_handling": (lambda v: v in ("pause_minority", "autoheal", "ignore"),
                                "pause_minority, autoheal or ignore"),
+        "net_ticktime": (lambda v: _positive_int(v) and v >= 5, "an integer of seconds, at least 5"),
+        "aten_poll_interval": (lambda v: _positive_int(v) and v >= 500, "an integer of milliseconds, at least 500"),
         "ha_policy_name": (_text, "a policy name"),
         "ha_policy_pattern": (_text, "a queue-name regex"),
         "memory_high_watermark": (_auto_or(_positive_int), '"auto" or a positive integer of bytes'),

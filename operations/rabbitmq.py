@@ -54,6 +54,8 @@ def template_args(topo: Topology, data, version: tuple[int, ...], resources: Res
         "port": AMQP_PORT,
         "version": version_text(version),
         "partition_handling": data.rabbitmq["partition_handling"] if has_partition_handling(version) else None,
+        "net_ticktime": data.rabbitmq["net_ticktime"],
+        "aten_poll_interval": data.rabbitmq["aten_poll_interval"],
     }
 
 

@@ -407,6 +407,10 @@ class Lab:
         log(f"ctrl-{n} killed")
 
     def isolate(self, n: int) -> None:
+        """A silent loss of ctrl-<n>'s networks: its veths go down on the machine's side, so the
+        bridges drop its frames both ways while its peers' own links stay up; they see no link
+        change, no RST and no ICMP (checked with a capture on the bridges during a cut), only
+        timeouts, as after a power loss or a dead switch port."""
         for net in NETS:
             run("ip", "link", "set", self.veth(net, n), "down")
         log(f"ctrl-{n} isolated from api, srv and data")

@@ -274,11 +274,14 @@ def _amqp_parameters(addresses: list[str]) -> list[pika.ConnectionParameters]:
 
 
 @contextlib.contextmanager
-def amqp_queue(lab) -> Iterator[str]:
-    """A durable quorum queue (HA on every RabbitMQ version) for one drill; deleted afterwards."""
-    queue = f"drill-{uuid.uuid4().hex[:8]}"
-    with contextlib.closing(pika.BlockingConnection(_amqp_parameters(brokers(lab)))) as connection:
-        connection.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+def amqp_queue(lab, through: int | None = None, queue_type: str = "quorum") -> Iterator[str]:
+    """A durable quorum queue (HA on every RabbitMQ version) for one drill; deleted afterwards.
+    ``through``: declared through ctrl-<n> alone, which then holds its leader (or a classic
+    queue's master, ``queue_type="classic"``: RabbitMQ's client-local placement)."""
+    queue = f"drill-{queue_type}-{uuid.uuid4().hex[:8]}"
+    declare_on = [lab.address("srv", through)] if through else brokers(lab)
+    with contextlib.closing(pika.BlockingConnection(_amqp_parameters(declare_on))) as connection:
+        connection.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": queue_type})
     try:
         yield queue
     finally:

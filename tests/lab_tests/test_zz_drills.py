@@ -4,6 +4,8 @@ every message confirmed by RabbitMQ is still in its quorum queue.
 
 - R2: hard kill of the controller holding the VIPs (failover time of SQL through the VIP).
 - R3: one controller cut off from every network (majority serves, the cut-off one stops serving).
+- R3q: the controller holding a quorum queue's leader (neither the VIPs nor the Galera writer)
+  cut off: confirms through the other nodes resume within 10 s, then the heal-to-whole time.
 - R4: power loss of every controller, then ``deploys/recover.py``.
 - R4b: every controller stopped cleanly, one after the other (the cluster cannot come back by
   itself): ``deploys/prereqos.py`` refuses, ``deploys/recover.py`` bootstraps from the node that
@@ -23,6 +25,7 @@ import time
 import pytest
 
 from lib.cluster import VIP_RESOURCE
+from tests.lab_tests.amqp_failover import isolate_queue_home
 from tests.lab_tests.conftest import changed_ops, ok
 from tests.lab_tests.drill_load import (
     AmqpLoad,
@@ -44,6 +47,9 @@ pytestmark = pytest.mark.lab
 RECOVER = "deploys/recover.py"
 PREREQOS = "deploys/prereqos.py"
 HEALTHY_WITHIN = 300
+# Publisher confirms through the surviving nodes resume within this many seconds after the silent
+# loss of the node holding the quorum queue's leader (issue #18's target).
+AMQP_FAILOVER_WITHIN = 10
 
 
 def record(lab, drill: str, **numbers: float) -> None:
@@ -211,6 +217,35 @@ def test_r3_isolate_one_controller(lab, account, queue):
            heal_to_green=time.monotonic() - healed)
     assert rejoin < HEALTHY_WITHIN
     assert_nothing_lost(lab, sql, amqp)
+
+
+# --- R3q -------------------------------------------------------------------------------------------
+def test_r3q_isolate_the_quorum_leader(lab, account):
+    """The quorum queue's leader on a controller that holds neither the VIPs nor the Galera writer
+    (the first node): cut off, confirms come back through the two others within 10 s (Ra elects
+    a new leader; the Erlang distribution's net_ticktime does not matter), nothing confirmed is
+    lost; SQL through the VIP only waits for Galera's membership change."""
+    wait_healthy(lab, HEALTHY_WITHIN)
+    holder = vip_holder(lab, list(lab.hosts))
+    victim = max(n for n in lab.hosts if n not in (holder, 1))
+    sql = SqlLoad(lab.vip("srv"), account, max_seconds=600)
+    try:
+        with amqp_queue(lab, through=victim) as queue, running(sql):
+            cut = time.monotonic()
+            result = isolate_queue_home(lab, victim, queue)
+            sql.wait_acks(20)
+            sql_gap = sql.longest_gap(cut)
+    finally:
+        lab.run_lab("heal", str(victim))
+    record(lab, "R3q", victim=f"ctrl-{victim}", amqp_longest_gap=result["amqp_gap"], sql_longest_gap=sql_gap,
+           rabbit_paused_after=result["paused_after"], heal_to_whole=result["rejoin"])
+    print(f"DRILL load: {sql.summary()}; {result['summary']}")
+    assert result["amqp_gap"] < AMQP_FAILOVER_WITHIN, f"no confirm for {result['amqp_gap']:.1f}s ({result['gap_began']})"
+    assert result["confirmed"] > 50 and len(sql.acked) > 50, "the load did not run"
+    assert result["lost"] == [], f"{len(result['lost'])} confirmed messages lost: {result['lost'][:10]}"
+    assert result["partitions"] == {}, f"RabbitMQ partitions after the heal: {result['partitions']}"
+    assert sql.missing(lab, list(lab.hosts)) == {}, "acknowledged INSERTs lost"
+    wait_healthy(lab, HEALTHY_WITHIN)
 
 
 # --- R4 --------------------------------------------------------------------------------------------

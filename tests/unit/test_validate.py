@@ -264,6 +264,8 @@ def test_misspelt_package_source(default_data):
     ("rabbitmq", "memory_high_watermark", 0.4, "rabbitmq['memory_high_watermark']=0.4 is invalid; fix: set it to \"auto\" or a positive integer of bytes"),
     ("rabbitmq", "schedulers", -1, "rabbitmq['schedulers']=-1 is invalid"),
     ("rabbitmq", "open_files_limit", "65536", "rabbitmq['open_files_limit']='65536' is invalid"),
+    ("rabbitmq", "net_ticktime", 2, "rabbitmq['net_ticktime']=2 is invalid; fix: set it to an integer of seconds, at least 5"),
+    ("rabbitmq", "aten_poll_interval", 100, "rabbitmq['aten_poll_interval']=100 is invalid"),
     ("timeouts", "apt", 0, "timeouts['apt']=0 is invalid; fix: set it to a positive number of seconds"),
     ("timeouts", "cluster", "15min", "timeouts['cluster']='15min' is invalid"),
     ("prechecks", "max_clock_skew", 0, "prechecks['max_clock_skew']=0 is invalid; fix: set it to a positive number of seconds"),
