@@ -25,6 +25,8 @@ from lib.secrets import load as load_secrets
 from tests.lab.lab import Lab
 
 INTERVAL = 0.1
+# Ends each sweep of /proc in the stream: a line no command line can be (NULs became spaces).
+SWEEP = "\0\n"
 # Runs on the host (its own command line holds no secret). A process found between two reads
 # of /proc is printed once per distinct command line: the stream stays small.
 LOOP = f"""
@@ -41,6 +43,7 @@ while True:
             if line and line not in seen:
                 seen.add(line)
                 sys.stdout.write(line.replace(b"\\0", b" ").decode("utf-8", "replace").strip() + "\\n")
+    sys.stdout.write({SWEEP!r})
     sys.stdout.flush()
     time.sleep({INTERVAL})
 """
@@ -52,30 +55,33 @@ class Sampler:
 
     lab: Lab
     seen: dict[int, set[str]] = field(default_factory=dict)
+    sweeps: dict[int, int] = field(default_factory=dict)
     _procs: list[subprocess.Popen] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> "Sampler":
         for n in range(1, self.lab.hosts + 1):
-            self.seen[n] = set()
+            self.seen[n], self.sweeps[n] = set(), 0
             proc = subprocess.Popen(self.lab.ssh_command(n) + ["python3 -u -c " + shlex.quote(LOOP)],
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     stdin=subprocess.DEVNULL, text=True)
-            thread = threading.Thread(target=self._collect, args=(proc, self.seen[n]), daemon=True)
+            thread = threading.Thread(target=self._collect, args=(proc, n), daemon=True)
             thread.start()
             self._procs.append(proc)
             self._threads.append(thread)
         # The first sweep of each host is in before the caller starts its work.
         deadline = time.monotonic() + 30
-        while not all(self.seen.values()) and time.monotonic() < deadline:
+        while not all(self.sweeps.values()) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert all(self.seen.values()), "a sampler did not start on every host"
+        assert all(self.sweeps.values()), "a sampler did not start on every host"
         return self
 
-    @staticmethod
-    def _collect(proc: subprocess.Popen, seen: set[str]) -> None:
+    def _collect(self, proc: subprocess.Popen, n: int) -> None:
         for line in proc.stdout:
-            seen.add(line.rstrip("\n"))
+            if line == SWEEP:
+                self.sweeps[n] += 1
+            else:
+                self.seen[n].add(line.rstrip("\n"))
 
     def stop(self) -> dict[int, set[str]]:
         time.sleep(2 * INTERVAL)
@@ -128,7 +134,8 @@ def main(argv: list[str]) -> int:
     seen = sampler.seen
     found = leaks(seen, secret_values())
     print(f"[ps_sampler] {' '.join(command)}: rc={rc}, {time.monotonic() - started:.0f}s, "
-          f"{sum(map(len, seen.values()))} distinct command lines on {len(seen)} hosts, "
+          f"{sum(map(len, seen.values()))} distinct command lines on {len(seen)} hosts "
+          f"({min(sampler.sweeps.values())}-{max(sampler.sweeps.values())} sweeps of /proc each), "
           f"{len(found)} with a secret", file=sys.stderr)
     for line in found:
         print(f"[ps_sampler] LEAK {line}", file=sys.stderr)

@@ -63,7 +63,7 @@ def test_no_secret_on_a_command_line_while_secrets_are_written_checked_and_repor
                                 capture_output=True, text=True, env=lab.env(), timeout=300)
         timings["health report"] = time.monotonic() - started
     assert "Galera" in report.stdout and "HEALTHY" in report.stdout, report.stdout + report.stderr
-    print({name: f"{seconds:.0f}s" for name, seconds in timings.items()})
+    print({name: f"{seconds:.0f}s" for name, seconds in timings.items()}, "sweeps of /proc per host:", sampler.sweeps)
     changed = {name.split(" | ", 1)[-1]: hosts for name, hosts in changed_ops(repaired).items()}
     for op in ("Health check account (USAGE only)", "SST account"):
         assert changed.get(op) == ["ctrl-1"], (op, changed)
