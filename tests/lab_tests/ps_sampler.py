@@ -5,10 +5,11 @@ every 0.1 s and prints each command line the first time it is seen; a thread per
 them. Used by ``test_04_secrets_ps.py`` and, from the command line, around any command (e.g.
 the first converge of a fresh lab)::
 
-    LAB_ID=3 .venv/bin/python -m tests.lab_tests.ps_sampler -- ./dev lab-deploy
+    LAB_ID=3 .venv/bin/python -m tests.lab_tests.ps_sampler [--seen FILE] -- ./dev lab-deploy
 
 which runs the command, then reports every secret of ``secrets.json`` (and its MariaDB hash)
-seen on a host's command line, and exits 1 if there is one.
+seen on a host's command line, and exits 1 if there is one. ``--seen FILE`` keeps every command
+line seen (``ctrl-N: line``, secrets replaced by their names) to check what was sampled.
 """
 
 from __future__ import annotations
@@ -113,26 +114,39 @@ def secret_values(extra: dict[str, str] | None = None) -> dict[str, str]:
     return values
 
 
+def redacted(line: str, values: dict[str, str]) -> str:
+    """``line`` with every secret value replaced by ``<NAME>``: ``redacted("x pw", {"p": "pw"}) == "x <p>"``."""
+    for name, value in values.items():
+        if value:
+            line = line.replace(value, f"<{name}>")
+    return line
+
+
 def leaks(seen: dict[int, set[str]], values: dict[str, str]) -> list[str]:
     """``ctrl-N: NAME in <command line>`` for every secret value found in a sampled command line
-    (the value itself is not repeated)."""
+    (no value itself is repeated)."""
     found = []
     for n, lines in sorted(seen.items()):
         for line in sorted(lines):
             for name, value in values.items():
                 if value and value in line:
-                    found.append(f"ctrl-{n}: {name} in {line.replace(value, '<' + name + '>')[:300]}")
+                    found.append(f"ctrl-{n}: {name} in {redacted(line, values)[:300]}")
     return found
 
 
 def main(argv: list[str]) -> int:
-    command = argv[argv.index("--") + 1:] if "--" in argv else argv
+    options, command = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else ([], argv)
     lab = Lab.from_env()
     started = time.monotonic()
     with Sampler(lab) as sampler:
         rc = subprocess.call(command)
     seen = sampler.seen
-    found = leaks(seen, secret_values())
+    values = secret_values()
+    found = leaks(seen, values)
+    if options[:1] == ["--seen"]:
+        with open(options[1], "w") as out:
+            out.writelines(f"ctrl-{n}: {redacted(line, values)}\n" for n, lines in sorted(seen.items())
+                           for line in sorted(lines))
     print(f"[ps_sampler] {' '.join(command)}: rc={rc}, {time.monotonic() - started:.0f}s, "
           f"{sum(map(len, seen.values()))} distinct command lines on {len(seen)} hosts "
           f"({min(sampler.sweeps.values())}-{max(sampler.sweeps.values())} sweeps of /proc each), "
