@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Literal
 
 from pyinfra import host
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import HiddenValue, QuoteString, StringCommand, operation
 
 from facts.rabbitmq import RabbitmqAppState, RabbitmqClusterStatus, definitions, has_partition_handling
 from lib.cluster_keys import RABBITMQ_COOKIE
@@ -57,6 +57,23 @@ def template_args(topo: Topology, data, version: tuple[int, ...], resources: Res
         "net_ticktime": data.rabbitmq["net_ticktime"],
         "aten_poll_interval": data.rabbitmq["aten_poll_interval"],
     }
+
+
+def password_on_stdin(subcommand: Literal["add_user", "change_password"], user: str,
+                      password: str | HiddenValue) -> StringCommand:
+    """
+    ``rabbitmqctl add_user|change_password USER`` reading the password from standard input:
+    never on a command line. Exactly these two arguments, no ``-q``: RabbitMQ 4's wrapper
+    (``/usr/lib/rabbitmq/bin/rabbitmqctl``, Debian 13) gives the CLI its standard input only when
+    it counts ``add_user USER`` or ``change_password USER`` (``$# = 2``); with one argument more
+    it starts the CLI with ``-noinput`` and the password read hangs for ever (seen on the lab:
+    RabbitMQ 4.0.5). RabbitMQ 3.10 (Debian 12) reads standard input either way.
+
+    .. code:: python
+
+        password_on_stdin("add_user", "admin", secret)   # rabbitmqctl add_user admin, stdin: the password
+    """
+    return StringCommand("rabbitmqctl", subcommand, QuoteString(user), _stdin=unmasked(password))
 
 
 @operation()
@@ -102,12 +119,10 @@ def access(
         if user in existing:
             commands.append(StringCommand("rabbitmqctl -q delete_user", QuoteString(user)))
     for user, wanted in users.items():
-        # Without a password argument rabbitmqctl reads it from stdin: never on a command line.
-        password = unmasked(wanted["password"])
         if user not in existing:
-            commands.append(StringCommand("rabbitmqctl -q add_user", QuoteString(user), _stdin=password))
+            commands.append(password_on_stdin("add_user", user, wanted["password"]))
         elif not existing[user]["password_ok"]:
-            commands.append(StringCommand("rabbitmqctl -q change_password", QuoteString(user), _stdin=password))
+            commands.append(password_on_stdin("change_password", user, wanted["password"]))
         tags = sorted(wanted.get("tags") or [])
         if existing.get(user, {}).get("tags", []) != tags:
             commands.append(StringCommand("rabbitmqctl -q set_user_tags", QuoteString(user), *map(QuoteString, tags)))

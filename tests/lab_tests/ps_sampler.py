@@ -5,10 +5,11 @@ every 0.1 s and prints each command line the first time it is seen; a thread per
 them. Used by ``test_04_secrets_ps.py`` and, from the command line, around any command (e.g.
 the first converge of a fresh lab)::
 
-    LAB_ID=3 .venv/bin/python -m tests.lab_tests.ps_sampler -- ./dev lab-deploy
+    LAB_ID=3 .venv/bin/python -m tests.lab_tests.ps_sampler [--seen FILE] -- ./dev lab-deploy
 
 which runs the command, then reports every secret of ``secrets.json`` (and its MariaDB hash)
-seen on a host's command line, and exits 1 if there is one.
+seen on a host's command line, and exits 1 if there is one. ``--seen FILE`` keeps every command
+line seen (``ctrl-N: line``, secrets replaced by their names) to check what was sampled.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from lib.secrets import load as load_secrets
 from tests.lab.lab import Lab
 
 INTERVAL = 0.1
+# Ends each sweep of /proc in the stream: a line no command line can be (NULs became spaces).
+SWEEP = "\0\n"
 # Runs on the host (its own command line holds no secret). A process found between two reads
 # of /proc is printed once per distinct command line: the stream stays small.
 LOOP = f"""
@@ -41,6 +44,7 @@ while True:
             if line and line not in seen:
                 seen.add(line)
                 sys.stdout.write(line.replace(b"\\0", b" ").decode("utf-8", "replace").strip() + "\\n")
+    sys.stdout.write({SWEEP!r})
     sys.stdout.flush()
     time.sleep({INTERVAL})
 """
@@ -52,30 +56,33 @@ class Sampler:
 
     lab: Lab
     seen: dict[int, set[str]] = field(default_factory=dict)
+    sweeps: dict[int, int] = field(default_factory=dict)
     _procs: list[subprocess.Popen] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> "Sampler":
         for n in range(1, self.lab.hosts + 1):
-            self.seen[n] = set()
+            self.seen[n], self.sweeps[n] = set(), 0
             proc = subprocess.Popen(self.lab.ssh_command(n) + ["python3 -u -c " + shlex.quote(LOOP)],
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     stdin=subprocess.DEVNULL, text=True)
-            thread = threading.Thread(target=self._collect, args=(proc, self.seen[n]), daemon=True)
+            thread = threading.Thread(target=self._collect, args=(proc, n), daemon=True)
             thread.start()
             self._procs.append(proc)
             self._threads.append(thread)
         # The first sweep of each host is in before the caller starts its work.
         deadline = time.monotonic() + 30
-        while not all(self.seen.values()) and time.monotonic() < deadline:
+        while not all(self.sweeps.values()) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert all(self.seen.values()), "a sampler did not start on every host"
+        assert all(self.sweeps.values()), "a sampler did not start on every host"
         return self
 
-    @staticmethod
-    def _collect(proc: subprocess.Popen, seen: set[str]) -> None:
+    def _collect(self, proc: subprocess.Popen, n: int) -> None:
         for line in proc.stdout:
-            seen.add(line.rstrip("\n"))
+            if line == SWEEP:
+                self.sweeps[n] += 1
+            else:
+                self.seen[n].add(line.rstrip("\n"))
 
     def stop(self) -> dict[int, set[str]]:
         time.sleep(2 * INTERVAL)
@@ -107,28 +114,42 @@ def secret_values(extra: dict[str, str] | None = None) -> dict[str, str]:
     return values
 
 
+def redacted(line: str, values: dict[str, str]) -> str:
+    """``line`` with every secret value replaced by ``<NAME>``: ``redacted("x pw", {"p": "pw"}) == "x <p>"``."""
+    for name, value in values.items():
+        if value:
+            line = line.replace(value, f"<{name}>")
+    return line
+
+
 def leaks(seen: dict[int, set[str]], values: dict[str, str]) -> list[str]:
     """``ctrl-N: NAME in <command line>`` for every secret value found in a sampled command line
-    (the value itself is not repeated)."""
+    (no value itself is repeated)."""
     found = []
     for n, lines in sorted(seen.items()):
         for line in sorted(lines):
             for name, value in values.items():
                 if value and value in line:
-                    found.append(f"ctrl-{n}: {name} in {line.replace(value, '<' + name + '>')[:300]}")
+                    found.append(f"ctrl-{n}: {name} in {redacted(line, values)[:300]}")
     return found
 
 
 def main(argv: list[str]) -> int:
-    command = argv[argv.index("--") + 1:] if "--" in argv else argv
+    options, command = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else ([], argv)
     lab = Lab.from_env()
     started = time.monotonic()
     with Sampler(lab) as sampler:
         rc = subprocess.call(command)
     seen = sampler.seen
-    found = leaks(seen, secret_values())
+    values = secret_values()
+    found = leaks(seen, values)
+    if options[:1] == ["--seen"]:
+        with open(options[1], "w") as out:
+            out.writelines(f"ctrl-{n}: {redacted(line, values)}\n" for n, lines in sorted(seen.items())
+                           for line in sorted(lines))
     print(f"[ps_sampler] {' '.join(command)}: rc={rc}, {time.monotonic() - started:.0f}s, "
-          f"{sum(map(len, seen.values()))} distinct command lines on {len(seen)} hosts, "
+          f"{sum(map(len, seen.values()))} distinct command lines on {len(seen)} hosts "
+          f"({min(sampler.sweeps.values())}-{max(sampler.sweeps.values())} sweeps of /proc each), "
           f"{len(found)} with a secret", file=sys.stderr)
     for line in found:
         print(f"[ps_sampler] LEAK {line}", file=sys.stderr)

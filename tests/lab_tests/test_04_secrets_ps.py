@@ -47,7 +47,8 @@ def test_no_secret_on_a_command_line_while_secrets_are_written_checked_and_repor
     ok(lab.ssh(1, "mysql", input="DROP USER 'clustercheck'@'localhost'; "
                                   f"ALTER USER 'sst'@'localhost' IDENTIFIED BY '{drifted}';"))
     ok(lab.ssh(1, "rabbitmqctl -q delete_user admin"))
-    ok(lab.ssh(1, "rabbitmqctl -q change_password openstack", input=drifted))
+    # Exactly `change_password USER`: RabbitMQ 4's wrapper gives stdin to no other form.
+    ok(lab.ssh(1, "rabbitmqctl change_password openstack", input=drifted))
     timings = {}
     with Sampler(lab.lab) as sampler:
         started = time.monotonic()
@@ -62,7 +63,7 @@ def test_no_secret_on_a_command_line_while_secrets_are_written_checked_and_repor
                                 capture_output=True, text=True, env=lab.env(), timeout=300)
         timings["health report"] = time.monotonic() - started
     assert "Galera" in report.stdout and "HEALTHY" in report.stdout, report.stdout + report.stderr
-    print({name: f"{seconds:.0f}s" for name, seconds in timings.items()})
+    print({name: f"{seconds:.0f}s" for name, seconds in timings.items()}, "sweeps of /proc per host:", sampler.sweeps)
     changed = {name.split(" | ", 1)[-1]: hosts for name, hosts in changed_ops(repaired).items()}
     for op in ("Health check account (USAGE only)", "SST account"):
         assert changed.get(op) == ["ctrl-1"], (op, changed)
@@ -72,5 +73,5 @@ def test_no_secret_on_a_command_line_while_secrets_are_written_checked_and_repor
     assert leaks(sampler.seen, values) == []
     # The sampler did see the set-password commands themselves (an Erlang VM start lasts > 0.1 s).
     lines = set().union(*sampler.seen.values())
-    for command in ("rabbitmqctl -q add_user admin", "rabbitmqctl -q change_password openstack"):
+    for command in ("rabbitmqctl add_user admin", "rabbitmqctl change_password openstack"):
         assert any(command in line for line in lines), f"{command!r} never sampled"

@@ -6,7 +6,8 @@ every message confirmed by RabbitMQ is still in its quorum queue.
 - R3: one controller cut off from every network (majority serves, the cut-off one stops serving).
 - R3q: the controller holding a quorum queue's leader (neither the VIPs nor the Galera writer)
   cut off: confirms through the other nodes resume within 10 s, then the heal-to-whole time.
-- R4: power loss of every controller, then ``deploys/recover.py``.
+- R4: power loss of every controller, then ``deploys/recover.py``. Both recoveries (R4, R4b) run
+  under ``ps_sampler``: no secret on any host's command line.
 - R4b: every controller stopped cleanly, one after the other (the cluster cannot come back by
   itself): ``deploys/prereqos.py`` refuses, ``deploys/recover.py`` bootstraps from the node that
   stopped last, the most advanced one.
@@ -27,6 +28,7 @@ import pytest
 from lib.cluster import VIP_RESOURCE
 from tests.lab_tests.amqp_failover import isolate_queue_home
 from tests.lab_tests.conftest import changed_ops, ok
+from tests.lab_tests.ps_sampler import Sampler, leaks, secret_values
 from tests.lab_tests.drill_load import (
     AmqpLoad,
     SqlLoad,
@@ -250,10 +252,17 @@ def test_r3q_isolate_the_quorum_leader(lab, account):
 
 # --- R4 --------------------------------------------------------------------------------------------
 def recover(lab) -> tuple[dict, float]:
-    started = time.monotonic()
-    proc = lab.pyinfra(RECOVER, "--json")
+    """deploys/recover.py with every host's process list sampled (issue 11): no secret, no
+    MariaDB hash on a command line while it starts MariaDB (IST/SST) and RabbitMQ everywhere."""
+    with Sampler(lab.lab) as sampler:
+        started = time.monotonic()
+        proc = lab.pyinfra(RECOVER, "--json")
+        took = time.monotonic() - started
     ok(proc)
-    return json.loads(proc.stdout), time.monotonic() - started
+    assert leaks(sampler.seen, secret_values()) == []
+    print(f"recover.py sampled: {sum(map(len, sampler.seen.values()))} distinct command lines, "
+          f"{min(sampler.sweeps.values())} sweeps of /proc per host or more, no secret")
+    return json.loads(proc.stdout), took
 
 
 def test_r4_power_loss_of_every_controller(lab, account, queue):

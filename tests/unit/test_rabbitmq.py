@@ -225,9 +225,9 @@ def test_access_on_a_fresh_node_one_read_passwords_on_stdin():
     args = dict(users=wanted_users(), absent_users=["guest"], policies=HA_ALL)
     assert run(rabbitmq.access, host, **args) == [
         "rabbitmqctl -q delete_user guest",
-        "rabbitmqctl -q add_user admin", "rabbitmqctl -q set_user_tags admin administrator",
+        "rabbitmqctl add_user admin", "rabbitmqctl -q set_user_tags admin administrator",
         "rabbitmqctl -q set_permissions -p / admin '.*' '.*' '.*'",
-        "rabbitmqctl -q add_user openstack", "rabbitmqctl -q set_permissions -p / openstack '.*' '.*' '.*'",
+        "rabbitmqctl add_user openstack", "rabbitmqctl -q set_permissions -p / openstack '.*' '.*' '.*'",
         SET_HA_ALL]
     yielded = commands(rabbitmq.access, definitions_host(users=FRESH), **args)
     assert [stdin_of(c) for c in yielded] == [None, PASSWORD, None, None, PASSWORD, None, None]
@@ -247,7 +247,7 @@ def test_access_fixes_only_what_differs():
     host = definitions_host(users, {"admin": {**EVERYTHING, "read": "^$"}, "openstack": EVERYTHING})
     assert run(rabbitmq.access, host, users=wanted_users(), policies=HA_ALL) == [
         "rabbitmqctl -q set_permissions -p / admin '.*' '.*' '.*'",
-        "rabbitmqctl -q change_password openstack", "rabbitmqctl -q set_user_tags openstack",
+        "rabbitmqctl change_password openstack", "rabbitmqctl -q set_user_tags openstack",
         SET_HA_ALL]
     assert stdin_of(commands(rabbitmq.access, host, users=wanted_users(), policies=HA_ALL)[1]) == PASSWORD
 
@@ -312,6 +312,27 @@ def test_erlang_distribution_and_epmd_on_the_srv_address(args):
               if line and not line.startswith("#")]
     assert socket == ["[Socket]", "ListenStream=", "ListenStream=127.0.0.1:4369", "ListenStream=10.0.2.12:4369",
                       "FreeBind=true"]
+
+
+def wrapper_stdin(tmp_path, command: str) -> str:
+    """What the CLI reads from standard input when ``command`` runs through RabbitMQ 4.0's real
+    wrapper (``rabbitmqctl_wrapper_4.0.sh``) with a stand-in ``rabbitmq-env`` whose ``run_escript``
+    reads stdin only where the wrapper gives it (``input``; ``noinput``: the real CLI's read hangs)."""
+    (tmp_path / "rabbitmqctl").write_bytes((FIXTURES / "rabbitmqctl_wrapper_4.0.sh").read_bytes())
+    (tmp_path / "rabbitmqctl").chmod(0o755)
+    (tmp_path / "rabbitmq-env").write_text(
+        'ESCRIPT_DIR=/nonexistent\nrun_escript() { [ "$2" = input ] && cat || echo "$2"; }\n')
+    return subprocess.run(["sh", "-c", command], input=PASSWORD, capture_output=True, text=True, timeout=10,
+                          env={"PATH": f"{tmp_path}:/usr/bin:/bin"}).stdout
+
+
+@pytest.mark.parametrize("subcommand", ["add_user", "change_password"])
+def test_rabbitmq_4_wrapper_gives_the_password_command_its_stdin(tmp_path, subcommand):
+    command = rabbitmq.password_on_stdin(subcommand, "admin", HiddenValue(PASSWORD))
+    assert stdin_of(command) == PASSWORD
+    assert wrapper_stdin(tmp_path, command.get_raw_value()) == PASSWORD
+    # One argument more (say -q) and the CLI runs with -noinput: its password read hangs for ever.
+    assert wrapper_stdin(tmp_path, f"rabbitmqctl -q {subcommand} admin") == "noinput\n"
 
 
 # --- the app stopped inside a running VM (issue 11: no dead end) --------------------------------
