@@ -17,9 +17,11 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.operations import apt, files, mysql, server, systemd
+from pyinfra.operations.util import any_changed
 
 from facts.galera import GraState, WsrepStatus
 from facts.precheck import HostResources
+from facts.systemd import ServiceConfigState
 from lib.deploy import prologue
 from lib.sizing import Resources
 from lib.steps import limit
@@ -53,8 +55,8 @@ limits = files.template(name="MariaDB's open-files limit (LimitNOFILE)", src="te
 systemd.daemon_reload(name="systemd reads MariaDB's limits", _if=limits.did_change)
 
 apt.packages(
-    name="Install MariaDB, Galera, the SST tools and curl (client of the :9200 check)",
-    packages=["mariadb-server", "galera-4", "mariadb-backup", "rsync", "socat", "curl"],
+    name="Install MariaDB, Galera, the SST tools, PyMySQL (client of the :9200 check) and curl",
+    packages=["mariadb-server", "galera-4", "mariadb-backup", "rsync", "socat", "python3-pymysql", "curl"],
     no_recommends=True,
     **limit("apt"),
 )
@@ -115,20 +117,24 @@ else:
     accounts()  # after the joins: the first node may have been stopped
 
 # --- HTTP health check on :9200 for HAProxy ------------------------------------------------------
+# One persistent responder (galera-check.service), at most one query a second however many
+# HAProxys probe; it replaces the socket-activated check of earlier versions.
 server.user(name="Health check system user", user=conf["monitor_user"], system=True,
             home="/nonexistent", shell="/usr/sbin/nologin", ensure_home=False)
 secret_files.template(name="Health check SQL credentials (its user only)", src="templates/galera/galera-check.cnf.j2",
                       dest=galera.MONITOR_CREDENTIALS, user=conf["monitor_user"], group=conf["monitor_user"],
                       mode="600", **args)
-files.template(name="Health check script", src="templates/galera/galera-check.j2", dest=galera.CHECK_SCRIPT,
-               user="root", group="root", mode="755", **args)
-socket_unit = files.template(name="Health check socket unit", src="templates/galera/galera-check.socket.j2",
-                             dest="/etc/systemd/system/galera-check.socket", mode="644", **args)
-service_unit = files.template(name="Health check service unit", src="templates/galera/galera-check@.service.j2",
-                              dest="/etc/systemd/system/galera-check@.service", mode="644", **args)
-systemd.daemon_reload(name="Reload systemd units",
-                      _if=lambda: socket_unit.did_change() or service_unit.did_change())
-systemd.service(name="Health check socket on :9200", service="galera-check.socket", running=True,
-                enabled=True, restarted=True, _if=socket_unit.did_change)
-systemd.service(name="Health check socket enabled and listening", service="galera-check.socket",
-                running=True, enabled=True)
+# Read before any change: a responder that started before its files (a run stopped between
+# them and its restart) restarts too.
+check_stale = host.get_fact(ServiceConfigState, service=galera.CHECK_SERVICE,
+                            paths=[galera.CHECK_DAEMON, galera.CHECK_UNIT]) == "stale"
+daemon = files.put(name="Health check responder", src="templates/galera/galera-checkd.py", dest=galera.CHECK_DAEMON,
+                   user="root", group="root", mode="755")
+unit = files.template(name="Health check service unit", src="templates/galera/galera-check.service.j2",
+                      dest=galera.CHECK_UNIT, mode="644", **args)
+systemd.daemon_reload(name="systemd reads the health check's unit", _if=unit.did_change)
+replaced = galera.replace_socket_check(name="The socket-activated health check replaced by the responder")
+systemd.service(name="Restart the health check after a change of its files (this run's or one left unapplied)",
+                service=galera.CHECK_SERVICE, running=True, restarted=True,
+                _if=lambda: (check_stale or any_changed(daemon, unit)()) and not replaced.did_change())
+systemd.service(name="Health check running and enabled", service=galera.CHECK_SERVICE, running=True, enabled=True)

@@ -1,7 +1,8 @@
 """The names the cluster's pieces share: written once here, imported everywhere they are used.
 
 Pacemaker ids (the CIB objects ``deploys/ha.py`` creates, read back by the recovery deploy and
-the health report), the inventory group of the controllers.
+the health report), the inventory group of the controllers, the Galera health check's program
+(``deploys/galera.py`` installs it, the prechecks know its listener by its name).
 
 Example::
 
@@ -21,3 +22,6 @@ HAPROXY_RESOURCE = "haproxy"
 HAPROXY_CLONE = "haproxy-clone"
 VIPS_WITH_HAPROXY = "vips-with-haproxy"
 HAPROXY_BEFORE_VIPS = "haproxy-before-vips"
+
+# The Galera health check's responder (galera['check_port']); ss names its listener by the file's name.
+GALERA_CHECK_DAEMON = "/usr/local/sbin/galera-checkd"

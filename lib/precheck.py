@@ -19,7 +19,7 @@ from typing import Any
 
 from pyinfra.api.exceptions import PyinfraError
 
-from lib.cluster import VIP_RESOURCE
+from lib.cluster import GALERA_CHECK_DAEMON, VIP_RESOURCE
 from lib.run import run_memory
 from lib.topology import Topology
 
@@ -29,7 +29,9 @@ WILDCARDS = ("0.0.0.0", "::", "*")
 RABBITMQ = ("beam.smp",)
 EPMD = ("epmd", "systemd")  # epmd.socket: systemd holds the socket, epmd inherits it
 MARIADB = ("mariadbd", "mysqld")
-SOCKET_UNIT = ("systemd",)
+# galera-check.service's responder; systemd: the socket-activated check of earlier versions,
+# which the deploy replaces (deploys/galera.py).
+GALERA_CHECK = (GALERA_CHECK_DAEMON.rsplit("/", 1)[1], "systemd")
 HAPROXY = ("haproxy",)
 COROSYNC = ("corosync",)
 APACHE = ("apache2",)
@@ -74,7 +76,7 @@ def stack_binds(topo: Topology, data) -> list[Bind]:
         Bind("tcp", srv, 4369, EPMD, "epmd"),
         Bind("tcp", srv, 3306, MARIADB, "MariaDB"),
         Bind("tcp", srv, 4567, MARIADB, "Galera replication"),
-        Bind("tcp", srv, data.galera["check_port"], SOCKET_UNIT, "galera['check_port']"),
+        Bind("tcp", srv, data.galera["check_port"], GALERA_CHECK, "galera['check_port']"),
         Bind("tcp", srv, data.apache["port"], APACHE, "apache['port']"),
         Bind("tcp", api, data.haproxy["stats_port"], HAPROXY, "haproxy['stats_port']"),
         Bind("udp", srv, data.corosync["port"], COROSYNC, "corosync['port'] (link 0)"),

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from pyinfra import host
 from pyinfra.api import HiddenValue, QuoteString, StringCommand, operation
 from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import File
 
 from facts.galera import (
     GRASTATE,
@@ -34,6 +35,7 @@ from facts.galera import (
     sql_string,
 )
 from facts.systemd import ServiceConfigState
+from lib.cluster import GALERA_CHECK_DAEMON
 from lib.sizing import Resources, galera_sizes
 from lib.topology import Topology
 from operations.common import fail
@@ -44,7 +46,15 @@ LIMITS_DROPIN = "/etc/systemd/system/mariadb.service.d/prereqos-limits.conf"  # 
 SERVICE = "mariadb"
 SOCKET = "/run/mysqld/mysqld.sock"
 MONITOR_CREDENTIALS = "/etc/mysql/galera-check.cnf"
-CHECK_SCRIPT = "/usr/local/sbin/galera-check"
+# The :9200 health check: one persistent responder (templates/galera/galera-checkd.py).
+CHECK_SERVICE = "galera-check.service"
+CHECK_UNIT = f"/etc/systemd/system/{CHECK_SERVICE}"
+CHECK_DAEMON = GALERA_CHECK_DAEMON
+# The socket-activated check of earlier versions (a unit, a shell and a mysql client per probe).
+SOCKET_CHECK = "galera-check.socket"
+SOCKET_CHECK_INSTANCES = "galera-check@*.service"
+SOCKET_CHECK_FILES = (f"/etc/systemd/system/{SOCKET_CHECK}", "/etc/systemd/system/galera-check@.service",
+                      "/usr/local/sbin/galera-check")
 MARIADB_KEYRING = "/etc/apt/keyrings/mariadb.gpg"
 MARIADB_KEY_URL = "https://mariadb.org/mariadb_release_signing_key.pgp"
 # Long enough for a mariabackup SST of a large database (Debian's TimeoutStartSec is 900 s).
@@ -116,7 +126,7 @@ def template_args(topo: Topology, data, resources: Resources) -> dict[str, Any]:
         "check_allowed": ["127.0.0.1", *allowed],
         "monitor_credentials": MONITOR_CREDENTIALS,
         "socket": SOCKET,
-        "script": CHECK_SCRIPT,
+        "daemon": CHECK_DAEMON,
         # Plain text for the templates only: files.template never prints it (no --diff).
         "sst_password": data.secrets["galera_sst_password"].unmask(),
         "monitor_password": data.secrets["galera_monitor_password"].unmask(),
@@ -321,3 +331,29 @@ def secure_installation():
         yield _mysql_execute(f"DROP USER '{sql_string(user)}'@'{sql_string(hostname)}'")
     if has_test:
         yield _mysql_execute("DROP DATABASE test")
+
+
+@operation()
+def replace_socket_check():
+    """
+    Replace the socket-activated health check of earlier versions (``galera-check.socket``: a
+    unit, a shell and a ``mysql`` client per probe) by the responder ``galera-check.service``
+    (its files already in place): the socket stopped and disabled, its files deleted, the
+    responder started, in one go, so that HAProxy's checks (down after 2 failures 1 s apart)
+    see no gap; its failed probe units forgotten. Nothing where the socket unit is absent.
+
+    **Example:**
+
+    .. code:: python
+
+        galera.replace_socket_check(name="The socket-activated check replaced by the responder")
+    """
+    if host.get_fact(File, path=SOCKET_CHECK_FILES[0]) is None:
+        host.noop(f"no {SOCKET_CHECK}")
+        return
+    yield StringCommand("systemctl", "disable", "--now", SOCKET_CHECK)
+    yield StringCommand("rm", "-f", *SOCKET_CHECK_FILES)
+    yield "systemctl daemon-reload"
+    # Probes that failed (timed out under load) stay listed as failed units until reset.
+    yield StringCommand("systemctl", "reset-failed", QuoteString(SOCKET_CHECK_INSTANCES))
+    yield StringCommand("systemctl", "restart", CHECK_SERVICE)  # restart: running or not, on its files

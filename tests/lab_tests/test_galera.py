@@ -125,6 +125,7 @@ def test_mariadb_listens_on_srv_only_and_root_is_local(converged):
         local = sorted(line.split()[3] for line in listening.splitlines() if '"haproxy"' not in line)
         srv = converged.address("srv", n)
         assert local == sorted([f"{srv}:3306", f"{srv}:4567", f"{srv}:9200"]), local
+        assert [line for line in listening.splitlines() if f"{srv}:9200" in line and '"galera-checkd"' in line], listening
         modes = ok(converged.ssh(n, "stat -c '%n %a %U:%G' /etc/mysql/debian.cnf "
                                     "/etc/mysql/mariadb.conf.d/99-galera.cnf /etc/mysql/galera-check.cnf"))
         assert modes.split("\n")[:3] == [

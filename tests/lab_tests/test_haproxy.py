@@ -1,4 +1,5 @@
-"""HAProxy on the lab: checked config, stats page and socket, reload, a bad catalog refused.
+"""HAProxy on the lab: checked config, stats page and socket, reload, a bad catalog refused, the
+Galera server taken out while its node is not Synced.
 
 Pacemaker is not part of this test: HAProxy is started here by hand (``systemctl start``) and
 stopped again at the end if it was not running before.
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import copy
+import csv
 import json
 import runpy
 import shlex
 import subprocess
+import time
 import types
 import urllib.error
 import urllib.request
@@ -142,3 +145,39 @@ def test_bad_catalog_entry_never_replaces_the_good_config(deployed):
 
 def test_second_run_changes_nothing(deployed):
     assert changed_ops(deployed.deploy(DEPLOY)) == {}
+
+
+def galera_server_status(lab, n: int, server: str) -> str:
+    """HAProxy's status of ``server`` in the Galera backend, as ctrl-``n`` sees it (``show stat``)."""
+    rows = csv.reader(socket_command(lab, n, "show stat").lstrip("# ").splitlines())
+    header = next(rows)
+    return next(row[header.index("status")] for row in rows if row[:2] == ["galera_cluster", server])
+
+
+def wait_galera_server(lab, server: str, status: str, timeout: float = 20) -> float:
+    """Seconds until every node's HAProxy shows ``server`` as ``status``."""
+    started = time.monotonic()
+    while True:
+        seen = {n: galera_server_status(lab, n, server) for n in lab.hosts}
+        if set(seen.values()) == {status}:
+            return time.monotonic() - started
+        assert time.monotonic() - started < timeout, f"{server} not {status} everywhere after {timeout} s: {seen}"
+        time.sleep(0.2)
+
+
+def test_galera_server_down_while_its_node_is_not_synced_up_again_once_synced(deployed):
+    """The :9200 contract as HAProxy uses it: a node desynced (``wsrep_desync``: MariaDB up, state
+    Donor/Desynced) answers 503 and every HAProxy takes it DOWN; Synced again, 200 and UP."""
+    n = deployed.hosts[-1]
+    server, url = f"ctrl-{n}", f"http://{deployed.address('srv', n)}:9200/"
+    wait_galera_server(deployed, server, "UP", timeout=60)  # Galera Synced on the deployed lab
+    try:
+        ok(deployed.ssh(n, "mysql -e 'SET GLOBAL wsrep_desync = ON'"))
+        answer = ok(deployed.ssh(1, f"curl -s -i --max-time 5 {url}"))
+        assert answer.startswith("HTTP/1.1 503 Service Unavailable") and "(Donor/Desynced)" in answer, answer
+        down = wait_galera_server(deployed, server, "DOWN")
+    finally:
+        ok(deployed.ssh(n, "mysql -e 'SET GLOBAL wsrep_desync = OFF'"))
+    up = wait_galera_server(deployed, server, "UP")
+    assert ok(deployed.ssh(1, f"curl -s -i --max-time 5 {url}")).startswith("HTTP/1.1 200 OK")
+    print(f"{server} desynced: DOWN everywhere after {down:.1f} s; synced: UP after {up:.1f} s")

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.lab
 
 DEFAULTS = runpy.run_path(str(ROOT / "group_data/all.py"))
 APT_LIMIT = 15
-STEP = "Install MariaDB, Galera, the SST tools and curl (client of the :9200 check)"
+STEP = "Install MariaDB, Galera, the SST tools, PyMySQL (client of the :9200 check) and curl"
 WAIT_FOR_LOCK = "/etc/apt/apt.conf.d/99test-wait-for-lock"
 # Holds dpkg's frontend lock as apt takes it (fcntl, not flock) until killed.
 HOLD_LOCK = ("setsid python3 -c 'import fcntl, time; f = open(\"/var/lib/dpkg/lock-frontend\", \"w\"); "

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from pyinfra.api import FactProcessError, HiddenValue
 from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import File
 
 from facts.galera import (
     GraState,
@@ -436,34 +437,34 @@ def test_debian_cnf_has_no_password(args):
     assert settings(text)["user"] == "root" and settings(text)["socket"] == "/run/mysqld/mysqld.sock"
 
 
-def test_check_units_listen_on_srv_and_allow_controllers_only(args, default_data):
-    socket = settings(render("galera-check.socket.j2", **args))
-    assert socket["ListenStream"] == "10.0.2.12:9200" and socket["Accept"] == "yes"
-    assert socket["IPAddressDeny"] == "any"
-    assert socket["IPAddressAllow"] == "127.0.0.1 10.0.2.10 10.0.2.11 10.0.2.12 10.0.2.13"
-    service = settings(render("galera-check@.service.j2", **args))
-    assert service["User"] == "clustercheck" and service["ExecStart"] == "/usr/local/sbin/galera-check"
-    assert (service["StandardInput"], service["StandardOutput"]) == ("socket", "socket")
+def test_check_unit_answers_on_srv_for_the_controllers_only(args, default_data):
+    unit = render("galera-check.service.j2", **args)
+    service = settings(unit)
+    assert shlex.split(service["ExecStart"]) == [
+        "/usr/local/sbin/galera-checkd", "--address", "10.0.2.12", "--port", "9200", "--node", "ctrl-2",
+        "--credentials", "/etc/mysql/galera-check.cnf"]
+    assert service["User"] == service["Group"] == "clustercheck" and service["Restart"] == "always"
+    assert service["IPAddressDeny"] == "any"
+    assert service["IPAddressAllow"] == "127.0.0.1 10.0.2.10 10.0.2.11 10.0.2.12 10.0.2.13"
+    assert service["RestrictAddressFamilies"] == "AF_INET AF_UNIX" and service["CapabilityBoundingSet"] == ""
+    assert default_data.secrets["galera_monitor_password"].unmask() not in unit
     credentials = settings(render("galera-check.cnf.j2", **args))
-    assert credentials["user"] == "clustercheck"
+    assert credentials["user"] == "clustercheck" and credentials["socket"] == "/run/mysqld/mysqld.sock"
     assert credentials["password"] == default_data.secrets["galera_monitor_password"].unmask()
 
 
-@pytest.mark.parametrize("state, expected", [
-    ("Synced", "HTTP/1.1 200 OK"),
-    ("Donor/Desynced", "HTTP/1.1 503 Service Unavailable"),
-    ("", "HTTP/1.1 503 Service Unavailable"),  # server down
-])
-def test_check_script_answers_http(args, fake_mysql, tmp_path, state, expected):
-    state_file, env = fake_mysql
-    state_file.write_text(state)
-    script = tmp_path / "galera-check"
-    script.write_text(render("galera-check.j2", **args))
-    request = b"GET / HTTP/1.1\r\nHost: ctrl-2:9200\r\n\r\n"
-    proc = subprocess.run(["bash", str(script)], input=request, env=env, capture_output=True, timeout=10)
-    head, _, body = proc.stdout.decode().partition("\r\n\r\n")
-    assert proc.returncode == 0 and head.splitlines()[0] == expected
-    assert f"Content-Length: {len(body)}" in head
+def test_the_socket_activated_check_is_replaced_once():
+    old = FakeHost({File: lambda path: {"mode": 644} if path == galera.SOCKET_CHECK_FILES[0] else None})
+    assert run(galera.replace_socket_check, old) == [
+        "systemctl disable --now galera-check.socket",
+        "rm -f /etc/systemd/system/galera-check.socket /etc/systemd/system/galera-check@.service "
+        "/usr/local/sbin/galera-check",
+        "systemctl daemon-reload",
+        "systemctl reset-failed 'galera-check@*.service'",
+        "systemctl restart galera-check.service",
+    ]
+    gone = FakeHost({File: lambda path: None})
+    assert run(galera.replace_socket_check, gone) == [] and gone.noops == ["no galera-check.socket"]
 
 
 def test_upstream_repository_helpers():

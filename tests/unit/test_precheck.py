@@ -124,26 +124,35 @@ def test_clock_skew_beyond_its_uncertainty(topo, default_data):
     assert problems(topo, default_data, states(topo, ctrl_3=unsure), {}) == []
 
 
-def lab_data(default_data):
-    """group_data with lab 7's networks (10.107.{1,2,3}.0/24), as tests/lab/inventory.py sets them."""
+def lab_data(default_data, lab: int = 7):
+    """group_data with lab ``lab``'s networks (10.10<lab>.{1,2,3}.0/24), as tests/lab/inventory.py sets them."""
     for index, net in enumerate(("api", "srv", "data"), 1):
-        default_data.netprefix[net] = {"prefix": f"10.107.{index}", "network": f"10.107.{index}.0", "class": 24}
+        default_data.netprefix[net] = {"prefix": f"10.{100 + lab}.{index}", "network": f"10.{100 + lab}.{index}.0",
+                                       "class": 24}
     return default_data
 
 
-def test_the_stack_own_listeners_pass(default_data):
-    """Every listener of a converged lab controller (``ss -lpuntn`` on lab 7's ctrl-2, through
-    pyinfra's own Ports fact) is the stack's own: no refusal; a stray one on a stack port is."""
-    data = lab_data(default_data)
+@pytest.mark.parametrize("lab, capture, check_owner", [
+    (7, "ss-lpuntn-ctrl-2-converged.txt", "systemd"),  # the socket-activated check of earlier versions
+    (3, "ss-lpuntn-ctrl-2-lab3-responder.txt", "galera-checkd"),  # galera-check.service
+])
+def test_the_stack_own_listeners_pass(default_data, lab, capture, check_owner):
+    """Every listener of a converged lab controller (``ss -lpuntn`` on ctrl-2, through pyinfra's
+    own Ports fact) is the stack's own: no refusal; a stray one on a stack port is."""
+    data = lab_data(default_data, lab)
     topo = Topology.from_data("ctrl-1", data, NAMES)
     fact = Ports()
     fact._tool = "ss"
-    listeners = fact.process((FIXTURES / "ss-lpuntn-ctrl-2-converged.txt").read_text().splitlines())
-    assert {"port": 5405, "ip": "10.107.3.12", "protocol": "udp", "process": "corosync"} in listeners
+    listeners = fact.process((FIXTURES / capture).read_text().splitlines())
+    assert {"port": 5405, "ip": f"10.{100 + lab}.3.12", "protocol": "udp", "process": "corosync"} in listeners
+    assert {"port": 9200, "ip": f"10.{100 + lab}.2.12", "protocol": "tcp", "process": check_owner} in listeners
     assert problems(topo, data, states(topo, ctrl_2=healthy(topo, "ctrl-2", listeners=listeners)), {}) == []
     stray = [*listeners, {"port": 25672, "ip": "::", "protocol": "tcp", "process": "nc"}]
     (line,) = problems(topo, data, states(topo, ctrl_2=healthy(topo, "ctrl-2", listeners=stray)), {})
-    assert line.startswith("ctrl-2: tcp port 25672 on 10.107.2.12 (RabbitMQ Erlang distribution) is taken by nc")
+    assert line.startswith(f"ctrl-2: tcp port 25672 on 10.{100 + lab}.2.12 (RabbitMQ Erlang distribution) is taken by nc")
+    squatter = [{**x, "process": "nc"} if x["port"] == 9200 else x for x in listeners]
+    (line,) = problems(topo, data, states(topo, ctrl_2=healthy(topo, "ctrl-2", listeners=squatter)), {})
+    assert line.startswith(f"ctrl-2: tcp port 9200 on 10.{100 + lab}.2.12 (galera['check_port']) is taken by nc")
 
 
 @pytest.mark.parametrize("child", ["(sd-accept", "(agetty", "(epmd"])
