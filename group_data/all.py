@@ -62,9 +62,10 @@ rabbitmq = {
     "partition_handling": "pause_minority",
     # Erlang distribution's failure detection (net_ticktime, s): a silent peer is declared down
     # after 0.75-1.25 times this. It bounds a classic queue's failover and the time the cut-off
-    # node serves before pausing (quorum queues do not wait for it); Erlang's 60 measured 55-75 s.
-    # Too low gives false partitions on a busy host (docs/operations.md, section 16).
-    "net_ticktime": 15,
+    # node serves before pausing (quorum queues do not wait for it). Erlang's 60 kept: with 15,
+    # the healed first node's RabbitMQ hung in its boot (Erlang global) in a CI rehearsal of R3
+    # (docs/operations.md, section 16).
+    "net_ticktime": 60,
     # ms between the checks of Ra's failure detector (aten): a quorum queue's followers elect a new
     # leader one to two checks after its node went silent, whatever net_ticktime. RabbitMQ's 5000
     # measured 9 s without publisher confirms; a false suspicion costs an election, not a partition.

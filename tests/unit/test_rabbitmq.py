@@ -307,7 +307,7 @@ def test_rabbitmq_conf_from_group_data(args):
 
 def test_erlang_distribution_and_epmd_on_the_srv_address(args):
     env = render("rabbitmq-env.conf.j2", **args())
-    assert 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,0,2,12} -kernel net_ticktime 15 -aten poll_interval 2000 +S 2:2"' in env.splitlines()
+    assert 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,0,2,12} -kernel net_ticktime 60 -aten poll_interval 2000 +S 2:2"' in env.splitlines()
     socket = [line for line in render("epmd.socket.conf.j2", **args()).splitlines()
               if line and not line.startswith("#")]
     assert socket == ["[Socket]", "ListenStream=", "ListenStream=127.0.0.1:4369", "ListenStream=10.0.2.12:4369",
