@@ -24,6 +24,7 @@ import pytest
 from lib.secrets import load as load_secrets
 from lib.validate import _Data
 from tests.lab_tests.conftest import ROOT, changed_ops, ok
+from tests.lab_tests.drill_load import wait_until
 from tests.unit.test_haproxy import NAMES, render
 
 pytestmark = pytest.mark.lab
@@ -154,7 +155,7 @@ def galera_server_status(lab, n: int, server: str) -> str:
     return next(row[header.index("status")] for row in rows if row[:2] == ["galera_cluster", server])
 
 
-def wait_galera_server(lab, server: str, status: str, timeout: float = 20) -> float:
+def wait_galera_server(lab, server: str, status: str, timeout: float = 60) -> float:
     """Seconds until every node's HAProxy shows ``server`` as ``status``."""
     started = time.monotonic()
     while True:
@@ -165,6 +166,13 @@ def wait_galera_server(lab, server: str, status: str, timeout: float = 20) -> fl
         time.sleep(0.2)
 
 
+def check_answer(lab, url: str, status_line: str) -> str:
+    """The :9200 check's whole answer as ctrl-1's curl gets it when it starts with ``status_line``,
+    else ""."""
+    answer = ok(lab.ssh(1, f"curl -s -i --max-time 5 {url}"))
+    return answer if answer.startswith(status_line) else ""
+
+
 def test_galera_server_down_while_its_node_is_not_synced_up_again_once_synced(deployed):
     """The :9200 contract as HAProxy uses it: a node desynced (``wsrep_desync``: MariaDB up, state
     Donor/Desynced) answers 503 and every HAProxy takes it DOWN; Synced again, 200 and UP."""
@@ -173,11 +181,14 @@ def test_galera_server_down_while_its_node_is_not_synced_up_again_once_synced(de
     wait_galera_server(deployed, server, "UP", timeout=60)  # Galera Synced on the deployed lab
     try:
         ok(deployed.ssh(n, "mysql -e 'SET GLOBAL wsrep_desync = ON'"))
-        answer = ok(deployed.ssh(1, f"curl -s -i --max-time 5 {url}"))
-        assert answer.startswith("HTTP/1.1 503 Service Unavailable") and "(Donor/Desynced)" in answer, answer
+        # The responder answers from a read at most 1 s old: poll, do not expect the first answer.
+        answer = wait_until(lambda: check_answer(deployed, url, "HTTP/1.1 503 Service Unavailable"), 15,
+                            "503 from the desynced node's check", interval=0.5)
+        assert "(Donor/Desynced)" in answer, answer
         down = wait_galera_server(deployed, server, "DOWN")
     finally:
         ok(deployed.ssh(n, "mysql -e 'SET GLOBAL wsrep_desync = OFF'"))
     up = wait_galera_server(deployed, server, "UP")
-    assert ok(deployed.ssh(1, f"curl -s -i --max-time 5 {url}")).startswith("HTTP/1.1 200 OK")
+    wait_until(lambda: check_answer(deployed, url, "HTTP/1.1 200 OK"), 15, "200 from the synced node's check",
+               interval=0.5)
     print(f"{server} desynced: DOWN everywhere after {down:.1f} s; synced: UP after {up:.1f} s")

@@ -326,7 +326,6 @@ def test_r5_killed_controller_rejoins_unaided(lab, account, queue):
             ok(lab.run_lab("kill", str(victim)))
             sql.wait_acks(100)  # transactions it misses: it must catch up (IST)
             amqp.wait_acks(50)
-            restarted = time.monotonic()
             ok(lab.run_lab("start", str(victim)))
             to_green = wait_healthy(lab, HEALTHY_WITHIN)
     finally:
