@@ -22,6 +22,7 @@ from pyinfra.operations.util import any_changed
 from facts.galera import GraState, WsrepStatus
 from facts.precheck import HostResources
 from facts.systemd import ServiceConfigState
+from lib.cluster import GALERA_CHECK_DAEMON
 from lib.deploy import prologue
 from lib.sizing import Resources
 from lib.steps import limit
@@ -127,8 +128,8 @@ secret_files.template(name="Health check SQL credentials (its user only)", src="
 # Read before any change: a responder that started before its files (a run stopped between
 # them and its restart) restarts too.
 check_stale = host.get_fact(ServiceConfigState, service=galera.CHECK_SERVICE,
-                            paths=[galera.CHECK_DAEMON, galera.CHECK_UNIT]) == "stale"
-daemon = files.put(name="Health check responder", src="templates/galera/galera-checkd.py", dest=galera.CHECK_DAEMON,
+                            paths=[GALERA_CHECK_DAEMON, galera.CHECK_UNIT]) == "stale"
+daemon = files.put(name="Health check responder", src="templates/galera/galera-checkd.py", dest=GALERA_CHECK_DAEMON,
                    user="root", group="root", mode="755")
 unit = files.template(name="Health check service unit", src="templates/galera/galera-check.service.j2",
                       dest=galera.CHECK_UNIT, mode="644", **args)

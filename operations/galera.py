@@ -49,7 +49,6 @@ MONITOR_CREDENTIALS = "/etc/mysql/galera-check.cnf"
 # The :9200 health check: one persistent responder (templates/galera/galera-checkd.py).
 CHECK_SERVICE = "galera-check.service"
 CHECK_UNIT = f"/etc/systemd/system/{CHECK_SERVICE}"
-CHECK_DAEMON = GALERA_CHECK_DAEMON
 # The socket-activated check of earlier versions (a unit, a shell and a mysql client per probe).
 SOCKET_CHECK = "galera-check.socket"
 SOCKET_CHECK_INSTANCES = "galera-check@*.service"
@@ -126,7 +125,7 @@ def template_args(topo: Topology, data, resources: Resources) -> dict[str, Any]:
         "check_allowed": ["127.0.0.1", *allowed],
         "monitor_credentials": MONITOR_CREDENTIALS,
         "socket": SOCKET,
-        "daemon": CHECK_DAEMON,
+        "daemon": GALERA_CHECK_DAEMON,
         # Plain text for the templates only: files.template never prints it (no --diff).
         "sst_password": data.secrets["galera_sst_password"].unmask(),
         "monitor_password": data.secrets["galera_monitor_password"].unmask(),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import csv
 import json
 import runpy
 import shlex
@@ -21,6 +20,7 @@ import urllib.request
 
 import pytest
 
+from facts.haproxy import HaproxyBackends
 from lib.secrets import load as load_secrets
 from lib.validate import _Data
 from tests.lab_tests.conftest import ROOT, changed_ops, ok
@@ -149,10 +149,10 @@ def test_second_run_changes_nothing(deployed):
 
 
 def galera_server_status(lab, n: int, server: str) -> str:
-    """HAProxy's status of ``server`` in the Galera backend, as ctrl-``n`` sees it (``show stat``)."""
-    rows = csv.reader(socket_command(lab, n, "show stat").lstrip("# ").splitlines())
-    header = next(rows)
-    return next(row[header.index("status")] for row in rows if row[:2] == ["galera_cluster", server])
+    """HAProxy's status of ``server`` in the Galera backend, as ctrl-``n`` sees it (``show stat``,
+    parsed by the deploy's own fact)."""
+    backends = HaproxyBackends().process(socket_command(lab, n, "show stat").splitlines())
+    return backends["galera_cluster"]["servers"][server]["status"]
 
 
 def wait_galera_server(lab, server: str, status: str, timeout: float = 60) -> float:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import hmac
 import json
-import runpy
 import urllib.error
 import urllib.request
 
 import pytest
 
 from lib.secrets import load as load_secrets
+from tests.bench.packages import pip_packages
 from tests.lab_tests.conftest import ROOT, changed_ops, ok
 
 pytestmark = pytest.mark.lab
@@ -98,7 +98,7 @@ def test_venv_uwsgi_serves_a_wsgi_app(lab, runs):
         assert ok(lab.ssh(n, script)).strip() == "served by uwsgi HTTP/1.1", n
 
 
-PINNED = runpy.run_path(str(ROOT / "group_data/all.py"))["buildenv"]["pip_packages"]
+PINNED = pip_packages(ROOT / "group_data/all.py")
 
 
 def test_venv_holds_the_pinned_packages(lab, runs):
