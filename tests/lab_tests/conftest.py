@@ -19,6 +19,7 @@ import pytest
 from lib.secrets import load as load_secrets
 from tests.lab.lab import Lab
 from tests.lab.revive import revive
+from tests.lab_tests.drill_load import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
@@ -78,6 +79,19 @@ def ok(proc: subprocess.CompletedProcess) -> str:
     """The stdout of a command that must have succeeded (else its output tails in the failure)."""
     assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     return proc.stdout
+
+
+def galera_check(lab: LabHandle, to_n: int, status_line: str, from_n: int = 1, timeout: float = 15) -> str:
+    """The :9200 check's whole answer for ctrl-<to_n>, asked with curl from ctrl-<from_n> (a
+    controller: allowed), polled until it starts with ``status_line`` (the responder answers from
+    a read up to 1 s old: the first answer after a change may be the previous one)."""
+    url = f"http://{lab.address('srv', to_n)}:9200/"
+
+    def answer() -> str:
+        text = lab.ssh(from_n, f"curl -s -i --max-time 5 {url}").stdout
+        return text if text.startswith(status_line) else ""
+
+    return wait_until(answer, timeout, f"{status_line!r} from ctrl-{to_n}'s :9200 check", interval=0.5)
 
 
 def changed_ops(results: dict) -> dict[str, list[str]]:

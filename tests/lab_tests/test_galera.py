@@ -18,7 +18,7 @@ import pymysql
 import pytest
 
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import assert_quiet_rerun, changed_ops, ok, run_deploy
+from tests.lab_tests.conftest import assert_quiet_rerun, changed_ops, galera_check, ok, run_deploy
 
 pytestmark = pytest.mark.lab
 
@@ -40,12 +40,6 @@ def all_synced(lab, timeout: float = 180) -> dict:
             return status
         assert time.monotonic() < deadline, f"not every node Synced in a {len(lab.hosts)}-node cluster: {status}"
         time.sleep(3)
-
-
-def check(lab, from_n: int, to_n: int) -> str:
-    """The :9200 answer of ctrl-<to_n>, asked with curl from ctrl-<from_n> (allowed)."""
-    url = f"http://{lab.address('srv', to_n)}:9200/"
-    return lab.ssh(from_n, f"curl -s -i --max-time 5 {url}").stdout
 
 
 def restart_stopped_lab_cluster(lab) -> None:
@@ -148,7 +142,7 @@ def test_mariadb_listens_on_srv_only_and_root_is_local(converged):
 def test_check_200_when_synced_503_when_not_and_closed_to_others(converged):
     lab = converged
     for n in lab.hosts:
-        assert check(lab, 2, n).startswith("HTTP/1.1 200 OK"), f"ctrl-{n}"
+        galera_check(lab, n, "HTTP/1.1 200 OK", from_n=2)
     # The machine is no controller: IPAddressDeny=any drops its connection (its ssh still works).
     curl = subprocess.run(["curl", "-s", "--max-time", "5", f"http://{lab.address('srv', 1)}:9200/"],
                           capture_output=True, text=True)
@@ -156,16 +150,15 @@ def test_check_200_when_synced_503_when_not_and_closed_to_others(converged):
     last = lab.hosts[-1]
     try:
         ok(lab.ssh(last, "systemctl stop mariadb"))
-        answer = check(lab, 1, last)
-        assert answer.startswith("HTTP/1.1 503 Service Unavailable"), answer
-        assert "not Synced" in answer
+        answer = galera_check(lab, last, "HTTP/1.1 503 Service Unavailable")
+        assert "not Synced" in answer, answer
         # The deploy starts the stopped member, and only it.
         results, _ = run_deploy(lab, DEPLOY)
         assert changed_ops(results) == {"Start stopped members, one at a time, until Synced": [f"ctrl-{last}"]}
     finally:
         lab.ssh(last, "systemctl start mariadb")
     all_synced(lab)
-    assert check(lab, 1, last).startswith("HTTP/1.1 200 OK")
+    galera_check(lab, last, "HTTP/1.1 200 OK")
 
 
 def test_fully_stopped_cluster_is_never_rebootstrapped(converged):

@@ -23,8 +23,7 @@ import pytest
 from facts.haproxy import HaproxyBackends
 from lib.secrets import load as load_secrets
 from lib.validate import _Data
-from tests.lab_tests.conftest import ROOT, changed_ops, ok
-from tests.lab_tests.drill_load import wait_until
+from tests.lab_tests.conftest import ROOT, changed_ops, galera_check, ok
 from tests.unit.test_haproxy import NAMES, render
 
 pytestmark = pytest.mark.lab
@@ -166,29 +165,19 @@ def wait_galera_server(lab, server: str, status: str, timeout: float = 60) -> fl
         time.sleep(0.2)
 
 
-def check_answer(lab, url: str, status_line: str) -> str:
-    """The :9200 check's whole answer as ctrl-1's curl gets it when it starts with ``status_line``,
-    else ""."""
-    answer = ok(lab.ssh(1, f"curl -s -i --max-time 5 {url}"))
-    return answer if answer.startswith(status_line) else ""
-
-
 def test_galera_server_down_while_its_node_is_not_synced_up_again_once_synced(deployed):
     """The :9200 contract as HAProxy uses it: a node desynced (``wsrep_desync``: MariaDB up, state
     Donor/Desynced) answers 503 and every HAProxy takes it DOWN; Synced again, 200 and UP."""
     n = deployed.hosts[-1]
-    server, url = f"ctrl-{n}", f"http://{deployed.address('srv', n)}:9200/"
+    server = f"ctrl-{n}"
     wait_galera_server(deployed, server, "UP", timeout=60)  # Galera Synced on the deployed lab
     try:
         ok(deployed.ssh(n, "mysql -e 'SET GLOBAL wsrep_desync = ON'"))
-        # The responder answers from a read at most 1 s old: poll, do not expect the first answer.
-        answer = wait_until(lambda: check_answer(deployed, url, "HTTP/1.1 503 Service Unavailable"), 15,
-                            "503 from the desynced node's check", interval=0.5)
+        answer = galera_check(deployed, n, "HTTP/1.1 503 Service Unavailable")
         assert "(Donor/Desynced)" in answer, answer
         down = wait_galera_server(deployed, server, "DOWN")
     finally:
         ok(deployed.ssh(n, "mysql -e 'SET GLOBAL wsrep_desync = OFF'"))
     up = wait_galera_server(deployed, server, "UP")
-    wait_until(lambda: check_answer(deployed, url, "HTTP/1.1 200 OK"), 15, "200 from the synced node's check",
-               interval=0.5)
+    galera_check(deployed, n, "HTTP/1.1 200 OK")
     print(f"{server} desynced: DOWN everywhere after {down:.1f} s; synced: UP after {up:.1f} s")
