@@ -33,7 +33,7 @@ def or_no_server(mysql_command: str | StringCommand) -> StringCommand:
     """``mysql_command``'s output; nothing when no server answers on the socket (``ERROR 2002``
     or ``2013``: stopped, or still waiting for a Primary component), which is the fact's default.
     Any other error (access denied, a bad statement...) fails the fact with mysql's message.
-    (``facts/scripts/galera_position.sh`` applies the same rule.)
+    (``facts.recovery.GaleraPosition``'s script reads its SQL through it too.)
 
     .. code:: python
 

@@ -23,14 +23,20 @@ from pathlib import Path
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
 from typing_extensions import override
 
-from facts.galera import GRASTATE, ZERO_UUID
+from facts.galera import GRASTATE, ZERO_UUID, or_no_server
 
 # Serialises the fact on one node: every host of a deploy may ask a peer at the same moment, and
 # two `mariadbd --wsrep-recover` on one data directory would fight over its InnoDB lock.
 LOCK = "/run/lock/prereqos-galera-position"
 SOURCES = ("running server", "start position", "grastate.dat", "wsrep-recover")
 
-_SCRIPT = (Path(__file__).parent / "scripts/galera_position.sh").read_text()
+_SQL_STATUS = StringCommand("mysql", "--connect-timeout=5", "-NB", "-e", QuoteString(
+    "SHOW GLOBAL STATUS WHERE Variable_name IN "
+    "('wsrep_cluster_status', 'wsrep_local_state_uuid', 'wsrep_last_committed')"))
+#: The fact's shell script (``sh -c``): ``facts/scripts/galera_position.sh`` with its SQL read
+#: under ``or_no_server``, the one rule for "no server" of every MariaDB fact.
+SCRIPT = (Path(__file__).parent / "scripts/galera_position.sh").read_text().replace(
+    "@NO_SERVER_OR@", or_no_server(_SQL_STATUS).get_raw_value())
 
 
 def _position(text: str) -> tuple[str, int]:
@@ -69,7 +75,7 @@ class GaleraPosition(FactBase[dict]):
     def command(self) -> StringCommand:
         # A lock not taken within 300 s (flock exits 1) or an SQL error other than "no server"
         # fails the fact: neither is evidence of a position.
-        return StringCommand("flock", "-w", "300", LOCK, "sh", "-c", QuoteString(_SCRIPT), "galera_position",
+        return StringCommand("flock", "-w", "300", LOCK, "sh", "-c", QuoteString(SCRIPT), "galera_position",
                              QuoteString(GRASTATE))
 
     def process(self, output: list[str]) -> dict:

@@ -6,19 +6,12 @@ echo "service: $(systemctl is-active mariadb)"
 if [ -e "$grastate" ]; then
   sed -n 's/^\(uuid\|seqno\|safe_to_bootstrap\):[[:space:]]*/grastate_\1: /p' "$grastate" || exit 1
 fi
-# stderr is kept with stdout to tell the errors apart; only "name<TAB>value" rows are printed
-# (MariaDB 11 warns on stderr when called as `mysql`).
-if sql=$(mysql --connect-timeout=5 -NB -e "SHOW GLOBAL STATUS WHERE Variable_name IN \
-('wsrep_cluster_status', 'wsrep_local_state_uuid', 'wsrep_last_committed')" 2>&1); then
-  printf '%s\n' "$sql" | sed -n 's/\t/: /p'
-else
-  case $sql in
-    # No server answering on the socket (stopped, or still waiting for a Primary component):
-    # no SQL evidence, the next rungs answer. Any other error (access denied...) fails the fact.
-    *"ERROR 2002 "* | *"ERROR 2013 "*) ;;
-    *) printf '%s\n' "$sql" >&2; exit 1 ;;
-  esac
-fi
+# The server's own rows, "name<TAB>value", when one answers on the socket. @NO_SERVER_OR@ is
+# replaced by facts/recovery.py with facts.galera.or_no_server's rule: no server answering
+# (stopped, or still waiting for a Primary component) is no SQL evidence, the next rungs answer;
+# any other error (access denied...) fails the fact, with mysql's message on stderr.
+sql=$(@NO_SERVER_OR@) || exit 1
+printf '%s\n' "$sql" | sed -n 's/\t/: /p'
 pid=$(pgrep -xo 'mariadbd|mysqld')
 if [ -n "$pid" ]; then
   tr '\0' '\n' < /proc/$pid/cmdline | sed -n 's/^--wsrep[-_]start[-_]position=/start_position: /p'

@@ -28,8 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pika
 
-from operations.rabbitmq import AMQP_PORT
-from tests.lab_tests.drill_load import AmqpLoad, _amqp_parameters, amqp_queue, attach, wait_until
+from tests.lab_tests.drill_load import AmqpLoad, amqp_parameters, amqp_queue, rabbit_paused, wait_until
 
 # What each controller reports, in one ssh call without an Erlang CLI (rabbitmqctl takes from 1 s
 # to minutes on a loaded machine): Galera's state, the pacemaker nodes it sees online.
@@ -55,7 +54,7 @@ def queue_home(lab, queue: str, ask: int) -> int | None:
 def amqp_serves(lab, n: int) -> bool:
     """ctrl-<n> accepts an AMQP login (a node paused by pause_minority has no listener)."""
     try:
-        pika.BlockingConnection(_amqp_parameters([lab.address("srv", n)])).close()
+        pika.BlockingConnection(amqp_parameters([lab.address("srv", n)])).close()
         return True
     except Exception:
         return False
@@ -102,12 +101,6 @@ def set_net_ticktime(lab, seconds: int) -> None:
         lab.ssh(n, f"rabbitmqctl -q eval 'net_kernel:set_net_ticktime({seconds}, 5).'")
     wait_until(lambda: all(lab.ssh(n, "rabbitmqctl -q eval 'net_kernel:get_net_ticktime().'").stdout.strip()
                            == str(seconds) for n in lab.hosts), 120, f"net_ticktime {seconds} everywhere")
-
-
-def rabbit_paused(lab, n: int) -> bool:
-    """The cut-off ctrl-<n>'s RabbitMQ stopped serving (pause_minority: no AMQP listener left),
-    read with lxc-attach."""
-    return attach(lab, n, f"ss -Hltn 'sport = :{AMQP_PORT}'").stdout.strip() == ""
 
 
 def isolate_queue_home(lab, victim: int, queue: str) -> dict:

@@ -36,6 +36,7 @@ import pika
 import pymysql
 
 from lib.secrets import load as load_secrets
+from operations.rabbitmq import AMQP_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "prereqos_drill"
@@ -259,15 +260,21 @@ class SqlLoad(Load):
         return lost
 
 
+def rabbit_paused(lab, n: int) -> bool:
+    """ctrl-<n>'s RabbitMQ stopped serving (pause_minority: no AMQP listener left), read with
+    lxc-attach (reaches a cut-off host)."""
+    return attach(lab, n, f"ss -Hltn 'sport = :{AMQP_PORT}'").stdout.strip() == ""
+
+
 def brokers(lab) -> list[str]:
     """Every controller's srv address: AMQP clients list all brokers (no HAProxy for AMQP)."""
     return [lab.address("srv", n) for n in lab.hosts]
 
 
-def _amqp_parameters(addresses: list[str]) -> list[pika.ConnectionParameters]:
+def amqp_parameters(addresses: list[str]) -> list[pika.ConnectionParameters]:
     password = load_secrets()["rabbitmq_openstack_password"].unmask()
     credentials = pika.PlainCredentials("openstack", password)
-    return [pika.ConnectionParameters(host=address, port=5672, credentials=credentials, heartbeat=4,
+    return [pika.ConnectionParameters(host=address, port=AMQP_PORT, credentials=credentials, heartbeat=4,
                                       socket_timeout=2, blocked_connection_timeout=10,
                                       connection_attempts=1, stack_timeout=5)
             for address in addresses]
@@ -280,13 +287,13 @@ def amqp_queue(lab, through: int | None = None, queue_type: str = "quorum") -> I
     queue's master, ``queue_type="classic"``: RabbitMQ's client-local placement)."""
     queue = f"drill-{queue_type}-{uuid.uuid4().hex[:8]}"
     declare_on = [lab.address("srv", through)] if through else brokers(lab)
-    with contextlib.closing(pika.BlockingConnection(_amqp_parameters(declare_on))) as connection:
+    with contextlib.closing(pika.BlockingConnection(amqp_parameters(declare_on))) as connection:
         connection.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": queue_type})
     try:
         yield queue
     finally:
         with contextlib.suppress(Exception), \
-                contextlib.closing(pika.BlockingConnection(_amqp_parameters(brokers(lab)))) as connection:
+                contextlib.closing(pika.BlockingConnection(amqp_parameters(brokers(lab)))) as connection:
             connection.channel().queue_delete(queue)
 
 
@@ -302,7 +309,7 @@ class AmqpLoad(Load):
 
     def attempt(self, token: str) -> bool:
         if self._channel is None:
-            self._connection = pika.BlockingConnection(_amqp_parameters(self.addresses))
+            self._connection = pika.BlockingConnection(amqp_parameters(self.addresses))
             self._channel = self._connection.channel()
             self._channel.confirm_delivery()
         # Returns only once the broker confirmed (raises on nack, unroutable or lost connection).
@@ -320,7 +327,7 @@ class AmqpLoad(Load):
     def received(self, lab) -> set[str]:
         """Every message of the queue (fetched without acknowledging: they stay queued)."""
         bodies: set[str] = set()
-        with contextlib.closing(pika.BlockingConnection(_amqp_parameters(brokers(lab)))) as connection:
+        with contextlib.closing(pika.BlockingConnection(amqp_parameters(brokers(lab)))) as connection:
             channel = connection.channel()
             while True:
                 method, _, body = channel.basic_get(self.queue, auto_ack=False)

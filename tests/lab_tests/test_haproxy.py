@@ -24,6 +24,7 @@ from facts.haproxy import HaproxyBackends
 from lib.secrets import load as load_secrets
 from lib.validate import _Data
 from tests.lab_tests.conftest import ROOT, changed_ops, galera_check, ok
+from tests.lab_tests.drill_load import wait_until
 from tests.unit.test_haproxy import NAMES, render
 
 pytestmark = pytest.mark.lab
@@ -157,12 +158,13 @@ def galera_server_status(lab, n: int, server: str) -> str:
 def wait_galera_server(lab, server: str, status: str, timeout: float = 60) -> float:
     """Seconds until every node's HAProxy shows ``server`` as ``status``."""
     started = time.monotonic()
-    while True:
+
+    def everywhere() -> dict[int, str] | None:
         seen = {n: galera_server_status(lab, n, server) for n in lab.hosts}
-        if set(seen.values()) == {status}:
-            return time.monotonic() - started
-        assert time.monotonic() - started < timeout, f"{server} not {status} everywhere after {timeout} s: {seen}"
-        time.sleep(0.2)
+        return seen if set(seen.values()) == {status} else None
+
+    wait_until(everywhere, timeout, f"{server} {status} in every HAProxy", interval=0.2)
+    return time.monotonic() - started
 
 
 def test_galera_server_down_while_its_node_is_not_synced_up_again_once_synced(deployed):

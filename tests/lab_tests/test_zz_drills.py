@@ -28,7 +28,6 @@ import pytest
 from lib.cluster import VIP_RESOURCE
 from tests.lab_tests.amqp_failover import isolate_queue_home
 from tests.lab_tests.conftest import changed_ops, ok
-from tests.lab_tests.ps_sampler import Sampler, leaks, secret_values
 from tests.lab_tests.drill_load import (
     AmqpLoad,
     SqlLoad,
@@ -38,11 +37,13 @@ from tests.lab_tests.drill_load import (
     changes,
     facts,
     health,
+    rabbit_paused,
     running,
     sql_account,
     wait_healthy,
     wait_until,
 )
+from tests.lab_tests.ps_sampler import Sampler, leaks, secret_values
 
 pytestmark = pytest.mark.lab
 
@@ -177,8 +178,8 @@ def isolated_stopped_serving(lab, n: int, vips: list[str]) -> str:
     galera = attach(lab, n, "mysql -NBe \"SHOW STATUS LIKE 'wsrep_cluster_status'\"").stdout.split()
     if galera[-1:] == ["Primary"]:
         return "Galera still Primary"
-    if attach(lab, n, "rabbitmq-diagnostics -q check_running").returncode == 0:
-        return "RabbitMQ still running (not paused)"
+    if not rabbit_paused(lab, n):
+        return "RabbitMQ still serving (not paused)"
     quorum = attach(lab, n, "corosync-quorumtool -s | grep -i '^Quorate:'").stdout
     if "Yes" in quorum:
         return "corosync still quorate"

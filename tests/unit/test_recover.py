@@ -14,7 +14,7 @@ from pyinfra.api.exceptions import DeployError
 from facts.galera import GRASTATE, GraState, WsrepStatus
 from facts.pacemaker import CrmMon
 from facts.rabbitmq import RabbitmqClusterStatus
-from facts.recovery import LOCK, GaleraPosition
+from facts.recovery import LOCK, SCRIPT, GaleraPosition
 from facts.systemd import ServiceState
 from lib.cluster import VIP_RESOURCE
 from operations import recovery
@@ -93,14 +93,15 @@ def test_position_command_is_serialised_and_runs_the_script_file():
     assert "|| true" not in command  # a lock timeout or an SQL error fails the fact, never looks like "no evidence"
     assert "galera_recovery" in command and GaleraPosition().requires_command() == "galera_recovery"
     assert GaleraPosition.default() == {}
-    script = ROOT / "facts/scripts/galera_position.sh"
-    assert subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True).returncode == 0
+    assert subprocess.run(["sh", "-n", "-c", SCRIPT], capture_output=True, text=True).returncode == 0
+    assert "@" not in SCRIPT and '*"ERROR 2002 "* | *"ERROR 2013 "*) ;;' in SCRIPT  # or_no_server's rule
 
 
 def test_position_script_accepts_only_no_server_from_mysql(tmp_path):
     """The script on this machine with stub tools: "can't connect" is no SQL evidence, any other
     mysql error (access denied) fails, with its message on stderr."""
-    script = ROOT / "facts/scripts/galera_position.sh"
+    script = tmp_path / "galera_position.sh"
+    script.write_text(SCRIPT)
     (tmp_path / "grastate.dat").write_text("uuid:    c11a\nseqno:   11\nsafe_to_bootstrap: 1\n")
     stubs = {"systemctl": "echo inactive; exit 3", "pgrep": "exit 1"}
     # mysql's own messages (lab 1, MariaDB 10.11): a wrong socket path, and a user without access;
