@@ -144,3 +144,18 @@ def run(lab, account) -> None:
     record(lab, "B1", full_backup=full_took, full_size=size, full_bytes=full["bytes"],
            incremental_backup=inc_took, incremental_bytes=incremental["bytes"], restore_deploy=restore_took,
            restore_to_green=to_green)
+
+
+def test_backup_files_account_and_timers(lab):
+    """The option file holding the password is root's 0600, the backups root's 0700; the SQL account
+    has mariabackup's privileges only; both timers are scheduled on the backup node only."""
+    stat = ok(lab.ssh(BACKUP_NODE, "stat -c '%n %a %U %G' /etc/mysql/prereqos-backup.cnf /var/backups/prereqos"))
+    assert stat.split("\n")[:2] == ["/etc/mysql/prereqos-backup.cnf 600 root root", "/var/backups/prereqos 700 root root"]
+    grants = ok(lab.ssh(BACKUP_NODE, "mysql -NBe \"SHOW GRANTS FOR 'mariabackup'@'localhost'\""))
+    grants = [line.split(" IDENTIFIED")[0] for line in grants.strip().splitlines()]  # no password hash shown
+    assert grants == ["GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.* TO `mariabackup`@`localhost`"]
+    timers = ok(lab.ssh(BACKUP_NODE, f"systemctl is-enabled {TIMERS}; systemctl is-active {TIMERS}")).split()
+    assert timers == ["enabled", "enabled", "active", "active"]
+    for n in lab.hosts:
+        if n != BACKUP_NODE:
+            assert lab.ssh(n, "test -e /etc/mysql/prereqos-backup.cnf || test -e /usr/local/sbin/prereqos-backup").returncode == 1
