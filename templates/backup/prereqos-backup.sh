@@ -13,9 +13,11 @@ kind=${1:-}
 # BACKUP_DIR KEEP_FULLS MAX_AGE_DAYS MARIABACKUP_CNF LOCK
 . /etc/default/prereqos-backup
 
-# One backup (or restore) at a time: a run that finds the lock taken is skipped.
+# One backup (or restore) at a time: a run that finds the lock taken waits for it (both timers
+# fire at once after a downtime: the full and the incremental then run one after the other), and
+# is skipped after 6 hours.
 exec 9>"$LOCK"
-flock -n 9 || { echo "prereqos-backup: another backup or restore holds $LOCK: this $kind run is skipped" >&2; exit 75; }
+flock -w 21600 9 || { echo "prereqos-backup: another backup or restore held $LOCK for 6 h: this $kind run is skipped" >&2; exit 75; }
 
 good_fulls() { for d in "$BACKUP_DIR"/*/*-full; do [ -f "$d/GOOD" ] && echo "$d"; done; true; }
 base=""

@@ -159,3 +159,28 @@ def test_backup_files_account_and_timers(lab):
     for n in lab.hosts:
         if n != BACKUP_NODE:
             assert lab.ssh(n, "test -e /etc/mysql/prereqos-backup.cnf || test -e /usr/local/sbin/prereqos-backup").returncode == 1
+
+
+def chains(lab) -> list[str]:
+    return ok(lab.ssh(BACKUP_NODE, "ls /var/backups/prereqos")).split()
+
+
+def test_retention_by_age_and_count(lab):
+    """After a good backup: a chain whose full is older than max_age_days goes, and so does one
+    that never got a good full; then only keep_fulls chains stay, the newest."""
+    settings = "/etc/default/prereqos-backup"
+    old, unfinished = "20200101T000000Z", "20200102T000000Z"
+    ok(lab.ssh(BACKUP_NODE, f"cp -p {settings} {settings}.test && "
+                            f"mkdir -p /var/backups/prereqos/{old}/{old}-full /var/backups/prereqos/{unfinished} && "
+                            f"printf 'kind=full\\nstarted=0\\nfinished=0\\n' > /var/backups/prereqos/{old}/{old}-full/GOOD"))
+    try:
+        ok(lab.ssh(BACKUP_NODE, f"sed -i 's/^KEEP_FULLS=.*/KEEP_FULLS=100/' {settings} && "
+                                "systemctl start prereqos-backup@full.service", timeout=600))
+        by_age = chains(lab)
+        ok(lab.ssh(BACKUP_NODE, f"sed -i 's/^KEEP_FULLS=.*/KEEP_FULLS=2/' {settings} && "
+                                "systemctl start prereqos-backup@full.service", timeout=600))
+        by_count = chains(lab)
+    finally:
+        lab.ssh(BACKUP_NODE, f"mv -f {settings}.test {settings}")  # as the deploy wrote it
+    assert old not in by_age and unfinished not in by_age and len(by_age) >= 2, by_age
+    assert by_count == sorted(by_age)[-1:] + [max(by_count)] and len(by_count) == 2, (by_age, by_count)
