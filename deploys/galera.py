@@ -99,7 +99,7 @@ def accounts() -> None:
                    user="root", password=secrets["galera_root_password"], unix_socket=True)
     galera.account(name="SST account", user=conf["sst_user"], password=secrets["galera_sst_password"])
     mysql.privileges(name="SST account privileges (mariabackup)", user=conf["sst_user"],
-                     privileges=["RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR"])
+                     privileges=galera.MARIABACKUP_PRIVILEGES)
     galera.account(name="Health check account (USAGE only)", user=conf["monitor_user"],
                    password=secrets["galera_monitor_password"])
     galera.secure_installation(name="No anonymous account, network root or test database")

@@ -96,6 +96,24 @@ galera = {
     "upstream_repo": None,
 }
 
+# --- Backups (deploys/backup.py, deploys/restore.py; docs/operations.md "Backups and restore") --
+backup = {
+    # Controllers that take the backups: "first" (firstnode), "all", or a list of controller names.
+    "nodes": "first",
+    "dir": "/var/backups/prereqos",  # on each backup node, 0700 root; one subdirectory per chain
+    "sql_user": "mariabackup",  # SQL account of mariabackup (password: secrets galera_backup_password)
+    # systemd OnCalendar expressions: a full backup, and incrementals on top of the newest one
+    # (None: no incrementals). Both runs also export RabbitMQ's definitions.
+    "full_schedule": "*-*-* 01:00:00",  # daily at 01:00
+    "incremental_schedule": "*-*-* *:30:00",  # every hour at :30
+    "keep_fulls": 7,  # chains (a full and its incrementals) kept, the newest first
+    "max_age_days": 14,  # a chain whose full is older is deleted (the newest chain is always kept)
+    # Health report: unhealthy when the newest good full backup, or the newest good backup of
+    # either kind, is older than this many hours (or, before the first one, the timers are).
+    "max_full_age_hours": 26,  # the newest good full backup
+    "max_age_hours": 2,  # the newest good backup, full or incremental
+}
+
 # --- Corosync / Pacemaker ----------------------------------------------------------------
 corosync = {
     "cluster_name": "prereqos",  # totem cluster_name (changing it restarts corosync)

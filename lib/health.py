@@ -5,7 +5,7 @@
 
 Runs one ``pyinfra <inventory> fact ... --json`` for every health fact, prints RabbitMQ
 nodes, Galera size/state, corosync quorum and links, Pacemaker nodes and where each VIP runs,
-HAProxy backends, then exits 1 when anything is unhealthy (a host that did not answer counts).
+HAProxy backends, the age of the newest backups on each backup node, then exits 1 when anything is unhealthy (a host that did not answer counts).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lib.backup import freshness
 from lib.cluster import CONTROLLER_GROUP, HAPROXY_CLONE, HAPROXY_RESOURCE, VIP_RESOURCE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,7 @@ FACTS = {
     "links": "facts.corosync.CorosyncLinks",
     "crm": "facts.pacemaker.CrmMon",
     "haproxy": "facts.haproxy.HaproxyBackends",
+    "backups": "facts.backup.BackupCatalog",
 }
 COROSYNC_TEMPLATE = ROOT / "templates/corosync/corosync.conf.j2"
 
@@ -161,6 +163,17 @@ def check_haproxy(report: Report, backends_of: dict[str, dict], holder: str | No
                                 f"{'' if backends else ' (HAProxy not running)'}")
 
 
+def check_backups(report: Report, catalog_of: dict[str, dict | None], now: float | None = None) -> None:
+    """On every backup node (a node with backup settings), the newest good full backup and the
+    newest good backup of either kind are younger than group_data's limits (``backup``)."""
+    nodes = [host for host in report.hosts if catalog_of.get(host)]
+    for host in nodes:
+        ok, line = freshness(catalog_of[host], now)
+        report.check(ok, f"{host}: {line}")
+    if not nodes:
+        report.lines.append("      no backup node answered (deploys/backup.py not run?)")
+
+
 def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
     """The report of ``facts`` (``gather()``'s) for the controllers ``hosts``, one section per component."""
     report = Report(hosts)
@@ -174,6 +187,8 @@ def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
     holder = check_pacemaker(report, facts["crm"])
     report.section("HAProxy")
     check_haproxy(report, facts["haproxy"], holder)
+    report.section("Backups")
+    check_backups(report, facts["backups"])
     return report
 
 

@@ -54,6 +54,7 @@ GENERATORS = {
     "galera_root_password": _password,
     "galera_sst_password": _password,
     "galera_monitor_password": _password,
+    "galera_backup_password": _password,
     "corosync_authkey": _corosync_authkey,
     "haproxy_stats_password": _password,
     "openstack_admin_password": _password,

@@ -108,6 +108,11 @@ def _url(value, path: bool = True) -> bool:
             and port != 0 and not parts.query and not parts.fragment and (path or parts.path in ("", "/")))
 
 
+def _calendar(value) -> bool:
+    """A systemd OnCalendar expression's characters (``*-*-* 01:00:00``, ``daily``, ``Mon..Fri 02:00``)."""
+    return isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9*:,./~ -]+", value.strip() or "-") is not None
+
+
 def _optional(check: Callable[[object], bool]) -> Callable[[object], bool]:
     return lambda value: value is None or check(value)
 
@@ -145,6 +150,18 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "open_files_limit": (_auto_or(_positive_int), '"auto" or a positive integer'),
         "gcache_size": (_size, "a size such as 256M"),
         "upstream_repo": (lambda v: v is None or _text(v), "None or an apt source line"),
+    },
+    "backup": {
+        "nodes": (lambda v: v in ("first", "all") or (isinstance(v, list) and bool(v) and all(_text(n) for n in v)),
+                  '"first", "all" or a list of controller names'),
+        "dir": (_own_directory, "an absolute path of its own such as /var/backups/prereqos (not a system directory)"),
+        "sql_user": (_account, "a user name that is not a system account ('root', 'mysql'...)"),
+        "full_schedule": (_calendar, "a systemd OnCalendar expression such as '*-*-* 01:00:00'"),
+        "incremental_schedule": (_optional(_calendar), "None or a systemd OnCalendar expression such as '*-*-* *:30:00'"),
+        "keep_fulls": (_positive_int, "a positive number of chains (a full and its incrementals)"),
+        "max_age_days": (_positive_int, "a positive number of days"),
+        "max_full_age_hours": (_positive_int, "a positive number of hours"),
+        "max_age_hours": (_positive_int, "a positive number of hours"),
     },
     "corosync": {
         "cluster_name": (_text, "a cluster name"),
@@ -349,6 +366,20 @@ def _check_catalog(catalog) -> list[str]:
     return problems
 
 
+def _check_backup_nodes(names: list[str], backup) -> list[str]:
+    """``backup["nodes"]`` as a list names controllers of the inventory, each once."""
+    nodes = backup.get("nodes") if isinstance(backup, Mapping) else None
+    if not isinstance(nodes, list):
+        return []
+    unknown = [n for n in nodes if n not in names]
+    if unknown:
+        return [f"backup['nodes'] names {unknown}, not controllers of the inventory; fix: choose among {names}, "
+                f"or set it to \"first\" or \"all\""]
+    if len(set(nodes)) != len(nodes):
+        return [f"backup['nodes']={nodes!r} lists a controller twice; fix: list each once"]
+    return []
+
+
 def validate(names: list[str], data) -> list[str]:
     """All problems of ``data`` (a host's merged data) for controllers ``names``."""
     problems: list[str] = []
@@ -371,6 +402,7 @@ def validate(names: list[str], data) -> list[str]:
     for component, schema in SCHEMA.items():
         problems += _check_dict(component, data.get(component), schema)
     problems += _check_catalog(data.get("haproxy_services"))
+    problems += _check_backup_nodes(names, data.get("backup"))
     for key, (check, good) in PACKAGE_SOURCES.items():
         if not check(data.get(key)):
             problems.append(f"{key}={data.get(key)!r} is invalid; fix: set it to {good}")

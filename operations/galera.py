@@ -58,6 +58,10 @@ MARIADB_KEYRING = "/etc/apt/keyrings/mariadb.gpg"
 MARIADB_KEY_URL = "https://mariadb.org/mariadb_release_signing_key.pgp"
 # Long enough for a mariabackup SST of a large database (Debian's TimeoutStartSec is 900 s).
 SYNC_TIMEOUT = 900
+# What mariabackup needs (SST and the scheduled backups), the same on MariaDB 10.11 and 11.8:
+# FLUSH TABLES / BACKUP STAGE, the process list, and the binlog position (BINLOG MONITOR, formerly
+# REPLICATION CLIENT). Not SLAVE MONITOR: only --galera-info and --slave-info need it.
+MARIABACKUP_PRIVILEGES = ["RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR"]
 RECOVERY_HINT = "run deploys/recover.py (it finds the most advanced node and bootstraps from it)"
 
 # --- the cluster decision ------------------------------------------------------------------

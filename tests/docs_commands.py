@@ -34,6 +34,9 @@ FENCE = re.compile(r"^```(?:sh|shell|bash)\n(.*?)^```", re.MULTILINE | re.DOTALL
 PYINFRA = {"pyinfra", ".venv/bin/pyinfra"}
 PYTHON = {"python", "python3", ".venv/bin/python"}
 PRODUCTION_INVENTORY, LAB_INVENTORY = "inventory.py", "tests/lab/inventory.py"
+# Deploys only resolved, never run with --dry on the lab: restore.py refuses (exit 1) unless a good
+# backup exists and restore_confirm=yes is given (tests/lab_tests/test_zz_backup.py runs it).
+NOT_RUN = {"deploys/restore.py"}
 # The modules a documented ``python -m`` may run against the lab (read-only ones).
 SAFE_MODULES = {"lib.health"}
 
@@ -127,6 +130,8 @@ def lab_argv(command: DocCommand, pyinfra: str, python: str = sys.executable) ->
     program, *args = command.argv
     args = [LAB_INVENTORY if arg == PRODUCTION_INVENTORY else arg for arg in args]
     if program in PYINFRA:
+        if NOT_RUN & set(args):
+            return None
         read_only = args[1:2] in (["fact"], ["debug-inventory"]) or "--dry" in args
         return [pyinfra, *args, *([] if read_only else ["--dry"])]
     if program in PYTHON and args[:1] == ["-m"] and args[1:2] and args[1] in SAFE_MODULES:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from facts.backup import BackupCatalog
 from facts.corosync import CorosyncLinks, CorosyncQuorum
 from facts.galera import WsrepStatus
 from facts.haproxy import HaproxyBackends
 from facts.pacemaker import CrmMon
 from facts.rabbitmq import RabbitmqClusterStatus
-from lib.health import COROSYNC_TEMPLATE, corosync_link_count, evaluate
+from lib.health import COROSYNC_TEMPLATE, check_backups, corosync_link_count, evaluate, Report
 from tests.unit.conftest import ROOT
 from tests.unit.test_corosync import render
 
@@ -31,14 +34,28 @@ def converged(**replace: dict) -> dict[str, dict]:
         "crm": parsed(CrmMon, "pacemaker/crm_mon_converged.xml"),
         "haproxy": parsed(HaproxyBackends, "haproxy/show_stat.csv"),
     }
-    return {key: replace.get(key, {host: value for host in HOSTS}) for key, value in one.items()}
+    facts = {key: replace.get(key, {host: value for host in HOSTS}) for key, value in one.items()}
+    # The backup node (ctrl-1) just after its backups; the others take none.
+    backups = {"ctrl-1": fresh_catalog(), "ctrl-2": parsed(BackupCatalog, "backup/catalog_not_a_backup_node.json"),
+               "ctrl-3": parsed(BackupCatalog, "backup/catalog_not_a_backup_node.json")}
+    return {**facts, "backups": replace.get("backups", backups)}
+
+
+def fresh_catalog(hours_ago: float = 0.0) -> dict:
+    """The backup node's catalog, its backups moved to ``hours_ago`` before now."""
+    catalog = parsed(BackupCatalog, "backup/catalog_verified.json")
+    shift = time.time() - hours_ago * 3600 - catalog["backups"][-1]["finished"]
+    for item in catalog["backups"]:
+        item["started"] += shift
+        item["finished"] += shift
+    return catalog
 
 
 def test_converged_cluster_is_healthy():
     report = evaluate(converged(), HOSTS)
     assert report.problems == [], report.lines
     assert [line for line in report.lines if not line.startswith(" ")] == [
-        "RabbitMQ", "Galera", "Corosync", "Pacemaker", "HAProxy"]
+        "RabbitMQ", "Galera", "Corosync", "Pacemaker", "HAProxy", "Backups"]
 
 
 def test_link_count_comes_from_the_corosync_template(default_data):
@@ -71,3 +88,16 @@ def test_a_silent_host_is_unhealthy():
     facts = converged()
     del facts["galera"]["ctrl-3"]
     assert evaluate(facts, HOSTS).problems == ["ctrl-3: size - down  ready=False"]
+
+
+@pytest.mark.parametrize(("hours_ago", "healthy"), [(1.5, True), (2.5, False)])
+def test_backups_past_their_age_are_unhealthy(hours_ago, healthy):
+    report = evaluate(converged(backups={"ctrl-1": fresh_catalog(hours_ago), "ctrl-2": None}), HOSTS)
+    assert (report.problems == []) is healthy, report.lines
+    assert [line for line in report.lines if "ctrl-1: newest good full" in line]
+
+
+def test_no_backup_node_is_said():
+    report = Report(HOSTS)
+    check_backups(report, {host: None for host in HOSTS})
+    assert report.problems == [] and "no backup node answered" in report.lines[0]

@@ -281,3 +281,30 @@ def test_sizes_auto_or_none_are_derived(default_data, value):
                            ("rabbitmq", "schedulers"), ("rabbitmq", "memory_high_watermark")]:
         default_data[component][key] = value
     assert problems(default_data) == []
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("nodes", "some", "backup['nodes']='some' is invalid"),
+    ("nodes", ["ctrl-9"], "backup['nodes'] names ['ctrl-9'], not controllers of the inventory"),
+    ("nodes", ["ctrl-1", "ctrl-1"], "lists a controller twice"),
+    ("dir", "/var", "backup['dir']='/var' is invalid"),
+    ("dir", "backups", "backup['dir']='backups' is invalid"),
+    ("sql_user", "root", "backup['sql_user']='root' is invalid"),
+    ("full_schedule", "daily; rm -rf /", "backup['full_schedule']='daily; rm -rf /' is invalid"),
+    ("full_schedule", None, "backup['full_schedule']=None is invalid"),
+    ("incremental_schedule", "*-*-* *:30:00\nExecStart=x", "backup['incremental_schedule']"),
+    ("keep_fulls", 0, "backup['keep_fulls']=0 is invalid"),
+    ("max_age_days", "14", "backup['max_age_days']='14' is invalid"),
+    ("max_full_age_hours", -1, "backup['max_full_age_hours']=-1 is invalid"),
+    ("max_age_hours", True, "backup['max_age_hours']=True is invalid"),
+])
+def test_bad_backup_settings(default_data, key, value, says):
+    default_data["backup"][key] = value
+    assert says in "\n".join(problems(default_data))
+
+
+@pytest.mark.parametrize("nodes", ["first", "all", ["ctrl-2", "ctrl-3"]])
+def test_backup_nodes_accepted(default_data, nodes):
+    default_data["backup"]["nodes"] = nodes
+    default_data["backup"]["incremental_schedule"] = None
+    assert problems(default_data) == []
