@@ -15,7 +15,7 @@ CONFIG = "/etc/memcached.conf"
 DEFAULT_PORT = 11211
 # Ask ADDRESS:PORT for `stats` (3 s to connect and to read); print the answer, nothing when no
 # memcached answers there (refused, timeout).
-_ASK = """import socket, sys
+ASK = """import socket, sys
 try:
     with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3) as s:
         s.sendall(b"stats\\r\\nquit\\r\\n")
@@ -61,7 +61,7 @@ class MemcachedStats(FactBase[dict]):
         number = QuoteString(str(port)) if port else _from_config("-p", str(DEFAULT_PORT))
         return StringCommand(StringCommand("a=", where, ";", _separator=""),
                              StringCommand("p=", number, ";", _separator=""),
-                             'echo "at $a $p"; python3 -c', QuoteString(_ASK), '"$a" "$p"')
+                             'echo "at $a $p"; python3 -c', QuoteString(ASK), '"$a" "$p"')
 
     def process(self, output: list[str]) -> dict:
         head, *lines = output
