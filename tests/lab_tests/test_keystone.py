@@ -16,6 +16,7 @@ import pytest
 from lib.secrets import load as load_secrets
 from tests.lab_tests.conftest import changed_ops, ok
 from tests.lab_tests.drill_load import Load, running, wait_healthy, wait_until
+from tests.lab_tests.ps_sampler import Sampler, leaks, secret_values
 from tests.lab_tests.test_zz_drills import HEALTHY_WITHIN, start_all, vip_holder
 
 pytestmark = pytest.mark.lab
@@ -27,12 +28,14 @@ OPENRC = ". /root/.openrc && "
 
 @pytest.fixture(scope="module")
 def runs(lab):
-    """The deploy run twice, each timed: the first converges (-vv: every command printed), the second
-    must change nothing."""
+    """The deploy run twice, each timed: the first converges (-vv: every command printed; every
+    host's process list sampled: no secret on a command line), the second must change nothing."""
     started = time.monotonic()
-    first = lab.pyinfra(DEPLOY, "-vv")
+    with Sampler(lab.lab) as sampler:
+        first = lab.pyinfra(DEPLOY, "-vv")
     fresh = time.monotonic() - started
     ok(first)
+    assert leaks(sampler.seen, secret_values()) == []
     started = time.monotonic()
     second = lab.pyinfra(DEPLOY, "--json")
     rerun = time.monotonic() - started
