@@ -82,7 +82,7 @@ if topo.is_first:
                        urls=keystone.endpoints(topo, host.data), password=secrets["openstack_admin_password"])
 
 # --- Apache mod_wsgi on the srv address, every controller ---------------------------------------------
-wsgi_dir = files.directory(name=keystone.WSGI_DIR, path=keystone.WSGI_DIR, mode="755")
+files.directory(name=keystone.WSGI_DIR, path=keystone.WSGI_DIR, mode="755")
 wsgi = files.put(name=f"Keystone's WSGI entry point {keystone.WSGI_SCRIPT}", src=keystone.WSGI_SOURCE,
                  dest=keystone.WSGI_SCRIPT, mode="644")
 site = files.template(name=f"Apache site {keystone.SITE}", src=keystone.SITE_TEMPLATE, dest=keystone.SITE,
