@@ -114,6 +114,14 @@ backup = {
     "max_age_hours": 2,  # the newest good backup, full or incremental
 }
 
+# --- memcached (the OpenStack services' cache: Keystone's tokens) ---------------------------
+memcached = {
+    "port": 11211,  # on each controller's own srv address only
+    # Sizes: "auto" derives each from the host (lib/sizing.py), or set a value.
+    "memory_mb": "auto",  # cache size, MiB (-m); auto: 1/16 of RAM, 64-2048
+    "max_connections": "auto",  # -c; auto: 1024 per vCPU, 1024-8192, at most the open files allowed
+}
+
 # --- Corosync / Pacemaker ----------------------------------------------------------------
 corosync = {
     "cluster_name": "prereqos",  # totem cluster_name (changing it restarts corosync)
@@ -186,4 +194,16 @@ openrc = {
     "user_domain": "Default",  # OS_USER_DOMAIN_NAME
     "project_domain": "Default",  # OS_PROJECT_DOMAIN_NAME
     "region": "RegionOne",  # OS_REGION_NAME
+}
+
+# --- Keystone (deploys/keystone.py: its own deploy, after the base stack) --------------------------
+keystone = {
+    # Into the build venv (buildenv["venv"]) from PyPI, pinned: once installed, a re-run asks PyPI
+    # nothing. keystone 30.0.0 (requires Python >= 3.11: Debian 12 and 13) and the admin's client;
+    # PyMySQL (the database driver) and python-memcached (oslo.cache's memcache_pool backend).
+    "pip_packages": ["keystone==30.0.0", "python-openstackclient==10.5.0", "PyMySQL==1.2.4",
+                     "python-memcached==1.62"],
+    "db_name": "keystone",  # its database on Galera (through the srv VIP)
+    "db_user": "keystone",  # its SQL account, from the srv network only (password: secrets)
+    "wsgi_processes": 2,  # mod_wsgi daemon processes on each controller (one thread each)
 }

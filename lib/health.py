@@ -5,11 +5,13 @@
 
 Runs one ``pyinfra <inventory> fact ... --json`` for every health fact, prints RabbitMQ
 nodes, Galera size/state, corosync quorum and links, Pacemaker nodes and where each VIP runs,
-HAProxy backends, the age of the newest backups on each backup node, then exits 1 when anything is unhealthy (a host that did not answer counts).
+HAProxy backends, memcached, the age of the newest backups on each backup node, then exits 1
+when anything is unhealthy (a host that did not answer counts).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
@@ -29,6 +31,7 @@ FACTS = {
     "crm": "facts.pacemaker.CrmMon",
     "haproxy": "facts.haproxy.HaproxyBackends",
     "backups": "facts.backup.BackupCatalog",
+    "memcached": "facts.memcached.MemcachedStats",
 }
 COROSYNC_TEMPLATE = ROOT / "templates/corosync/corosync.conf.j2"
 
@@ -52,6 +55,12 @@ def start_pyinfra(inventory: str, *args: str) -> subprocess.Popen:
     """A pyinfra command started in the background (the report runs two at once)."""
     return subprocess.Popen([str(Path(sys.executable).with_name("pyinfra")), inventory, *args], cwd=ROOT,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def health_facts() -> dict[str, type]:
+    """The fact classes of ``FACTS``, for a deploy that checks the same health (``deploys/keystone.py``)."""
+    return {key: getattr(importlib.import_module(path.rpartition(".")[0]), path.rpartition(".")[2])
+            for key, path in FACTS.items()}
 
 
 def gather(run: subprocess.Popen) -> dict[str, dict]:
@@ -174,6 +183,20 @@ def check_backups(report: Report, catalog_of: dict[str, dict | None], now: float
         report.lines.append("      no backup node answered (deploys/backup.py not run?)")
 
 
+def check_memcached(report: Report, stats_of: dict[str, dict]) -> None:
+    """Every node's memcached answers ``stats`` on the address of its configuration (the srv address)."""
+    for host in report.hosts:
+        answer = stats_of.get(host) or {}
+        stats = answer.get("stats") or {}
+        where = f"{answer.get('address', '?')}:{answer.get('port', '?')}"
+        report.check(
+            bool(stats.get("pid")),
+            f"{host}: {'answers stats on ' + where if stats else 'no answer on ' + where}"
+            + (f", up {stats.get('uptime')} s, {stats.get('curr_connections')}/{stats.get('max_connections')} "
+               f"connections, {int(stats.get('limit_maxbytes', 0)) // (1024 * 1024)} MiB" if stats else ""),
+        )
+
+
 def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
     """The report of ``facts`` (``gather()``'s) for the controllers ``hosts``, one section per component."""
     report = Report(hosts)
@@ -189,6 +212,8 @@ def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
     check_haproxy(report, facts["haproxy"], holder)
     report.section("Backups")
     check_backups(report, facts["backups"])
+    report.section("memcached")
+    check_memcached(report, facts["memcached"])
     return report
 
 

@@ -35,6 +35,7 @@ GALERA_CHECK = (GALERA_CHECK_DAEMON.rsplit("/", 1)[1], "systemd")
 HAPROXY = ("haproxy",)
 COROSYNC = ("corosync",)
 APACHE = ("apache2",)
+MEMCACHED = ("memcached",)
 # Source lines base.py removes from /etc/hosts itself.
 REMOVED_BY_BASE = "127.0.1.1"
 
@@ -78,6 +79,7 @@ def stack_binds(topo: Topology, data) -> list[Bind]:
         Bind("tcp", srv, 4567, MARIADB, "Galera replication"),
         Bind("tcp", srv, data.galera["check_port"], GALERA_CHECK, "galera['check_port']"),
         Bind("tcp", srv, data.apache["port"], APACHE, "apache['port']"),
+        Bind("tcp", srv, data.memcached["port"], MEMCACHED, "memcached['port']"),
         Bind("tcp", api, data.haproxy["stats_port"], HAPROXY, "haproxy['stats_port']"),
         Bind("udp", srv, data.corosync["port"], COROSYNC, "corosync['port'] (link 0)"),
         Bind("udp", data_addr, data.corosync["port"], COROSYNC, "corosync['port'] (link 1)"),

@@ -47,6 +47,11 @@ def _corosync_authkey() -> str:
     return base64.b64encode(os.urandom(256)).decode()
 
 
+def _fernet_key() -> str:
+    # What keystone-manage fernet_setup/credential_setup write: 32 random bytes, urlsafe base64.
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
 GENERATORS = {
     "rabbitmq_cookie": _erlang_cookie,
     "rabbitmq_admin_password": _password,
@@ -58,6 +63,12 @@ GENERATORS = {
     "corosync_authkey": _corosync_authkey,
     "haproxy_stats_password": _password,
     "openstack_admin_password": _password,
+    "keystone_db_password": _password,
+    # Keystone's key repositories (deploys/keystone.py): 0 is the staged key, 1 the primary.
+    "keystone_fernet_key_0": _fernet_key,
+    "keystone_fernet_key_1": _fernet_key,
+    "keystone_credential_key_0": _fernet_key,
+    "keystone_credential_key_1": _fernet_key,
 }
 
 

@@ -1,4 +1,4 @@
-"""MariaDB and RabbitMQ sizes derived from the host's RAM and CPUs, unless group_data sets them.
+"""MariaDB, RabbitMQ and memcached sizes derived from the host's RAM and CPUs, unless group_data sets them.
 
 Every size is ``"auto"`` (or ``None``) by default in group_data: then the rule below derives it
 from the host (``facts.precheck.HostResources``); any other value is used as given (validated by
@@ -14,6 +14,8 @@ Example::
     rabbitmq_sizes({"memory_high_watermark": "auto", "schedulers": "auto",
                     "open_files_limit": "auto"}, res)
     # {"memory_high_watermark": 3435973836, "schedulers": 2, "open_files_limit": 65536}
+    memcached_sizes({"memory_mb": "auto", "max_connections": "auto"}, res)
+    # {"memory_mb": 1024, "max_connections": 4096}
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ RABBITMQ_MEMORY_MIN = 256 * MIB
 # Erlang schedulers: half the vCPUs, at least min(2, vCPUs), at most 8 (kolla caps them too:
 # the controller's other services need the CPUs).
 SCHEDULERS_MAX = 8
+# memcached's cache (-m): 1/16 of RAM, 64 MiB to 2 GiB: a cache of tokens and catalogs (a miss
+# costs a database read, not an error); memcached takes the memory only as it fills.
+MEMCACHED_MEMORY_SHARE = 1 / 16
+MEMCACHED_MEMORY_MIN_MB, MEMCACHED_MEMORY_MAX_MB = 64, 2048
+# memcached's connections (-c): 1024 per vCPU (every API worker of every service keeps a few),
+# 1024 to 8192, never above the open files the host allows (memcached needs one per connection).
+MEMCACHED_CONNECTIONS_PER_CPU, MEMCACHED_CONNECTIONS_MIN, MEMCACHED_CONNECTIONS_MAX = 1024, 1024, 8192
 
 
 @dataclass(frozen=True)
@@ -82,10 +91,24 @@ def schedulers(res: Resources) -> int:
     return min(res.cpus, max(2, res.cpus // 2), SCHEDULERS_MAX)
 
 
+def memcached_memory(res: Resources) -> int:
+    """MiB (``-m``)."""
+    share = int(res.mem_mb * MEMCACHED_MEMORY_SHARE)
+    return min(max(share, MEMCACHED_MEMORY_MIN_MB), MEMCACHED_MEMORY_MAX_MB)
+
+
+def memcached_connections(res: Resources) -> int:
+    """``-c``."""
+    wanted = min(max(MEMCACHED_CONNECTIONS_PER_CPU * res.cpus, MEMCACHED_CONNECTIONS_MIN),
+                 MEMCACHED_CONNECTIONS_MAX)
+    return min(wanted, open_files(res))
+
+
 GALERA_RULES = {"innodb_buffer_pool_size": buffer_pool_size, "max_connections": max_connections,
                 "open_files_limit": open_files}
 RABBITMQ_RULES = {"memory_high_watermark": memory_high_watermark, "schedulers": schedulers,
                   "open_files_limit": open_files}
+MEMCACHED_RULES = {"memory_mb": memcached_memory, "max_connections": memcached_connections}
 
 
 def _sizes(rules, conf, res: Resources) -> dict:
@@ -100,3 +123,8 @@ def galera_sizes(conf, res: Resources) -> dict:
 def rabbitmq_sizes(conf, res: Resources) -> dict:
     """``conf`` is group_data's ``rabbitmq``: each size as set there, or derived when "auto"/None."""
     return _sizes(RABBITMQ_RULES, conf, res)
+
+
+def memcached_sizes(conf, res: Resources) -> dict:
+    """``conf`` is group_data's ``memcached``: each size as set there, or derived when "auto"/None."""
+    return _sizes(MEMCACHED_RULES, conf, res)

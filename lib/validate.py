@@ -163,6 +163,13 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "max_full_age_hours": (_positive_int, "a positive number of hours"),
         "max_age_hours": (_positive_int, "a positive number of hours"),
     },
+    "memcached": {
+        "port": (_port, "a port 1-65535"),
+        "memory_mb": (_auto_or(lambda v: _positive_int(v) and v >= 8),
+                      '"auto" or an integer of MiB, at least 8'),
+        "max_connections": (_auto_or(lambda v: _positive_int(v) and v >= 16),
+                            '"auto" or an integer, at least 16'),
+    },
     "corosync": {
         "cluster_name": (_text, "a cluster name"),
         "port": (_port, "a port 1-65535"),
@@ -193,6 +200,17 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "venv": (_own_directory,
                  "an absolute path of its own such as /opt/openstack/venv (not a system directory)"),
         "pip_packages": (lambda v: isinstance(v, list) and all(_text(p) for p in v), "a list of names"),
+    },
+    "keystone": {
+        "pip_packages": (lambda v: isinstance(v, list) and all(_text(p) and "==" in p for p in v)
+                         and any(p.replace(" ", "").lower().startswith("keystone==") for p in v),
+                         'a list of pinned requirements ("name==version": a re-run asks PyPI nothing) '
+                         'including "keystone==<version>"'),
+        "db_name": (lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_]{1,64}", v) is not None,
+                    "a database name of letters, digits and _"),
+        "db_user": (lambda v: _account(v) and re.fullmatch(r"[A-Za-z0-9_]{1,32}", v) is not None,
+                    "a SQL user name of letters, digits and _ that is not a system account"),
+        "wsgi_processes": (lambda v: _positive_int(v) and v <= 64, "an integer 1-64"),
     },
     "openrc": {
         "username": (_text, "a user name"),

@@ -27,6 +27,7 @@ from facts.galera import (
     GraState,
     MariadbAccounts,
     MariadbDatabases,
+    MariadbDatabasesGranted,
     WsrepStatus,
     has_cluster_state,
     mysql_with_secret,
@@ -306,6 +307,30 @@ def account(user: str, password: HiddenValue, user_hostname: str = "localhost", 
     yield StringCommand(mysql_with_secret(
         f"{'ALTER' if current else 'CREATE'} USER '{sql_string(user)}'@'{sql_string(user_hostname)}' "
         f"IDENTIFIED VIA {via} USING '", "'"), _stdin=native_password_hash(password))
+
+
+@operation()
+def database_access(user: str, user_hostname: str, database: str):
+    """
+    Grant an account every privilege on one database (``GRANT ALL ON `db`.*``), unless it has
+    them. The account must exist (``account``); the statement replicates to the whole cluster.
+
+    + user, user_hostname: the account (``'user'@'user_hostname'``, a network such as
+      ``10.0.2.0/255.255.255.0`` too)
+    + database: the database
+
+    **Example:**
+
+    .. code:: python
+
+        galera.database_access(name="keystone: its database", user="keystone",
+                               user_hostname="10.0.2.0/255.255.255.0", database="keystone")
+    """
+    if database in host.get_fact(MariadbDatabasesGranted, user=user, hostname=user_hostname):
+        host.noop(f"{user}@{user_hostname} has all privileges on {database}")
+        return
+    yield _mysql_execute(f"GRANT ALL ON `{database.replace('`', '``')}`.* TO "
+                         f"'{sql_string(user)}'@'{sql_string(user_hostname)}'")
 
 
 @operation()

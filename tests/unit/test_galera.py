@@ -17,6 +17,7 @@ from facts.galera import (
     GraState,
     MariadbAccounts,
     MariadbDatabases,
+    MariadbDatabasesGranted,
     MariadbPasswordIs,
     WsrepClusterSize,
     WsrepStatus,
@@ -474,3 +475,27 @@ def test_upstream_repository_helpers():
     signed = "deb [arch=amd64] http://x/ bookworm main"
     assert galera.upstream_source(signed) == signed
     assert galera.upstream_pin(line) == "Package: *\nPin: origin mirror.mariadb.org\nPin-Priority: 600\n"
+
+
+# --- database_access: GRANT ALL on one database, read back from SHOW GRANTS ---------------------------
+def test_granted_databases_from_show_grants_of_a_network_account():
+    """Captured on lab 3 for keystone@10.103.2.0/255.255.255.0 (only the GRANT ALL lines leave the host)."""
+    output = (FIXTURES / "show_grants_keystone_all.txt").read_text().splitlines()
+    assert MariadbDatabasesGranted().process(output) == ["keystone"]
+    assert MariadbDatabasesGranted().process([]) == []
+
+
+def test_granted_databases_command_never_returns_the_password_line():
+    command = MariadbDatabasesGranted().command("keystone", "10.0.2.0/255.255.255.0").get_raw_value()
+    assert "SHOW GRANTS FOR '\"'\"'keystone'\"'\"'@'\"'\"'10.0.2.0/255.255.255.0'\"'\"'" in command
+    assert command.endswith("| { grep '^GRANT ALL PRIVILEGES ON `' || true; }; fi")
+
+
+@pytest.mark.parametrize("granted, expected", [
+    (["keystone"], []),
+    ([], ["mysql -NB -e 'GRANT ALL ON `keystone`.* TO '\"'\"'keystone'\"'\"'@'\"'\"'10.0.2.0/255.255.255.0'\"'\"''"]),
+])
+def test_database_access_granted_once(granted, expected):
+    host = FakeHost({MariadbDatabasesGranted: lambda user, hostname: granted})
+    assert run(galera.database_access, host, user="keystone", user_hostname="10.0.2.0/255.255.255.0",
+               database="keystone") == expected

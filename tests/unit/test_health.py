@@ -10,6 +10,7 @@ from facts.backup import BackupCatalog
 from facts.corosync import CorosyncLinks, CorosyncQuorum
 from facts.galera import WsrepStatus
 from facts.haproxy import HaproxyBackends
+from facts.memcached import MemcachedStats
 from facts.pacemaker import CrmMon
 from facts.rabbitmq import RabbitmqClusterStatus
 from lib.health import COROSYNC_TEMPLATE, check_backups, corosync_link_count, evaluate, Report
@@ -33,6 +34,7 @@ def converged(**replace: dict) -> dict[str, dict]:
         "links": parsed(CorosyncLinks, "corosync/cfgtool_connected.txt"),
         "crm": parsed(CrmMon, "pacemaker/crm_mon_converged.xml"),
         "haproxy": parsed(HaproxyBackends, "haproxy/show_stat.csv"),
+        "memcached": parsed(MemcachedStats, "memcached/stats-ctrl-1.txt"),
     }
     facts = {key: replace.get(key, {host: value for host in HOSTS}) for key, value in one.items()}
     # The backup node (ctrl-1) just after its backups; the others take none.
@@ -55,7 +57,8 @@ def test_converged_cluster_is_healthy():
     report = evaluate(converged(), HOSTS)
     assert report.problems == [], report.lines
     assert [line for line in report.lines if not line.startswith(" ")] == [
-        "RabbitMQ", "Galera", "Corosync", "Pacemaker", "HAProxy", "Backups"]
+        "RabbitMQ", "Galera", "Corosync", "Pacemaker", "HAProxy", "Backups", "memcached"]
+    assert "  ok  ctrl-2: answers stats on 10.103.2.11:11211, up " in "\n".join(report.lines)
 
 
 def test_link_count_comes_from_the_corosync_template(default_data):
@@ -101,3 +104,12 @@ def test_no_backup_node_is_said():
     report = Report(HOSTS)
     check_backups(report, {host: None for host in HOSTS})
     assert report.problems == [] and "no backup node answered" in report.lines[0]
+
+
+def test_a_memcached_that_does_not_answer_is_unhealthy():
+    silent = MemcachedStats().process(["at 10.0.2.13 11211"])
+    facts = converged()
+    facts["memcached"]["ctrl-3"] = silent
+    assert evaluate(facts, HOSTS).problems == ["ctrl-3: no answer on 10.0.2.13:11211"]
+    del facts["memcached"]["ctrl-3"]
+    assert evaluate(facts, HOSTS).problems == ["ctrl-3: no answer on ?:?"]

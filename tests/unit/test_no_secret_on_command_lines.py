@@ -27,9 +27,10 @@ from pyinfra.facts.files import Directory, File, Md5File, Sha1File, Sha256File
 
 import operations
 from facts.galera import MariadbAccounts, MariadbPasswordIs, native_password_hash
+from facts.keystone import KeystoneBootstrap
 from facts.rabbitmq import RabbitmqDefinitions
 from lib.secrets import unmasked
-from operations import galera, rabbitmq, secret_files
+from operations import galera, keystone, rabbitmq, secret_files
 from tests.unit.conftest import ROOT
 from tests.unit.fakes import FakeHost, stdin_of
 
@@ -46,6 +47,8 @@ def leaked(command_line: str) -> list[str]:
 ACCOUNT = {"plugins": ["mysql_native_password"], "password": True, "locked": False}
 SOCKET_ACCOUNT = {"plugins": ["mysql_native_password", "unix_socket"], "password": True, "locked": False}
 RABBIT_USER = {"tags": [], "password_ok": True}
+KEYSTONE_URLS = {"public": "http://10.0.1.10:5000/v3", "internal": "http://10.0.2.10:5000/v3"}
+OPENRC = {"username": "admin", "project": "admin", "region": "RegionOne"}
 FACT_STATES: dict[type, list[Any]] = {
     MariadbAccounts: [{}, {"sst@localhost": ACCOUNT, "root@localhost": ACCOUNT},
                       {"sst@localhost": SOCKET_ACCOUNT, "root@localhost": SOCKET_ACCOUNT}],
@@ -56,6 +59,7 @@ FACT_STATES: dict[type, list[Any]] = {
         {"users": {"admin": RABBIT_USER}, "permissions": {}, "policies": {}},
         {"users": {"admin": {**RABBIT_USER, "password_ok": False}}, "permissions": {}, "policies": {}},
     ],
+    KeystoneBootstrap: [{"user": False, "endpoints": {}}, {"user": True, "endpoints": KEYSTONE_URLS}],
     # pyinfra's files.put/template (secret_files): absent, other content, same content.
     File: [None, {"mode": 644, "user": "root", "group": "root", "size": 1}],
     Sha1File: [None, "0" * 40, hashlib.sha1(PASSWORD.encode()).hexdigest()],
@@ -71,6 +75,8 @@ SECRET_CALLS: list[tuple[Any, dict[str, Any]]] = [
     (galera.account, {"user": "root", "password": HiddenValue(PASSWORD), "unix_socket": True}),
     (rabbitmq.access, {"users": {"admin": {"password": HiddenValue(PASSWORD), "tags": ["administrator"]}},
                        "absent_users": ["guest"]}),
+    (keystone.bootstrap, {"manage": "/opt/openstack/venv/bin/keystone-manage", "database": "keystone",
+                          "openrc": OPENRC, "urls": KEYSTONE_URLS, "password": HiddenValue(PASSWORD)}),
     (secret_files.put, {"src": StringIO(PASSWORD), "dest": "/var/lib/rabbitmq/.erlang.cookie",
                         "user": "rabbitmq", "group": "rabbitmq", "mode": "400"}),
     (secret_files.template, {"src": "templates/galera/galera-check.cnf.j2", "dest": "/etc/mysql/galera-check.cnf",

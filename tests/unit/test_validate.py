@@ -308,3 +308,27 @@ def test_backup_nodes_accepted(default_data, nodes):
     default_data["backup"]["nodes"] = nodes
     default_data["backup"]["incremental_schedule"] = None
     assert problems(default_data) == []
+
+
+@pytest.mark.parametrize("key, value, good", [
+    ("memory_mb", 0, "an integer of MiB, at least 8"),
+    ("memory_mb", "1G", "an integer of MiB, at least 8"),
+    ("max_connections", 10, "an integer, at least 16"),
+    ("port", 0, "a port 1-65535"),
+])
+def test_memcached_settings_name_the_variable(default_data, key, value, good):
+    default_data["memcached"][key] = value
+    assert only(default_data).startswith(f"memcached[{key!r}]={value!r} is invalid; fix: set it to")
+    assert good in only(default_data)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("pip_packages", ["keystone"]),  # not pinned: a re-run would ask PyPI
+    ("pip_packages", ["python-openstackclient==10.5.0"]),  # no keystone
+    ("db_name", "key-stone"),
+    ("db_user", "root"),
+    ("wsgi_processes", 0),
+])
+def test_keystone_settings_name_the_variable(default_data, key, value):
+    default_data["keystone"][key] = value
+    assert only(default_data).startswith(f"keystone[{key!r}]={value!r} is invalid; fix: set it to")
