@@ -7,7 +7,7 @@ Runnable alone::
 """
 
 from pyinfra import host
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from lib.deploy import prologue
@@ -41,7 +41,8 @@ site = steady.template(
     mode="644",
     **args,
 )
-apt.packages(
+steady.packages(
+    snap,
     name="Install Apache and mod_wsgi",
     packages=PACKAGES,
     no_recommends=True,

@@ -58,7 +58,8 @@ limits = steady.template(snap, name="MariaDB's open-files limit (LimitNOFILE)", 
                         dest=galera.LIMITS_DROPIN, mode="644", **args)
 systemd.daemon_reload(name="systemd reads MariaDB's limits", _if=limits.did_change)
 
-apt.packages(
+steady.packages(
+    snap,
     name="Install MariaDB, Galera, the SST tools, PyMySQL (client of the :9200 check) and curl",
     packages=["mariadb-server", "galera-4", "mariadb-backup", "rsync", "socat", "python3-pymysql", "curl"],
     no_recommends=True,

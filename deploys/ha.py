@@ -22,7 +22,7 @@ from io import BytesIO
 
 from pyinfra import host, logger
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import systemd
 
 from facts.corosync import CorosyncCmap
 from facts.systemd import ServiceConfigState
@@ -78,7 +78,8 @@ corosync.reload(
     and (change == "reload" or conf.did_change()),
 )
 
-apt.packages(
+steady.packages(
+    snap,
     name="Install corosync, pacemaker and resource agents (no Recommends)",
     packages=PACKAGES,
     no_recommends=True,

@@ -8,7 +8,7 @@ installed over haproxy.cfg; a running HAProxy is reloaded. Pacemaker owns the se
 """
 
 from pyinfra import host
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
 from lib.deploy import prologue
 from lib.steps import limit
@@ -21,10 +21,10 @@ CANDIDATE = f"{CONFIG}.new"
 # The candidate and the boot setting below: one reading when nothing changes (operations/steady.py).
 snap = steady.Snapshot()
 
-apt.packages(name="Install socat (for the HAProxy stats socket)", packages=["socat"], no_recommends=True,
-             **limit("apt"))
-installed_now = apt.packages(name="Install HAProxy", packages=["haproxy"], no_recommends=True,
-                             **limit("apt"))
+steady.packages(snap, name="Install socat (for the HAProxy stats socket)", packages=["socat"], no_recommends=True,
+                **limit("apt"))
+installed_now = steady.packages(snap, name="Install HAProxy", packages=["haproxy"], no_recommends=True,
+                                **limit("apt"))
 # The package starts and enables HAProxy on its first install; Pacemaker starts it instead.
 systemd.service(
     name="Stop the HAProxy started by its package install",

@@ -30,7 +30,7 @@ from io import BytesIO
 
 from pyinfra import host
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import apt, server, systemd
+from pyinfra.operations import server, systemd
 from pyinfra.operations.util import any_changed
 
 from facts.precheck import HostResources
@@ -137,7 +137,8 @@ cookie = steady.put(
     mode="400",
 )
 
-apt.packages(
+steady.packages(
+    snap,
     name="Install rabbitmq-server (no Recommends)",
     packages=["rabbitmq-server"],
     no_recommends=True,

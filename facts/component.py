@@ -1,8 +1,9 @@
-"""What a component's no-change check reads, in one remote command: pyinfra's own file and
-systemd facts for every file and service the component manages.
+"""What a component's no-change check reads, in one remote command: pyinfra's own file, systemd
+and Debian package facts for every file, service and package the component manages.
 
 pyinfra reads a fact per operation (``files.template``: ``File`` then ``Sha1File``;
-``systemd.service``: ``SystemdStatus`` then ``SystemdEnabled``), one round trip each. This fact
+``systemd.service``: ``SystemdStatus`` then ``SystemdEnabled``; ``apt.packages``: ``DebPackages``),
+one round trip each. This fact
 runs the same commands together and gives each one's output to the same fact's ``process()``,
 so every value is exactly what the operation would have read (``operations/steady.py`` uses it).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import File, Sha1File
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
@@ -36,7 +38,8 @@ def _as_list(value: list[str] | str | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _parts(paths: list[str], services: list[str]) -> list[tuple[tuple[str, str], FactBase, StringCommand]]:
+def _parts(paths: list[str], services: list[str],
+           packages: bool = False) -> list[tuple[tuple[str, str], FactBase, StringCommand]]:
     """((kind, key), fact instance, its command) for every value to read."""
     parts: list[tuple[tuple[str, str], FactBase, StringCommand]] = []
     for path in paths:
@@ -48,29 +51,33 @@ def _parts(paths: list[str], services: list[str]) -> list[tuple[tuple[str, str],
         command = StringCommand("systemctl show --all --property Id --property SubState --property UnitFileState",
                                 *(QuoteString(s) for s in services))
         parts.append((("systemd", ""), SystemdStatus(), command))
+    if packages:
+        parts.append((("packages", ""), DebPackages(), StringCommand(DebPackages().command())))
     return parts
 
 
 class ComponentState(FactBase[dict]):
     """
     For each of ``paths``, pyinfra's ``File`` and ``Sha1File``; for ``services`` (full unit
-    names), ``SystemdStatus`` and ``SystemdEnabled``. A value whose command failed is ``None``
-    (``UNKNOWN``): the caller reads it the usual way.
+    names), ``SystemdStatus`` and ``SystemdEnabled``; with ``packages``, ``DebPackages``. A value
+    whose command failed is ``None`` (``UNKNOWN``): the caller reads it the usual way.
 
     .. code:: python
 
         {"files": {"/etc/apache2/ports.conf": {"file": {"user": "root", "group": "root",
                                                          "mode": 644, ...}, "sha1": "9b1c..."}},
-         "running": {"apache2.service": True}, "enabled": {"apache2.service": True}}
+         "running": {"apache2.service": True}, "enabled": {"apache2.service": True},
+         "packages": {"apache2": {"2.4.66-1~deb12u1"}, ...}}
     """
 
     @staticmethod
     def default() -> dict:
-        return {"files": {}, "running": {}, "enabled": {}}
+        return {"files": {}, "running": {}, "enabled": {}, "packages": None}
 
-    def command(self, paths: list[str] | str | None = None, services: list[str] | str | None = None) -> StringCommand:
+    def command(self, paths: list[str] | str | None = None, services: list[str] | str | None = None,
+                packages: bool = False) -> StringCommand:
         # Kept for process(), as pyinfra's Sha1File keeps its path: the same instance runs both.
-        self.parts = _parts(_as_list(paths), _as_list(services))
+        self.parts = _parts(_as_list(paths), _as_list(services), packages)
         bits: list[Any] = []
         for index, (_, _, command) in enumerate(self.parts):
             bits += [f"echo '{_BEGIN} {index}'; (", command, f"); echo \"{_END} {index} $?\";"]
@@ -107,6 +114,9 @@ def parse(output: list[str], parts: list[tuple[tuple[str, str], FactBase, String
                 state["enabled"] = SystemdEnabled().process(out)
             else:
                 state["running"] = state["enabled"] = UNKNOWN
+            continue
+        if kind == "packages":
+            state["packages"] = fact.process(out) if ok and out else UNKNOWN
             continue
         value = (fact.process(out) if out else fact.default()) if ok else UNKNOWN
         state["files"].setdefault(key, {})[kind] = value

@@ -30,7 +30,7 @@ from pyinfra.api import operation
 from pyinfra.api.command import PyinfraCommand
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.util import get_file_sha1, get_template
-from pyinfra.operations import systemd
+from pyinfra.operations import apt, systemd
 from pyinfra.operations.util.files import ensure_mode_int
 
 from facts.component import ComponentState
@@ -59,16 +59,23 @@ class Snapshot:
     def __init__(self) -> None:
         self.paths: list[str] = []
         self.services: list[str] = []
+        self.packages = False  # whether an operation asks about Debian packages
         self._reading: tuple[Any, int, dict] | None = None  # (stage, executed operations, value)
 
     def value(self) -> dict | None:
         """The reading, or ``None`` when something executed since it was taken."""
         executed = executed_operations()
         if self._reading is None or self._reading[0] != state.current_stage:
-            value = host.get_fact(ComponentState, paths=self.paths, services=self.services)
+            value = host.get_fact(ComponentState, paths=self.paths, services=self.services, packages=self.packages)
             self._reading = (state.current_stage, executed, value)
         stage, at, value = self._reading
         return value if at == executed else None
+
+    def installed(self, packages: list[str]) -> bool:
+        """Whether every one of ``packages`` (names) is installed (``apt.packages``'s no-change test)."""
+        value = self.value()
+        found = (value or {}).get("packages")
+        return found is not None and all(package in found for package in packages)
 
     def to_json(self) -> str:  # ``--dry --json`` prints operation arguments
         return f"Snapshot({len(self.paths)} files, {len(self.services)} services)"
@@ -139,6 +146,14 @@ def _service(snapshot: Snapshot, service: str, running: bool | None = True, enab
     yield from systemd.service._inner(service=service, running=running, enabled=enabled)
 
 
+@operation()
+def _packages(snapshot: Snapshot, packages: list[str], no_recommends: bool = False) -> Commands:
+    if snapshot.installed(packages):
+        host.noop(f"{', '.join(packages)} installed")
+        return
+    yield from apt.packages._inner(packages=packages, no_recommends=no_recommends)
+
+
 # Plain functions: each adds its file or service to the snapshot when the deploy file calls it,
 # before any operation runs, so that the first reading covers the whole component.
 def template(snapshot: Snapshot, *, dest: str, **kwargs: Any) -> OperationMeta:
@@ -157,3 +172,9 @@ def service(snapshot: Snapshot, *, service: str, **kwargs: Any) -> OperationMeta
     """``systemd.service`` with ``running`` and ``enabled`` only (no restart, reload or daemon-reload)."""
     snapshot.services.append(unit_name(service))
     return _service(snapshot=snapshot, service=service, **kwargs)
+
+
+def packages(snapshot: Snapshot, *, packages: list[str], **kwargs: Any) -> OperationMeta:
+    """``apt.packages`` of package names (``no_recommends``; no versions, no upgrade)."""
+    snapshot.packages = True
+    return _packages(snapshot=snapshot, packages=packages, **kwargs)

@@ -12,6 +12,7 @@ from unittest.mock import MagicMock
 from pyinfra.api import StringCommand
 from pyinfra.api.command import FileUploadCommand
 from pyinfra.context import ctx_host, ctx_state
+from pyinfra.facts.deb import DebArch, DebPackages
 from pyinfra.facts.files import Directory, File, Sha1File
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
@@ -149,3 +150,25 @@ def test_a_template_renders_with_its_jinja_settings_as_files_template_does():
     with ctx_state.use(fake_state()), ctx_host.use(FakeHost()):
         assert steady.render("tests/fixtures/component/trim.j2",
                              {"jinja_env_kwargs": {"trim_blocks": True}}).read() == "x\n"
+
+
+def test_packages_installed_are_no_change_otherwise_apt_packages():
+    component = {**AS_ASKED, "packages": {"apache2": {"2.4.66-1~deb12u1"}}}
+    host = FakeHost({ComponentState: component})
+    assert run(steady._packages, host, fake_state(), snapshot=steady.Snapshot(), packages=["apache2"],
+               no_recommends=True) == []
+    assert host.noops == ["apache2 installed"]
+    missing = FakeHost({ComponentState: component, DebPackages: {"apache2": {"2.4.66-1~deb12u1"}}, DebArch: "amd64"})
+    commands = run(steady._packages, missing, fake_state(), snapshot=steady.Snapshot(), packages=["apache2", "rsync"],
+                   no_recommends=True)
+    assert DebPackages in [cls for cls, _ in missing.asked]  # apt.packages' own reading
+    lines = [c.get_raw_value() if isinstance(c, StringCommand) else c for c in commands]
+    assert any("install" in line and "rsync" in line for line in lines), lines
+
+
+def test_dpkg_list_parses_as_debpackages():
+    parts = _parts([], [], packages=True)
+    output = ["##part 0", "Desired=Unknown/Install/Remove/Purge/Hold",
+              "ii  apache2        2.4.66-1~deb12u1 amd64        Apache HTTP Server", "##end 0 0"]
+    assert parse(output, parts)["packages"] == {"apache2": {"2.4.66-1~deb12u1"}}
+    assert parse(["##part 0", "##end 0 1"], parts)["packages"] is None
