@@ -60,15 +60,21 @@ class Snapshot:
         self.paths: list[str] = []
         self.services: list[str] = []
         self.packages = False  # whether an operation asks about Debian packages
-        self._reading: tuple[Any, int, dict] | None = None  # (stage, executed operations, value)
+        self._reading: tuple[Any, int, dict] | None = None  # (what it covers, executed operations, value)
 
     def value(self) -> dict | None:
-        """The reading, or ``None`` when something executed since it was taken."""
+        """The reading, or ``None`` when something executed since it was taken.
+
+        Read again at each stage, and when operations were added since: with ``-y`` every
+        operation is added before the first runs (one reading); ``--dry`` and a run without
+        ``-y`` also run each operation as it is added, to tell its change."""
         executed = executed_operations()
-        if self._reading is None or self._reading[0] != state.current_stage:
-            value = host.get_fact(ComponentState, paths=self.paths, services=self.services, packages=self.packages)
-            self._reading = (state.current_stage, executed, value)
-        stage, at, value = self._reading
+        covers = (state.current_stage, len(self.paths), len(self.services), self.packages)
+        if self._reading is None or self._reading[0] != covers:
+            value = host.get_fact(ComponentState, paths=list(self.paths), services=list(self.services),
+                                  packages=self.packages)
+            self._reading = (covers, executed, value)
+        _, at, value = self._reading
         return value if at == executed else None
 
     def installed(self, packages: list[str]) -> bool:

@@ -172,3 +172,14 @@ def test_dpkg_list_parses_as_debpackages():
               "ii  apache2        2.4.66-1~deb12u1 amd64        Apache HTTP Server", "##end 0 0"]
     assert parse(output, parts)["packages"] == {"apache2": {"2.4.66-1~deb12u1"}}
     assert parse(["##part 0", "##end 0 1"], parts)["packages"] is None
+
+
+def test_an_operation_added_after_the_reading_is_read_again_with_it():
+    # --dry and a run without -y run each operation as the deploy file adds it.
+    host = file_host(AS_ASKED)
+    snap, state = steady.Snapshot(), fake_state()
+    for path in ("/etc/x.conf", "/etc/y.conf"):
+        snap.paths.append(path)
+        run(steady._put, host, state, snapshot=snap, src=StringIO(CONTENT), dest=path, mode="644")
+    readings = [kwargs["paths"] for cls, kwargs in host.asked if cls is ComponentState]
+    assert readings == [["/etc/x.conf"], ["/etc/x.conf", "/etc/y.conf"]]
