@@ -36,7 +36,8 @@ steady.packages(
     no_recommends=True,
     **limit("apt"),
 )
-server.user(
+steady.user(
+    snap,
     name=f"Build user {user}",
     user=user,
     home=home,

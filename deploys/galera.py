@@ -124,7 +124,7 @@ else:
 # --- HTTP health check on :9200 for HAProxy ------------------------------------------------------
 # One persistent responder (galera-check.service), at most one query a second however many
 # HAProxys probe; it replaces the socket-activated check of earlier versions.
-server.user(name="Health check system user", user=conf["monitor_user"], system=True,
+steady.user(snap, name="Health check system user", user=conf["monitor_user"], system=True,
             home="/nonexistent", shell="/usr/sbin/nologin", ensure_home=False)
 steady.template(snap, name="Health check SQL credentials (its user only)", src="templates/galera/galera-check.cnf.j2",
                       dest=galera.MONITOR_CREDENTIALS, user=conf["monitor_user"], group=conf["monitor_user"],

@@ -82,8 +82,9 @@ snap = steady.Snapshot()
 # The files come first, so the package's first start already uses them (no restart on a
 # first install); the package's postinst keeps the system user created here and, with
 # --force-confold, our rabbitmq-env.conf.
-server.group(name="System group rabbitmq", group="rabbitmq", system=True)
-server.user(
+steady.group(snap, name="System group rabbitmq", group="rabbitmq", system=True)
+steady.user(
+    snap,
     name="System user rabbitmq (owns the files below before the package is installed)",
     user="rabbitmq",
     group="rabbitmq",

@@ -22,7 +22,8 @@ from typing import Any
 
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
 from pyinfra.facts.deb import DebPackages
-from pyinfra.facts.files import File, Sha1File
+from pyinfra.facts.files import Directory, File, Sha1File
+from pyinfra.facts.server import Groups, Users
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 # Starts each part's output; the part's exit status ends it: "##part 2" ... "##end 2 0".
@@ -38,8 +39,8 @@ def _as_list(value: list[str] | str | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _parts(paths: list[str], services: list[str],
-           packages: bool = False) -> list[tuple[tuple[str, str], FactBase, StringCommand]]:
+def _parts(paths: list[str], services: list[str], packages: bool = False, accounts: bool = False,
+           directories: list[str] | None = None) -> list[tuple[tuple[str, str], FactBase, StringCommand]]:
     """((kind, key), fact instance, its command) for every value to read."""
     parts: list[tuple[tuple[str, str], FactBase, StringCommand]] = []
     for path in paths:
@@ -53,13 +54,20 @@ def _parts(paths: list[str], services: list[str],
         parts.append((("systemd", ""), SystemdStatus(), command))
     if packages:
         parts.append((("packages", ""), DebPackages(), StringCommand(DebPackages().command())))
+    if accounts:
+        parts.append((("users", ""), Users(), StringCommand(Users().command())))
+        parts.append((("groups", ""), Groups(), StringCommand(Groups().command())))
+    for path in directories or []:
+        fact = Directory()
+        parts.append((("directory", path), fact, fact.command(path=path)))
     return parts
 
 
 class ComponentState(FactBase[dict]):
     """
     For each of ``paths``, pyinfra's ``File`` and ``Sha1File``; for ``services`` (full unit
-    names), ``SystemdStatus`` and ``SystemdEnabled``; with ``packages``, ``DebPackages``. A value
+    names), ``SystemdStatus`` and ``SystemdEnabled``; with ``packages``, ``DebPackages``; with
+    ``accounts``, ``Users`` and ``Groups``; for each of ``directories``, ``Directory``. A value
     whose command failed is ``None`` (``UNKNOWN``): the caller reads it the usual way.
 
     .. code:: python
@@ -72,12 +80,14 @@ class ComponentState(FactBase[dict]):
 
     @staticmethod
     def default() -> dict:
-        return {"files": {}, "running": {}, "enabled": {}, "packages": None}
+        return {"files": {}, "running": {}, "enabled": {}, "packages": None, "users": None, "groups": None,
+                "directories": {}}
 
     def command(self, paths: list[str] | str | None = None, services: list[str] | str | None = None,
-                packages: bool = False) -> StringCommand:
+                packages: bool = False, accounts: bool = False,
+                directories: list[str] | str | None = None) -> StringCommand:
         # Kept for process(), as pyinfra's Sha1File keeps its path: the same instance runs both.
-        self.parts = _parts(_as_list(paths), _as_list(services), packages)
+        self.parts = _parts(_as_list(paths), _as_list(services), packages, accounts, _as_list(directories))
         bits: list[Any] = []
         for index, (_, _, command) in enumerate(self.parts):
             bits += [f"echo '{_BEGIN} {index}'; (", command, f"); echo \"{_END} {index} $?\";"]
@@ -115,8 +125,11 @@ def parse(output: list[str], parts: list[tuple[tuple[str, str], FactBase, String
             else:
                 state["running"] = state["enabled"] = UNKNOWN
             continue
-        if kind == "packages":
-            state["packages"] = fact.process(out) if ok and out else UNKNOWN
+        if kind in ("packages", "users", "groups"):
+            state[kind] = fact.process(out) if ok and out else UNKNOWN
+            continue
+        if kind == "directory":
+            state["directories"][key] = (fact.process(out) if out else fact.default()) if ok else UNKNOWN
             continue
         value = (fact.process(out) if out else fact.default()) if ok else UNKNOWN
         state["files"].setdefault(key, {})[kind] = value

@@ -30,7 +30,7 @@ from pyinfra.api import operation
 from pyinfra.api.command import PyinfraCommand
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.util import get_file_sha1, get_template
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import apt, server, systemd
 from pyinfra.operations.util.files import ensure_mode_int
 
 from facts.component import ComponentState
@@ -60,6 +60,8 @@ class Snapshot:
         self.paths: list[str] = []
         self.services: list[str] = []
         self.packages = False  # whether an operation asks about Debian packages
+        self.accounts = False  # whether an operation asks about users and groups
+        self.directories: list[str] = []
         self._reading: tuple[Any, int, dict] | None = None  # (what it covers, executed operations, value)
 
     def value(self) -> dict | None:
@@ -69,10 +71,12 @@ class Snapshot:
         operation is added before the first runs (one reading); ``--dry`` and a run without
         ``-y`` also run each operation as it is added, to tell its change."""
         executed = executed_operations()
-        covers = (state.current_stage, len(self.paths), len(self.services), self.packages)
+        covers = (state.current_stage, len(self.paths), len(self.services), self.packages, self.accounts,
+                  len(self.directories))
         if self._reading is None or self._reading[0] != covers:
             value = host.get_fact(ComponentState, paths=list(self.paths), services=list(self.services),
-                                  packages=self.packages)
+                                  packages=self.packages, accounts=self.accounts,
+                                  directories=list(self.directories))
             self._reading = (covers, executed, value)
         _, at, value = self._reading
         return value if at == executed else None
@@ -82,6 +86,25 @@ class Snapshot:
         value = self.value()
         found = (value or {}).get("packages")
         return found is not None and all(package in found for package in packages)
+
+    def has_group(self, group: str) -> bool:
+        """Whether ``group`` exists (``server.group``'s no-change test)."""
+        groups = (self.value() or {}).get("groups")
+        return groups is not None and group in groups
+
+    def has_user(self, user: str, home: str, shell: str | None, group: str | None, ensure_home: bool) -> bool:
+        """Whether ``user`` exists with this home, shell and primary group, its home owned by it
+        when ``ensure_home`` (``server.user``'s no-change test, for these arguments)."""
+        value = self.value() or {}
+        users, directories = value.get("users"), value.get("directories") or {}
+        existing = (users or {}).get(user)
+        if not existing or existing["home"] != home or (shell and existing["shell"] != shell) \
+                or (group and existing["group"] != group):
+            return False
+        if not ensure_home:
+            return True
+        found = directories.get(home)
+        return bool(found) and found["user"] == user and found["group"] == (group or user)
 
     def to_json(self) -> str:  # ``--dry --json`` prints operation arguments
         return f"Snapshot({len(self.paths)} files, {len(self.services)} services)"
@@ -160,6 +183,24 @@ def _packages(snapshot: Snapshot, packages: list[str], no_recommends: bool = Fal
     yield from apt.packages._inner(packages=packages, no_recommends=no_recommends)
 
 
+@operation()
+def _group(snapshot: Snapshot, group: str, system: bool = False) -> Commands:
+    if snapshot.has_group(group):
+        host.noop(f"group {group} exists")
+        return
+    yield from server.group._inner(group=group, system=system)
+
+
+@operation()
+def _user(snapshot: Snapshot, user: str, home: str, shell: str | None = None, group: str | None = None,
+          system: bool = False, create_home: bool = False, ensure_home: bool = True) -> Commands:
+    if snapshot.has_user(user, home, shell, group, ensure_home):
+        host.noop(f"user {user} exists")
+        return
+    yield from server.user._inner(user=user, home=home, shell=shell, group=group, system=system,
+                                  create_home=create_home, ensure_home=ensure_home)
+
+
 # Plain functions: each adds its file or service to the snapshot when the deploy file calls it,
 # before any operation runs, so that the first reading covers the whole component.
 def template(snapshot: Snapshot, *, dest: str, **kwargs: Any) -> OperationMeta:
@@ -184,3 +225,17 @@ def packages(snapshot: Snapshot, *, packages: list[str], **kwargs: Any) -> Opera
     """``apt.packages`` of package names (``no_recommends``; no versions, no upgrade)."""
     snapshot.packages = True
     return _packages(snapshot=snapshot, packages=packages, **kwargs)
+
+
+def group(snapshot: Snapshot, *, group: str, **kwargs: Any) -> OperationMeta:
+    """``server.group`` (``group``, ``system``)."""
+    snapshot.accounts = True
+    return _group(snapshot=snapshot, group=group, **kwargs)
+
+
+def user(snapshot: Snapshot, *, user: str, home: str, ensure_home: bool = True, **kwargs: Any) -> OperationMeta:
+    """``server.user`` (``user``, ``home``, ``shell``, ``group``, ``system``, ``create_home``, ``ensure_home``)."""
+    snapshot.accounts = True
+    if ensure_home:
+        snapshot.directories.append(home)
+    return _user(snapshot=snapshot, user=user, home=home, ensure_home=ensure_home, **kwargs)

@@ -14,6 +14,7 @@ from pyinfra.api.command import FileUploadCommand
 from pyinfra.context import ctx_host, ctx_state
 from pyinfra.facts.deb import DebArch, DebPackages
 from pyinfra.facts.files import Directory, File, Sha1File
+from pyinfra.facts.server import Groups, Os, Users, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 from facts.component import ComponentState, _parts, parse
@@ -183,3 +184,40 @@ def test_an_operation_added_after_the_reading_is_read_again_with_it():
         run(steady._put, host, state, snapshot=snap, src=StringIO(CONTENT), dest=path, mode="644")
     readings = [kwargs["paths"] for cls, kwargs in host.asked if cls is ComponentState]
     assert readings == [["/etc/x.conf"], ["/etc/x.conf", "/etc/y.conf"]]
+
+
+RABBIT = {"home": "/var/lib/rabbitmq", "shell": "/usr/sbin/nologin", "group": "rabbitmq", "groups": []}
+ACCOUNTS = {**AS_ASKED, "users": {"rabbitmq": RABBIT}, "groups": ["rabbitmq"],
+            "directories": {"/var/lib/rabbitmq": {"user": "rabbitmq", "group": "rabbitmq", "mode": 755}}}
+RABBIT_USER = dict(user="rabbitmq", group="rabbitmq", home="/var/lib/rabbitmq", shell="/usr/sbin/nologin", system=True)
+
+
+def test_a_user_and_group_as_asked_are_no_change():
+    host = FakeHost({ComponentState: ACCOUNTS})
+    assert run(steady._user, host, fake_state(), snapshot=steady.Snapshot(), **RABBIT_USER) == []
+    assert run(steady._group, host, fake_state(), snapshot=steady.Snapshot(), group="rabbitmq", system=True) == []
+    assert host.noops == ["user rabbitmq exists", "group rabbitmq exists"]
+
+
+def test_another_shell_or_home_owner_is_server_user_own_path():
+    facts = {ComponentState: ACCOUNTS, Users: {"rabbitmq": RABBIT}, Groups: ["rabbitmq"], Os: "Linux",
+             Which: "/usr/sbin/usermod", Directory: {"user": "root", "group": "root", "mode": 755}}
+    host = FakeHost(facts)
+    commands = run(steady._user, host, fake_state(), snapshot=steady.Snapshot(), **{**RABBIT_USER, "shell": "/bin/sh"})
+    assert [c.get_raw_value() for c in commands if isinstance(c, StringCommand)] == [
+        "usermod -s /bin/sh rabbitmq", "chown rabbitmq:rabbitmq /var/lib/rabbitmq"]
+    owned_by_root = FakeHost({**facts, ComponentState: {
+        **ACCOUNTS, "directories": {"/var/lib/rabbitmq": {"user": "root", "group": "root", "mode": 755}}}})
+    commands = run(steady._user, owned_by_root, fake_state(), snapshot=steady.Snapshot(), **RABBIT_USER)
+    assert [c.get_raw_value() for c in commands if isinstance(c, StringCommand)] == [
+        "chown rabbitmq:rabbitmq /var/lib/rabbitmq"]
+
+
+def test_users_groups_and_directories_parse_as_pyinfra_facts():
+    parts = _parts([], [], accounts=True, directories=["/var/lib/rabbitmq"])
+    output = ["##part 0", "##end 0 0", "##part 1", "rabbitmq:x:107:", "##end 1 0", "##part 2",
+              "user=rabbitmq group=rabbitmq mode=drwxr-xr-x atime=1 mtime=1 ctime=1 size=4096 '/var/lib/rabbitmq'",
+              "##end 2 0"]
+    value = parse(output, parts)
+    assert value["groups"] == ["rabbitmq"]
+    assert value["directories"]["/var/lib/rabbitmq"]["user"] == "rabbitmq"
