@@ -7,37 +7,42 @@ Runnable alone::
 """
 
 from pyinfra import host
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from lib.deploy import prologue
 from lib.steps import limit
-from operations import apache
+from operations import apache, steady
 
 PACKAGES = ["apache2", "libapache2-mod-wsgi-py3"]  # mod_proxy_uwsgi ships in apache2 on Debian 12/13
 MODULES = ["wsgi", "proxy", "proxy_uwsgi"]
 
 topo = prologue()
 args = apache.template_args(topo, host.data)
+# The files and the service below: one reading when nothing changes (operations/steady.py).
+snap = steady.Snapshot()
 
 # The listen address is in place before the package first starts Apache (dpkg keeps an
 # existing conffile with --force-confold and leaves its own as ports.conf.dpkg-dist), so
 # Apache never binds *:80, not even once.
-ports = files.template(
+ports = steady.template(
+    snap,
     name="Apache listens on the srv address only (ports.conf)",
     src="templates/apache/ports.conf.j2",
     dest="/etc/apache2/ports.conf",
     mode="644",
     **args,
 )
-site = files.template(
+site = steady.template(
+    snap,
     name="Apache default site on the srv address",
     src="templates/apache/000-default.conf.j2",
     dest="/etc/apache2/sites-available/000-default.conf",
     mode="644",
     **args,
 )
-apt.packages(
+steady.packages(
+    snap,
     name="Install Apache and mod_wsgi",
     packages=PACKAGES,
     no_recommends=True,
@@ -54,7 +59,8 @@ systemd.service(
     restarted=True,
     _if=any_changed(ports, site, *modules),
 )
-systemd.service(
+steady.service(
+    snap,
     name="Apache runs and starts at boot",
     service="apache2",
     running=True,

@@ -9,11 +9,11 @@ Runnable alone::
 """
 
 from pyinfra import host
-from pyinfra.operations import apt, files, pip, server
+from pyinfra.operations import files, pip, server
 
 from lib.deploy import prologue
 from lib.steps import limit
-from operations import buildenv
+from operations import buildenv, steady
 
 # Compilers and the seed's -dev headers under names valid on Debian 12 and 13 (pcre3 is gone
 # from 13: uwsgi builds against pcre2); python3-venv for the venv.
@@ -26,14 +26,18 @@ topo = prologue()
 conf = host.data.buildenv
 user = conf["user"]
 home = f"/home/{user}"
+# The packages and pip's settings below: one reading when nothing changes (operations/steady.py).
+snap = steady.Snapshot()
 
-apt.packages(
+steady.packages(
+    snap,
     name="Install compilers, git and -dev headers",
     packages=PACKAGES,
     no_recommends=True,
     **limit("apt"),
 )
-server.user(
+steady.user(
+    snap,
     name=f"Build user {user}",
     user=user,
     home=home,
@@ -60,8 +64,8 @@ PIP_SETTINGS = ("pip_proxy", "pip_index_url", "pip_cert")
 pip_settings = {key: host.data.get(key) for key in PIP_SETTINGS}
 pip_conf = f"{conf['venv'].rstrip('/')}/pip.conf"
 if any(pip_settings.values()):
-    files.template(name=f"pip settings {pip_conf}", src="templates/buildenv/pip.conf.j2", dest=pip_conf,
-                   mode="644", **pip_settings)
+    steady.template(snap, name=f"pip settings {pip_conf}", src="templates/buildenv/pip.conf.j2", dest=pip_conf,
+                    mode="644", **pip_settings)
 else:
     files.file(name=f"No pip settings {pip_conf}", path=pip_conf, present=False)
 buildenv.current_packages(

@@ -24,16 +24,19 @@ from facts.precheck import HostResources
 from facts.systemd import ServiceConfigState
 from lib.cluster import GALERA_CHECK_DAEMON
 from lib.deploy import prologue
+from lib.run import fact_of_the_run
 from lib.sizing import Resources
 from lib.steps import limit
-from operations import galera, secret_files
+from operations import galera, steady
 from operations.common import decide_once, peer_fact
 
 topo = prologue()
 conf = host.data.galera
 secrets = host.data.secrets
 wait = host.data.timeouts["cluster"]  # each wait until Synced (seconds)
-args = galera.template_args(topo, host.data, Resources.of(host.get_fact(HostResources)))
+args = galera.template_args(topo, host.data, Resources.of(fact_of_the_run(host, HostResources)))
+# The files and the check's service below: one reading when nothing changes (operations/steady.py).
+snap = steady.Snapshot()
 
 # --- Packages (optionally from MariaDB's own repository, as in the seed) ------------------------
 if conf["upstream_repo"]:
@@ -51,11 +54,12 @@ if conf["upstream_repo"]:
 
 # Before the package: its first start already has the limit; a new limit applies with the
 # restart that galera.cnf's open_files_limit (same value) causes.
-limits = files.template(name="MariaDB's open-files limit (LimitNOFILE)", src="templates/galera/mariadb-limits.conf.j2",
+limits = steady.template(snap, name="MariaDB's open-files limit (LimitNOFILE)", src="templates/galera/mariadb-limits.conf.j2",
                         dest=galera.LIMITS_DROPIN, mode="644", **args)
 systemd.daemon_reload(name="systemd reads MariaDB's limits", _if=limits.did_change)
 
-apt.packages(
+steady.packages(
+    snap,
     name="Install MariaDB, Galera, the SST tools, PyMySQL (client of the :9200 check) and curl",
     packages=["mariadb-server", "galera-4", "mariadb-backup", "rsync", "socat", "python3-pymysql", "curl"],
     no_recommends=True,
@@ -63,13 +67,13 @@ apt.packages(
 )
 
 # --- Configuration -------------------------------------------------------------------------------
-secret_files.template(name="debian.cnf (root through the local socket)", src="templates/galera/debian.cnf.j2",
+steady.template(snap, name="debian.cnf (root through the local socket)", src="templates/galera/debian.cnf.j2",
                              dest="/etc/mysql/debian.cnf", user="root", group="root", mode="600", **args)
-secret_files.template(name="galera.cnf", src="templates/galera/galera.cnf.j2",
+steady.template(snap, name="galera.cnf", src="templates/galera/galera.cnf.j2",
                       dest=galera.CONFIG, user="root", group="mysql", mode="640", **args)
 # Controllers added or removed change only this file: no restart (members learn members from the
 # cluster), the list serves the next start.
-files.template(name="Galera peers to contact at start (wsrep_cluster_address)",
+steady.template(snap, name="Galera peers to contact at start (wsrep_cluster_address)",
                src="templates/galera/galera-peers.cnf.j2", dest=galera.PEERS_CONFIG,
                user="root", group="mysql", mode="644", **args)
 
@@ -120,22 +124,22 @@ else:
 # --- HTTP health check on :9200 for HAProxy ------------------------------------------------------
 # One persistent responder (galera-check.service), at most one query a second however many
 # HAProxys probe; it replaces the socket-activated check of earlier versions.
-server.user(name="Health check system user", user=conf["monitor_user"], system=True,
+steady.user(snap, name="Health check system user", user=conf["monitor_user"], system=True,
             home="/nonexistent", shell="/usr/sbin/nologin", ensure_home=False)
-secret_files.template(name="Health check SQL credentials (its user only)", src="templates/galera/galera-check.cnf.j2",
+steady.template(snap, name="Health check SQL credentials (its user only)", src="templates/galera/galera-check.cnf.j2",
                       dest=galera.MONITOR_CREDENTIALS, user=conf["monitor_user"], group=conf["monitor_user"],
                       mode="600", **args)
 # Read before any change: a responder that started before its files (a run stopped between
 # them and its restart) restarts too.
 check_stale = host.get_fact(ServiceConfigState, service=galera.CHECK_SERVICE,
                             paths=[GALERA_CHECK_DAEMON, galera.CHECK_UNIT]) == "stale"
-daemon = files.put(name="Health check responder", src="templates/galera/galera-checkd.py", dest=GALERA_CHECK_DAEMON,
+daemon = steady.put(snap, name="Health check responder", src="templates/galera/galera-checkd.py", dest=GALERA_CHECK_DAEMON,
                    user="root", group="root", mode="755")
-unit = files.template(name="Health check service unit", src="templates/galera/galera-check.service.j2",
+unit = steady.template(snap, name="Health check service unit", src="templates/galera/galera-check.service.j2",
                       dest=galera.CHECK_UNIT, mode="644", **args)
 systemd.daemon_reload(name="systemd reads the health check's unit", _if=unit.did_change)
 replaced = galera.replace_socket_check(name="The socket-activated health check replaced by the responder")
 systemd.service(name="Restart the health check after a change of its files (this run's or one left unapplied)",
                 service=galera.CHECK_SERVICE, running=True, restarted=True,
                 _if=lambda: (check_stale or any_changed(daemon, unit)()) and not replaced.did_change())
-systemd.service(name="Health check running and enabled", service=galera.CHECK_SERVICE, running=True, enabled=True)
+steady.service(snap, name="Health check running and enabled", service=galera.CHECK_SERVICE, running=True, enabled=True)

@@ -22,14 +22,14 @@ from io import BytesIO
 
 from pyinfra import host, logger
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import systemd
 
 from facts.corosync import CorosyncCmap
 from facts.systemd import ServiceConfigState
 from lib.cluster_keys import COROSYNC_AUTHKEY, key_bytes
 from lib.deploy import prologue
 from lib.steps import limit
-from operations import corosync, pacemaker, secret_files
+from operations import corosync, pacemaker, steady
 
 PACKAGES = ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents"]
 
@@ -45,7 +45,11 @@ change = corosync.change_needed(host.get_fact(CorosyncCmap) if was_running else 
 # stopped at another node): the running corosync started before it, it restarts below.
 key_stale = was_running and host.get_fact(ServiceConfigState, service="corosync", paths=[COROSYNC_AUTHKEY]) == "stale"
 
-authkey = secret_files.put(
+# The key, the configuration and the services below: one reading when nothing changes
+# (operations/steady.py).
+snap = steady.Snapshot()
+authkey = steady.put(
+    snap,
     name="Corosync authkey (from secrets, 0400)",
     src=BytesIO(key_bytes(COROSYNC_AUTHKEY, host.data.secrets)),
     dest=COROSYNC_AUTHKEY,
@@ -53,7 +57,8 @@ authkey = secret_files.put(
     group="root",
     mode="400",
 )
-conf = files.template(
+conf = steady.template(
+    snap,
     name="Corosync configuration (knet, two links, crypto, votequorum)",
     src=corosync.TEMPLATE,
     dest="/etc/corosync/corosync.conf",
@@ -73,7 +78,8 @@ corosync.reload(
     and (change == "reload" or conf.did_change()),
 )
 
-apt.packages(
+steady.packages(
+    snap,
     name="Install corosync, pacemaker and resource agents (no Recommends)",
     packages=PACKAGES,
     no_recommends=True,
@@ -81,7 +87,7 @@ apt.packages(
 )
 
 for service in ("corosync", "pacemaker"):
-    systemd.service(name=f"{service}: running, enabled at boot", service=service, running=True, enabled=True)
+    steady.service(snap, name=f"{service}: running, enabled at boot", service=service, running=True, enabled=True)
 # Where corosync ran before this deploy with an old key or a setting a reload cannot change (a
 # first install or a start above already uses the new ones).
 corosync.restart(

@@ -8,21 +8,23 @@ installed over haproxy.cfg; a running HAProxy is reloaded. Pacemaker owns the se
 """
 
 from pyinfra import host
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import files, server, systemd
 
 from lib.deploy import prologue
 from lib.steps import limit
-from operations import haproxy, secret_files
+from operations import haproxy, steady
 
 topo = prologue()
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
 CANDIDATE = f"{CONFIG}.new"
+# The candidate and the boot setting below: one reading when nothing changes (operations/steady.py).
+snap = steady.Snapshot()
 
-apt.packages(name="Install socat (for the HAProxy stats socket)", packages=["socat"], no_recommends=True,
-             **limit("apt"))
-installed_now = apt.packages(name="Install HAProxy", packages=["haproxy"], no_recommends=True,
-                             **limit("apt"))
+steady.packages(snap, name="Install socat (for the HAProxy stats socket)", packages=["socat"], no_recommends=True,
+                **limit("apt"))
+installed_now = steady.packages(snap, name="Install HAProxy", packages=["haproxy"], no_recommends=True,
+                                **limit("apt"))
 # The package starts and enables HAProxy on its first install; Pacemaker starts it instead.
 systemd.service(
     name="Stop the HAProxy started by its package install",
@@ -30,8 +32,8 @@ systemd.service(
     running=False,
     _if=installed_now.did_change,
 )
-systemd.service(name="Leave HAProxy disabled at boot (Pacemaker starts it)", service="haproxy",
-                running=None, enabled=False)
+steady.service(snap, name="Leave HAProxy disabled at boot (Pacemaker starts it)", service="haproxy",
+               running=None, enabled=False)
 
 # Lets HAProxy bind the VIPs on the nodes that do not hold them.
 server.sysctl(
@@ -42,7 +44,8 @@ server.sysctl(
     persist_file="/etc/sysctl.d/60-haproxy.conf",
 )
 
-secret_files.template(
+steady.template(
+    snap,
     name="Render the HAProxy configuration candidate",
     src=haproxy.TEMPLATE,
     dest=CANDIDATE,

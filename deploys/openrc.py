@@ -14,7 +14,7 @@ Runnable alone::
 from pyinfra import host, logger
 
 from lib.deploy import prologue
-from operations import openrc, secret_files
+from operations import openrc, steady
 
 topo = prologue()
 binds = host.data.haproxy_services["keystone_public"]["binds"]
@@ -24,7 +24,8 @@ if topo.is_first and openrc.AUTH_NETWORK not in binds:  # said once, not once pe
         f"['keystone_public'] binds only {binds}: add {openrc.AUTH_NETWORK!r} to its binds"
     )
 
-secret_files.template(
+steady.template(
+    steady.Snapshot(),
     name="Admin openrc /root/.openrc (0600)",
     src=openrc.TEMPLATE,
     dest="/root/.openrc",

@@ -30,7 +30,7 @@ from io import BytesIO
 
 from pyinfra import host
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import server, systemd
 from pyinfra.operations.util import any_changed
 
 from facts.precheck import HostResources
@@ -43,9 +43,10 @@ from facts.rabbitmq import (
 from facts.systemd import ServiceConfigState
 from lib.cluster_keys import RABBITMQ_COOKIE, key_bytes
 from lib.deploy import prologue
+from lib.run import fact_of_the_run
 from lib.sizing import Resources
 from lib.steps import limit
-from operations import rabbitmq, secret_files
+from operations import rabbitmq, steady
 
 topo = prologue()
 
@@ -61,7 +62,7 @@ package = host.get_fact(RabbitmqPackageVersion)
 version = upstream_version(package["installed"] or package["candidate"])
 version_text = rabbitmq.version_text(version)
 has_mirroring = has_classic_mirroring(version)
-args = rabbitmq.template_args(topo, host.data, version, Resources.of(host.get_fact(HostResources)))
+args = rabbitmq.template_args(topo, host.data, version, Resources.of(fact_of_the_run(host, HostResources)))
 
 was_installed = package["installed"] is not None
 # Where RabbitMQ runs when the run starts: a changed setting restarts it there (one at a time).
@@ -74,13 +75,16 @@ settings_stale = was_running and host.get_fact(
     ServiceConfigState, service="rabbitmq-server", paths=rabbitmq.SETTINGS_FILES) == "stale"
 # Whether this node must join (it is not firstnode, and not yet a member): {} when stopped or not installed.
 membership = {} if topo.is_first else host.get_fact(RabbitmqClusterStatus)
+# The files and the service below: one reading when nothing changes (operations/steady.py).
+snap = steady.Snapshot()
 
 # --- 1. every node ------------------------------------------------------------------------
 # The files come first, so the package's first start already uses them (no restart on a
 # first install); the package's postinst keeps the system user created here and, with
 # --force-confold, our rabbitmq-env.conf.
-server.group(name="System group rabbitmq", group="rabbitmq", system=True)
-server.user(
+steady.group(snap, name="System group rabbitmq", group="rabbitmq", system=True)
+steady.user(
+    snap,
     name="System user rabbitmq (owns the files below before the package is installed)",
     user="rabbitmq",
     group="rabbitmq",
@@ -88,19 +92,24 @@ server.user(
     shell="/usr/sbin/nologin",
     system=True,
 )
-epmd_socket = files.template(
+epmd_socket = steady.template(
+    snap,
     name="epmd listens on loopback and the srv address only",
     src="templates/rabbitmq/epmd.socket.conf.j2",
     dest="/etc/systemd/system/epmd.socket.d/prereqos.conf",
+    mode="644",
     **args,
 )
-unit = files.template(
+unit = steady.template(
+    snap,
     name="rabbitmq-server starts after the network is online",
     src="templates/rabbitmq/rabbitmq-server.service.conf.j2",
     dest=rabbitmq.UNIT_DROPIN,
+    mode="644",
     **args,
 )
-env = files.template(
+env = steady.template(
+    snap,
     name="Erlang distribution on the srv address (rabbitmq-env.conf)",
     src="templates/rabbitmq/rabbitmq-env.conf.j2",
     dest=rabbitmq.ENV_FILE,
@@ -109,7 +118,8 @@ env = files.template(
     mode="644",
     **args,
 )
-config = files.template(
+config = steady.template(
+    snap,
     name="RabbitMQ configuration (rabbitmq.conf)",
     src="templates/rabbitmq/rabbitmq.conf.j2",
     dest=rabbitmq.CONFIG_FILE,
@@ -118,7 +128,8 @@ config = files.template(
     mode="644",
     **args,
 )
-cookie = secret_files.put(
+cookie = steady.put(
+    snap,
     name="Erlang cookie shared by the cluster (0400)",
     src=BytesIO(key_bytes(RABBITMQ_COOKIE, secrets)),
     dest=RABBITMQ_COOKIE,
@@ -127,7 +138,8 @@ cookie = secret_files.put(
     mode="400",
 )
 
-apt.packages(
+steady.packages(
+    snap,
     name="Install rabbitmq-server (no Recommends)",
     packages=["rabbitmq-server"],
     no_recommends=True,
@@ -157,7 +169,8 @@ systemd.daemon_reload(
     name="systemd reads rabbitmq-server's new drop-in (RabbitMQ stopped: started below)",
     _if=lambda: was_installed and not was_running and unit.did_change(),
 )
-systemd.service(
+steady.service(
+    snap,
     name="rabbitmq-server running and enabled at boot",
     service="rabbitmq-server",
     running=True,

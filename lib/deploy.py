@@ -29,7 +29,7 @@ from lib.cluster_keys import SHARED_KEYS, foreign_keys
 from lib.hostnames import one_machine_twice, rabbitmq_under_another_name
 from lib.lock import hold_cluster_lock
 from lib.precheck_facts import refuse_unless_ready
-from lib.run import run_memory
+from lib.run import fact_of_the_run, once_per_run, run_memory
 from lib.serial_stop import SerialStop
 from lib.steps import limit, report_failures
 from lib.topology import Topology, controllers
@@ -93,7 +93,9 @@ def base() -> None:
     if refusal:
         raise DeployError(refusal)
     # The hostname becomes the inventory name (below): refused where that cannot hold.
-    refusal = (one_machine_twice({peer.name: machine_identity(peer.name) for peer in controllers(host.inventory)})
+    identities = once_per_run("machine identities", lambda: {peer.name: machine_identity(peer.name)
+                                                              for peer in controllers(host.inventory)})
+    refusal = (one_machine_twice(identities)
                or rabbitmq_under_another_name(host.name, host.get_fact(Hostname), host.get_fact(RabbitmqNodeData)))
     if refusal:
         raise DeployError(refusal)
@@ -130,7 +132,7 @@ def base() -> None:
     # Time sync and what the facts need (python3). In a container the clock is the machine's:
     # chrony cannot set it (no CAP_SYS_TIME, and Debian's unit is conditioned on it), so there it
     # runs with -x (tracks time, never sets the clock).
-    container = host.get_fact(HostResources)["container"]
+    container = fact_of_the_run(host, HostResources)["container"]
     if container:
         logger.warning(f"{host.name}: in a container ({container}): chrony runs with -x (the clock is the machine's)")
         dropin = files.put(name=f"chrony without setting the clock (-x): in a container ({container})",

@@ -20,7 +20,7 @@ from typing import Any
 from pyinfra.api.exceptions import PyinfraError
 
 from lib.cluster import GALERA_CHECK_DAEMON, VIP_RESOURCE
-from lib.run import run_memory
+from lib.run import once_per_run
 from lib.topology import Topology
 
 NETWORKS = ("api", "srv", "data")
@@ -210,10 +210,7 @@ def problems(topo: Topology, data, states: dict[str, HostState],
 def once(check) -> list[str]:
     """``check()`` (the problems of every controller) computed on the first call of the run only:
     every host's base then raises the same refusal, from the same facts."""
-    memory = run_memory()
-    if "precheck" not in memory:
-        memory["precheck"] = check()
-    return memory["precheck"]
+    return once_per_run("precheck", check)
 
 
 def raise_if(found: list[str]) -> None:

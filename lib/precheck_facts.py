@@ -19,6 +19,7 @@ from facts.pacemaker import CrmMon
 from facts.precheck import ClockState, HostResources, HostsLookup, VipNeighbour
 from lib import precheck
 from lib.cluster import VIP_RESOURCE
+from lib.run import fact_of_the_run
 from lib.topology import Topology, controllers
 
 
@@ -37,7 +38,7 @@ def host_state(peer) -> precheck.HostState:
         clock=clock,
         clock_offset=clock["epoch"] - (before + after) / 2,
         clock_error=(after - before) / 2,
-        container=peer.get_fact(HostResources)["container"],
+        container=fact_of_the_run(peer, HostResources)["container"],
         # crm_mon only where a VIP is configured: does pacemaker hold it there?
         pacemaker_vips=[r["id"] for r in peer.get_fact(CrmMon)["resources"]
                         if r["id"] in VIP_RESOURCE.values() and r["active"] and peer.name in r["nodes"]]

@@ -1,6 +1,7 @@
 """The Debian packages the deploy installs, read from the deploy files themselves.
 
-Every top-level ``apt.packages(packages=...)`` call of ``deploys/*.py`` counts, whether the list
+Every top-level ``apt.packages(packages=...)`` or ``steady.packages(snap, packages=...)`` call of
+``deploys/*.py`` counts, whether the list
 is written in the call or in a module constant (``PACKAGES = [...]``); calls under an ``if``
 (optional extras such as the upstream MariaDB repository's curl/gpg) do not. The benchmark
 checks the result against ``apt-mark showmanual`` on a converged host.
@@ -29,10 +30,14 @@ def _literal_list(node: ast.AST, constants: dict[str, list[str]]) -> list[str]:
     return []
 
 
+# ``apt.packages``, and ``steady.packages`` (the same install, checked from the component's one reading).
+_INSTALLERS = ("apt", "steady")
+
+
 def _is_apt_packages(call: ast.Call) -> bool:
     func = call.func
     return (isinstance(func, ast.Attribute) and func.attr == "packages"
-            and isinstance(func.value, ast.Name) and func.value.id == "apt")
+            and isinstance(func.value, ast.Name) and func.value.id in _INSTALLERS)
 
 
 def packages_of(source: str) -> list[str]:

@@ -26,11 +26,12 @@ from pyinfra.context import ctx_host, ctx_state
 from pyinfra.facts.files import Directory, File, Md5File, Sha1File, Sha256File
 
 import operations
+from facts.component import ComponentState
 from facts.galera import MariadbAccounts, MariadbPasswordIs, native_password_hash
 from facts.keystone import KeystoneBootstrap
 from facts.rabbitmq import RabbitmqDefinitions
 from lib.secrets import unmasked
-from operations import galera, keystone, rabbitmq, secret_files
+from operations import galera, keystone, rabbitmq, secret_files, steady
 from tests.unit.conftest import ROOT
 from tests.unit.fakes import FakeHost, stdin_of
 
@@ -65,6 +66,12 @@ FACT_STATES: dict[type, list[Any]] = {
     Sha1File: [None, "0" * 40, hashlib.sha1(PASSWORD.encode()).hexdigest()],
     Md5File: [None],
     Sha256File: [None],
+    # operations/steady.py: nothing read yet (default), or the cookie as asked.
+    ComponentState: [ComponentState.default(), {
+        "files": {"/var/lib/rabbitmq/.erlang.cookie": {
+            "file": {"mode": 400, "user": "rabbitmq", "group": "rabbitmq", "size": 1},
+            "sha1": hashlib.sha1(PASSWORD.encode()).hexdigest()}},
+        "running": {}, "enabled": {}}],
     # The destination is never a directory; its parent is absent or there.
     Directory: [lambda path: None, lambda path: None if path.startswith(("/var/lib/rabbitmq/", "/etc/mysql/"))
                 else {"mode": 755, "user": "root", "group": "root"}],
@@ -83,6 +90,12 @@ SECRET_CALLS: list[tuple[Any, dict[str, Any]]] = [
                              "user": "clustercheck", "group": "clustercheck",
                              "monitor_password": PASSWORD, "socket": "/run/mysqld/mysqld.sock",
                              "galera": {"monitor_user": "clustercheck"}}),
+    (steady._put, {"snapshot": steady.Snapshot(), "src": StringIO(PASSWORD), "dest": "/var/lib/rabbitmq/.erlang.cookie",
+                   "user": "rabbitmq", "group": "rabbitmq", "mode": "400"}),
+    (steady._template, {"snapshot": steady.Snapshot(), "src": "templates/galera/galera-check.cnf.j2",
+                        "dest": "/etc/mysql/galera-check.cnf", "user": "clustercheck", "group": "clustercheck",
+                        "monitor_password": PASSWORD, "socket": "/run/mysqld/mysqld.sock",
+                        "galera": {"monitor_user": "clustercheck"}}),
 ]
 
 

@@ -1,0 +1,136 @@
+"""What a component's no-change check reads, in one remote command: pyinfra's own file, systemd
+and Debian package facts for every file, service and package the component manages.
+
+pyinfra reads a fact per operation (``files.template``: ``File`` then ``Sha1File``;
+``systemd.service``: ``SystemdStatus`` then ``SystemdEnabled``; ``apt.packages``: ``DebPackages``),
+one round trip each. This fact
+runs the same commands together and gives each one's output to the same fact's ``process()``,
+so every value is exactly what the operation would have read (``operations/steady.py`` uses it).
+
+Example::
+
+    pyinfra inventory.py fact facts.component.ComponentState \\
+        paths=/etc/rabbitmq/rabbitmq.conf services=rabbitmq-server.service --json
+    # {"files": {"/etc/rabbitmq/rabbitmq.conf": {"file": {"user": "rabbitmq", "mode": 644, ...},
+    #                                            "sha1": "3f7a..."}},
+    #  "running": {"rabbitmq-server.service": true}, "enabled": {"rabbitmq-server.service": true}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.files import Directory, File, Sha1File
+from pyinfra.facts.server import Groups, Users
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
+
+# Starts each part's output; the part's exit status ends it: "##part 2" ... "##end 2 0".
+_BEGIN, _END = "##part", "##end"
+# A part whose command failed or could not run: the operation reads the fact itself, and a
+# failure then fails the host as it always did.
+UNKNOWN = None
+
+
+def _as_list(value: list[str] | str | None) -> list[str]:
+    if not value:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _parts(paths: list[str], services: list[str], packages: bool = False, accounts: bool = False,
+           directories: list[str] | None = None) -> list[tuple[tuple[str, str], FactBase, StringCommand]]:
+    """((kind, key), fact instance, its command) for every value to read."""
+    parts: list[tuple[tuple[str, str], FactBase, StringCommand]] = []
+    for path in paths:
+        for kind, cls in (("file", File), ("sha1", Sha1File)):
+            fact = cls()
+            parts.append(((kind, path), fact, fact.command(path=path)))
+    if services:
+        # One `systemctl show` with both properties: each fact's process() takes its own lines.
+        command = StringCommand("systemctl show --all --property Id --property SubState --property UnitFileState",
+                                *(QuoteString(s) for s in services))
+        parts.append((("systemd", ""), SystemdStatus(), command))
+    if packages:
+        parts.append((("packages", ""), DebPackages(), StringCommand(DebPackages().command())))
+    if accounts:
+        parts.append((("users", ""), Users(), StringCommand(Users().command())))
+        parts.append((("groups", ""), Groups(), StringCommand(Groups().command())))
+    for path in directories or []:
+        fact = Directory()
+        parts.append((("directory", path), fact, fact.command(path=path)))
+    return parts
+
+
+class ComponentState(FactBase[dict]):
+    """
+    For each of ``paths``, pyinfra's ``File`` and ``Sha1File``; for ``services`` (full unit
+    names), ``SystemdStatus`` and ``SystemdEnabled``; with ``packages``, ``DebPackages``; with
+    ``accounts``, ``Users`` and ``Groups``; for each of ``directories``, ``Directory``. A value
+    whose command failed is ``None`` (``UNKNOWN``): the caller reads it the usual way.
+
+    .. code:: python
+
+        {"files": {"/etc/apache2/ports.conf": {"file": {"user": "root", "group": "root",
+                                                         "mode": 644, ...}, "sha1": "9b1c..."}},
+         "running": {"apache2.service": True}, "enabled": {"apache2.service": True},
+         "packages": {"apache2": {"2.4.66-1~deb12u1"}, ...}}
+    """
+
+    @staticmethod
+    def default() -> dict:
+        return {"files": {}, "running": {}, "enabled": {}, "packages": None, "users": None, "groups": None,
+                "directories": {}}
+
+    def command(self, paths: list[str] | str | None = None, services: list[str] | str | None = None,
+                packages: bool = False, accounts: bool = False,
+                directories: list[str] | str | None = None) -> StringCommand:
+        # Kept for process(), as pyinfra's Sha1File keeps its path: the same instance runs both.
+        self.parts = _parts(_as_list(paths), _as_list(services), packages, accounts, _as_list(directories))
+        bits: list[Any] = []
+        for index, (_, _, command) in enumerate(self.parts):
+            bits += [f"echo '{_BEGIN} {index}'; (", command, f"); echo \"{_END} {index} $?\";"]
+        return StringCommand(*bits) if bits else StringCommand("true")
+
+    def process(self, output: list[str]) -> dict:
+        return parse(output, self.parts)
+
+
+def parse(output: list[str], parts: list[tuple[tuple[str, str], FactBase, StringCommand]]) -> dict:
+    """The value from the output of the parts' commands (pure: unit-tested on captured output)."""
+    lines: dict[int, list[str]] = {}
+    status: dict[int, int] = {}
+    current = None
+    for line in output:
+        if line.startswith(_BEGIN + " "):
+            current = int(line.split()[1])
+            lines[current] = []
+        elif line.startswith(_END + " "):
+            fields = line.split()
+            if len(fields) != 3 or not fields[2].isdigit():
+                raise FactProcessError(f"ComponentState: unexpected line {line!r}")
+            status[int(fields[1])] = int(fields[2])
+            current = None
+        elif current is not None:
+            lines[current].append(line)
+    state = ComponentState.default()
+    for index, ((kind, key), fact, _) in enumerate(parts):
+        ok = status.get(index) == 0
+        out = lines.get(index, [])
+        if kind == "systemd":
+            if ok and out:
+                state["running"] = SystemdStatus().process(out)
+                state["enabled"] = SystemdEnabled().process(out)
+            else:
+                state["running"] = state["enabled"] = UNKNOWN
+            continue
+        if kind in ("packages", "users", "groups"):
+            state[kind] = fact.process(out) if ok and out else UNKNOWN
+            continue
+        if kind == "directory":
+            state["directories"][key] = (fact.process(out) if out else fact.default()) if ok else UNKNOWN
+            continue
+        value = (fact.process(out) if out else fact.default()) if ok else UNKNOWN
+        state["files"].setdefault(key, {})[kind] = value
+    return state
