@@ -62,7 +62,7 @@ def test_a_changed_configuration_is_put_back_and_applied_then_no_change(lab):
     assert stats(lab.address("srv", 2)) == "no answer"
     results = lab.deploy(DEPLOY)
     changed = changed_ops(results)
-    assert set(changed) == {f"memcached on the srv address only (/etc/memcached.conf)",
+    assert set(changed) == {"memcached on the srv address only (/etc/memcached.conf)",
                             "Restart memcached after a configuration change"}, changed
     assert all(hosts == ["ctrl-2"] for hosts in changed.values()), changed
     answer = stats(lab.address("srv", 2))
