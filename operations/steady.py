@@ -1,13 +1,16 @@
-"""Files and services of one component checked with one remote command when nothing changes.
+"""Files, services, packages and accounts of one component checked with one remote command when
+nothing changes.
 
-pyinfra reads two facts per managed file (``File``, ``Sha1File``) and two per service
-(``SystemdStatus``, ``SystemdEnabled``), one round trip each, every run. Here a component's
-files and services are read together, once (``facts.component.ComponentState``: the same
-commands, the same ``process()``), when its first such operation runs. Each operation then
-says "no change" from that reading if the file or service is already as asked, and nothing
-this run did since the reading has executed a command on any host; otherwise it is exactly
-``secret_files.template``, ``secret_files.put`` or ``systemd.service`` (their own reads, their
-own commands). A re-run that changes nothing costs one command per component for them.
+pyinfra reads two or three facts per managed file (``File``, its directory, ``Sha1File``), two per
+service (``SystemdStatus``, ``SystemdEnabled``), ``DebPackages`` per package step and four per
+user, one round trip each, every run. Here a component's are read together, once
+(``facts.component.ComponentState``: the same commands, the same ``process()``), when its first
+such operation runs. Each operation then says "no change" from that reading if its file,
+service, packages or account are already as asked, and nothing this run did since the reading
+has executed a command on any host; otherwise it is exactly ``secret_files.template``,
+``secret_files.put``, ``systemd.service``, ``apt.packages``, ``server.user`` or ``server.group``
+(their own reads, their own commands). A re-run that changes nothing costs one command per
+component for them.
 
 Example (a deploy file)::
 
@@ -50,7 +53,8 @@ def unit_name(service: str) -> str:
 
 
 class Snapshot:
-    """One component's files and services on this host, read at most once per run stage.
+    """One component's files, services, packages and accounts on this host, read once per run
+    stage (and again when operations were added since: ``value``).
 
     The operations below add their file or service at deploy time; the first of them to run
     reads them all. The reading is trusted while no operation has executed a command since.
