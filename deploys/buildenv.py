@@ -9,7 +9,7 @@ Runnable alone::
 """
 
 from pyinfra import host
-from pyinfra.operations import files, pip, server
+from pyinfra.operations import files, pip
 
 from lib.deploy import prologue
 from lib.steps import limit

@@ -16,7 +16,7 @@ cluster (docs/operations.md, "Interrupted first bootstrap").
 from io import StringIO
 
 from pyinfra import host
-from pyinfra.operations import apt, files, mysql, server, systemd
+from pyinfra.operations import apt, files, mysql, systemd
 from pyinfra.operations.util import any_changed
 
 from facts.galera import GraState, WsrepStatus

@@ -22,7 +22,6 @@ from io import BytesIO
 
 from pyinfra import host, logger
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import systemd
 
 from facts.corosync import CorosyncCmap
 from facts.systemd import ServiceConfigState

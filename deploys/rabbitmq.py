@@ -30,7 +30,7 @@ from io import BytesIO
 
 from pyinfra import host
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import server, systemd
+from pyinfra.operations import systemd
 from pyinfra.operations.util import any_changed
 
 from facts.precheck import HostResources
