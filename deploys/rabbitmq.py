@@ -177,6 +177,35 @@ steady.service(
     enabled=True,
 )
 
+# A node hung without its application while its cluster runs is restarted by this watchdog
+# (Debian 12's RabbitMQ 3.10 on Erlang 25 can hang in its boot after a partition heals).
+watchdog_files = [
+    steady.template(
+        snap,
+        name=f"RabbitMQ watchdog {dest.rsplit('/', 1)[1]}",
+        src=f"templates/rabbitmq/{template}",
+        dest=dest,
+        mode=mode,
+        **args,
+    )
+    for template, dest, mode in (
+        ("prereqos-rabbitmq-watchdog.j2", "/usr/local/sbin/prereqos-rabbitmq-watchdog", "755"),
+        ("prereqos-rabbitmq-watchdog.service.j2", "/etc/systemd/system/prereqos-rabbitmq-watchdog.service", "644"),
+        ("prereqos-rabbitmq-watchdog.timer.j2", "/etc/systemd/system/prereqos-rabbitmq-watchdog.timer", "644"),
+    )
+]
+systemd.daemon_reload(
+    name="systemd reads the RabbitMQ watchdog's units",
+    _if=any_changed(*watchdog_files[1:]),  # the units, not the script
+)
+steady.service(
+    snap,
+    name="RabbitMQ watchdog timer running and enabled at boot",
+    service="prereqos-rabbitmq-watchdog.timer",
+    running=True,
+    enabled=True,
+)
+
 # A node whose VM runs without the app (a failed join, a stop_app left behind) comes back here;
 # the join below then takes it into the cluster if it is no longer a member.
 rabbitmq.app_running(name="RabbitMQ app running where only its Erlang VM runs (stop_app left behind)")

@@ -70,6 +70,10 @@ rabbitmq = {
     # leader one to two checks after its node went silent, whatever net_ticktime. RabbitMQ's 5000
     # measured 9 s without publisher confirms; a false suspicion costs an election, not a partition.
     "aten_poll_interval": 2000,
+    # s a node's Erlang VM may run without the rabbit application while a majority of the cluster
+    # runs, before prereqos-rabbitmq-watchdog restarts it (RabbitMQ 3.10 on Erlang 25, Debian 12,
+    # can hang in its boot after a partition heals; docs/operations.md section 16).
+    "watchdog_stuck_seconds": 120,
     # ha-all (classic mirroring) on RabbitMQ 3.x as in the seed; RabbitMQ >= 4 has no
     # mirroring: clients must declare quorum queues (rabbit_quorum_queue = true).
     "ha_policy_name": "ha-all",

@@ -133,6 +133,8 @@ SCHEMA: dict[str, dict[str, Rule]] = {
                                "pause_minority, autoheal or ignore"),
         "net_ticktime": (lambda v: _positive_int(v) and v >= 5, "an integer of seconds, at least 5"),
         "aten_poll_interval": (lambda v: _positive_int(v) and v >= 500, "an integer of milliseconds, at least 500"),
+        "watchdog_stuck_seconds": (lambda v: _positive_int(v) and v >= 60,
+                                   "an integer of seconds, at least 60 (a slow but sound boot is not a hang)"),
         "ha_policy_name": (_text, "a policy name"),
         "ha_policy_pattern": (_text, "a queue-name regex"),
         "memory_high_watermark": (_auto_or(_positive_int), '"auto" or a positive integer of bytes'),

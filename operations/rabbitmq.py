@@ -56,6 +56,10 @@ def template_args(topo: Topology, data, version: tuple[int, ...], resources: Res
         "partition_handling": data.rabbitmq["partition_handling"] if has_partition_handling(version) else None,
         "net_ticktime": data.rabbitmq["net_ticktime"],
         "aten_poll_interval": data.rabbitmq["aten_poll_interval"],
+        "peers": [topo.address("srv", node.name) for node in topo.nodes if node.name != topo.me],
+        # this node and these many peers are a majority of the cluster
+        "peers_needed": len(topo.nodes) // 2,
+        "stuck_seconds": data.rabbitmq["watchdog_stuck_seconds"],
     }
 
 

@@ -8,6 +8,7 @@ queue on RabbitMQ >= 4), ctrl-1's RabbitMQ is stopped, and the message is consum
 
 from __future__ import annotations
 
+import runpy
 import time
 import uuid
 
@@ -16,7 +17,8 @@ import pytest
 
 from facts.rabbitmq import upstream_version
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import assert_quiet_rerun, ok, run_deploy
+from tests.lab_tests.conftest import ROOT, assert_quiet_rerun, ok, run_deploy
+from tests.lab_tests.drill_load import wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -142,3 +144,30 @@ def test_drifted_password_tag_and_guest_are_put_back(converged):
         assert connection.is_open
     results, _ = run_deploy(lab, DEPLOY)
     assert not [op for op in results["results"]["operations"] if op.get("success")]
+
+
+def test_watchdog_restarts_a_node_left_without_its_application(converged):
+    """A node whose Erlang VM runs without the rabbit application while its peers run theirs (what
+    the boot hang after a healed partition leaves on Debian 12) is restarted by
+    prereqos-rabbitmq-watchdog after ``rabbitmq['watchdog_stuck_seconds']``, and rejoins; the
+    watchdog of the healthy nodes does nothing."""
+    lab = converged
+    n = lab.hosts[-1]
+    stuck = runpy.run_path(str(ROOT / "group_data/all.py"))["rabbitmq"]["watchdog_stuck_seconds"]
+    for m in lab.hosts:
+        assert ok(lab.ssh(m, "systemctl is-active prereqos-rabbitmq-watchdog.timer")).strip() == "active"
+    ok(lab.ssh(n, "rabbitmqctl -q stop_app"))
+    stopped = time.monotonic()
+    wait_until(lambda: lab.ssh(n, "rabbitmq-diagnostics -q check_running").returncode == 0, stuck + 300,
+               f"ctrl-{n}'s rabbit application running again", interval=5)
+    took = time.monotonic() - stopped
+    journal = lab.ssh(n, "journalctl -u prereqos-rabbitmq-watchdog.service --since '-15 min' -o cat").stdout
+    assert "restarting rabbitmq-server" in journal, journal[-2000:]
+    assert took >= stuck, f"restarted after {took:.0f} s, before {stuck} s"
+    for m in lab.hosts:
+        if m != n:
+            other = lab.ssh(m, "journalctl -u prereqos-rabbitmq-watchdog.service --since '-15 min' -o cat").stdout
+            assert "restarting" not in other, other[-2000:]
+    wait_until(lambda: sorted(lab.fact("facts.rabbitmq.RabbitmqClusterStatus")[f"ctrl-{n}"].get("running_nodes", []))
+               == [f"rabbit@ctrl-{m}" for m in lab.hosts], 120, f"every node running in ctrl-{n}'s view")
+    print(f"ctrl-{n} without its application: running again after {took:.0f} s (watchdog_stuck_seconds {stuck})")

@@ -375,3 +375,47 @@ def test_app_running_starts_only_a_stopped_app():
 def test_unit_drop_in_carries_the_open_files_limit(args):
     text = render("rabbitmq-server.service.conf.j2", **args())
     assert text.splitlines()[-2:] == ["[Service]", "LimitNOFILE=20000"]
+
+
+def run_watchdog(tmp_path, script: str, *, listening: bool, peers_answer: bool, now: int) -> list[str]:
+    """The rendered watchdog run with stand-ins for systemctl (active; kill and restart recorded),
+    ss, timeout (the peers' AMQP connection) and date; its state in ``tmp_path``. Returns what
+    systemctl was asked."""
+    stubs = {
+        "systemctl": f'echo "$*" >> {tmp_path}/systemctl.log; exit 0',
+        "ss": "echo 'LISTEN 0 128 10.0.2.12:5672 0.0.0.0:*'" if listening else "exit 0",
+        "timeout": "exit 0" if peers_answer else "exit 1",
+        "date": f"echo {now}",
+    }
+    for name, body in stubs.items():
+        (tmp_path / name).write_text(f"#!/bin/sh\n{body}\n")
+        (tmp_path / name).chmod(0o755)
+    (tmp_path / "watchdog").write_text(script.replace("/run/prereqos", str(tmp_path / "run")))
+    subprocess.run(["bash", str(tmp_path / "watchdog")], check=True, timeout=10,
+                   env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    log = tmp_path / "systemctl.log"
+    asked = log.read_text().splitlines() if log.exists() else []
+    log.unlink(missing_ok=True)
+    return [line for line in asked if not line.startswith("is-active")]
+
+
+def test_watchdog_restarts_only_a_node_without_its_application_beside_running_peers(args, tmp_path):
+    script = render("prereqos-rabbitmq-watchdog.j2", **args())
+    assert "for peer in 10.0.2.11 10.0.2.13; do" in script and '"$running" -lt 1 ]' in script
+    assert subprocess.run(["bash", "-n", "-c", script]).returncode == 0
+    restart = ["kill -s KILL rabbitmq-server", "restart rabbitmq-server"]
+    # Healthy: nothing. Cut off or paused in a minority (no peer answers): nothing, ever.
+    assert run_watchdog(tmp_path, script, listening=True, peers_answer=True, now=1000) == []
+    assert run_watchdog(tmp_path, script, listening=False, peers_answer=False, now=1000) == []
+    assert run_watchdog(tmp_path, script, listening=False, peers_answer=False, now=5000) == []
+    # Without its application beside running peers: restarted once 120 s (group_data) went by.
+    assert run_watchdog(tmp_path, script, listening=False, peers_answer=True, now=6000) == []
+    assert run_watchdog(tmp_path, script, listening=False, peers_answer=True, now=6119) == []
+    assert run_watchdog(tmp_path, script, listening=False, peers_answer=True, now=6120) == restart
+    # Running again in between starts the count again; switched off: nothing.
+    assert run_watchdog(tmp_path, script, listening=False, peers_answer=True, now=7000) == []
+    assert run_watchdog(tmp_path, script, listening=True, peers_answer=True, now=7100) == []
+    assert run_watchdog(tmp_path, script, listening=False, peers_answer=True, now=7200) == []
+    assert run_watchdog(tmp_path, script, listening=False, peers_answer=True, now=7300) == []
+    (tmp_path / "run" / "rabbitmq-watchdog.off").touch()
+    assert run_watchdog(tmp_path, script, listening=False, peers_answer=True, now=9000) == []
