@@ -2,9 +2,9 @@
 through the surviving nodes, whether a confirmed message is lost, and how long the clusters take
 to be whole again after the network is back.
 
-The queue is declared through a connection to the victim only, so its classic master or quorum
-leader lives there (``client-local`` placement, RabbitMQ's default; checked with
-``rabbitmqctl list_queues``). The publisher lists the surviving nodes only: what it measures is
+The queue is declared through a connection to one node only (the victim, or another node when
+the drill wants the victim to hold no queue), so its classic master or quorum leader lives there
+(``client-local`` placement, RabbitMQ's default; checked with ``rabbitmqctl list_queues``). The publisher lists the surviving nodes only: what it measures is
 the queue's failover, not the client's detection of a dead connection (its heartbeat). The
 victim is cut with ``tests/lab/lab isolate`` (its veths down on the machine's side: the peers see
 no RST and no link change, their packets to it are dropped).
@@ -103,16 +103,17 @@ def set_net_ticktime(lab, seconds: int) -> None:
                            == str(seconds) for n in lab.hosts), 120, f"net_ticktime {seconds} everywhere")
 
 
-def isolate_queue_home(lab, victim: int, queue: str) -> dict:
-    """Cut ctrl-<victim>, which holds ``queue``, under a confirmed-publish load through the other
-    nodes; heal it once its RabbitMQ paused. Returns the longest confirm gap after the cut
+def isolate_under_load(lab, victim: int, queue: str, home: int) -> dict:
+    """Cut ctrl-<victim> under a confirmed-publish load to ``queue`` (whose leader or master is on
+    ctrl-<home>: the victim or another node) through the other nodes; heal it once its RabbitMQ
+    paused. Returns the longest confirm gap after the cut
     (``amqp_gap``, s, and when it began), when the cut-off node paused (``paused_after``), the
     heal-to-whole time (``rejoin``) and what each poll after the heal still missed
     (``rejoin_trace``), the RabbitMQ partitions left after it (``partitions``, read once), the
     confirmed messages missing afterwards (``lost``), how many were confirmed, the load's
     ``summary``."""
     survivors = [n for n in lab.hosts if n != victim]
-    assert queue_home(lab, queue, survivors[0]) == victim, f"{queue} does not live on ctrl-{victim}"
+    assert queue_home(lab, queue, survivors[0]) == home, f"{queue} does not live on ctrl-{home}"
     amqp = AmqpLoad([lab.address("srv", n) for n in survivors], queue, max_seconds=600)
     amqp.start()
     try:
@@ -163,7 +164,7 @@ def main() -> None:
     for _ in range(args.runs):
         wait_until(lambda: not not_whole(lab), 300, "clusters whole before the cut", 2)
         with amqp_queue(lab, args.victim, args.queue_type) as queue:
-            result = isolate_queue_home(lab, args.victim, queue)
+            result = isolate_under_load(lab, args.victim, queue, args.victim)
             result["new_home"] = queue_home(lab, queue, 1)
         numbers = {key: round(value, 1) if isinstance(value, float) else value for key, value in result.items()}
         print(json.dumps({"queue_type": args.queue_type, "victim": args.victim,

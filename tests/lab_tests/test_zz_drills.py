@@ -4,8 +4,10 @@ every message confirmed by RabbitMQ is still in its quorum queue.
 
 - R2: hard kill of the controller holding the VIPs (failover time of SQL through the VIP).
 - R3: one controller cut off from every network (majority serves, the cut-off one stops serving).
-- R3q: the controller holding a quorum queue's leader (neither the VIPs nor the Galera writer)
-  cut off: confirms through the other nodes resume within 10 s, then the heal-to-whole time.
+- R3w: the controller holding the Galera writer and a quorum queue's leader (not the VIPs) cut
+  off: confirms through the other nodes resume within 10 s, then the heal-to-whole time.
+- R3n: a controller holding nothing the clients use (not the VIPs, not the writer, no queue
+  leader) cut off: the same accounting.
 - R4: power loss of every controller, then ``deploys/recover.py``. Both recoveries (R4, R4b) run
   under ``ps_sampler``: no secret on any host's command line.
 - R4b: every controller stopped cleanly, one after the other (the cluster cannot come back by
@@ -25,8 +27,8 @@ import time
 
 import pytest
 
-from lib.cluster import VIP_RESOURCE
-from tests.lab_tests.amqp_failover import isolate_queue_home
+from lib.cluster import VIP_GROUP, VIP_RESOURCE
+from tests.lab_tests.amqp_failover import isolate_under_load
 from tests.lab_tests.conftest import changed_ops, ok
 from tests.lab_tests.drill_load import (
     AmqpLoad,
@@ -222,27 +224,60 @@ def test_r3_isolate_one_controller(lab, account, queue):
     assert_nothing_lost(lab, sql, amqp)
 
 
-# --- R3q -------------------------------------------------------------------------------------------
-def test_r3q_isolate_the_quorum_leader(lab, account):
-    """The quorum queue's leader on a controller that holds neither the VIPs nor the Galera writer
-    (the first node): cut off, confirms come back through the two others within 10 s (Ra elects
-    a new leader; the Erlang distribution's net_ticktime does not matter), nothing confirmed is
-    lost; SQL through the VIP only waits for Galera's membership change."""
+# --- R3w, R3n -------------------------------------------------------------------------------------
+def move_vips_off(lab, n: int) -> None:
+    """The VIPs placed on another controller than ctrl-<n> (``crm_resource --move``, then the
+    move's constraint cleared: the VIPs stay where they are, as after any failover)."""
+    if vip_holder(lab, list(lab.hosts)) != n:
+        return
+    target = min(m for m in lab.hosts if m != n)
+    ok(lab.ssh(n, f"crm_resource --resource {VIP_GROUP} --move --node ctrl-{target}"))
+    try:
+        wait_until(lambda: vip_holder(lab, list(lab.hosts)) == target, 120, f"VIPs moved to ctrl-{target}")
+    finally:
+        ok(lab.ssh(n, f"crm_resource --resource {VIP_GROUP} --clear"))
     wait_healthy(lab, HEALTHY_WITHIN)
-    holder = vip_holder(lab, list(lab.hosts))
-    victim = max(n for n in lab.hosts if n not in (holder, 1))
+    assert vip_holder(lab, list(lab.hosts)) == target, "the VIPs went back after the move was cleared"
+
+
+# Where the silent loss strikes (issue #18): the drill's name, what the cut-off controller holds.
+PLACEMENTS = {
+    "R3w": "the Galera writer (the first node) and the quorum queue's leader, not the VIPs",
+    "R3n": "nothing: not the VIPs, not the Galera writer, no queue leader",
+}
+
+
+@pytest.mark.parametrize("drill", list(PLACEMENTS))
+def test_r3_isolate_by_placement(lab, account, drill):
+    """One controller cut off from every network while SQL is written through the srv VIP and
+    persistent messages are published with confirms through the two other brokers. R3w: it holds
+    the Galera writer (HAProxy's active galera backend, the first node) and the quorum queue's
+    leader: confirms come back within 10 s (Ra elects a new leader; the Erlang distribution's
+    net_ticktime does not matter) and SQL only waits for HAProxy's check and Galera's membership
+    change. R3n: it holds nothing the clients use: neither load should notice. Nothing confirmed or
+    acknowledged is lost; after the heal the clusters are whole again (times recorded)."""
+    wait_healthy(lab, HEALTHY_WITHIN)
+    first = 1
+    if drill == "R3w":
+        victim = first
+        move_vips_off(lab, victim)
+    else:
+        holder = vip_holder(lab, list(lab.hosts))
+        victim = max(n for n in lab.hosts if n not in (holder, first))
+    leader = victim if drill == "R3w" else min(n for n in lab.hosts if n != victim)
     sql = SqlLoad(lab.vip("srv"), account, max_seconds=600)
     try:
-        with amqp_queue(lab, through=victim) as queue, running(sql):
+        with amqp_queue(lab, through=leader) as queue, running(sql):
             cut = time.monotonic()
-            result = isolate_queue_home(lab, victim, queue)
+            result = isolate_under_load(lab, victim, queue, leader)
             sql.wait_acks(20)
             sql_gap = sql.longest_gap(cut)
     finally:
         lab.run_lab("heal", str(victim))
-    record(lab, "R3q", victim=f"ctrl-{victim}", amqp_longest_gap=result["amqp_gap"], sql_longest_gap=sql_gap,
-           rabbit_paused_after=result["paused_after"], heal_to_whole=result["rejoin"])
+    record(lab, drill, victim=f"ctrl-{victim}", holds=PLACEMENTS[drill], amqp_longest_gap=result["amqp_gap"],
+           sql_longest_gap=sql_gap, rabbit_paused_after=result["paused_after"], heal_to_whole=result["rejoin"])
     print(f"DRILL load: {sql.summary()}; {result['summary']}")
+    print("DRILL heal trace: " + "; ".join(result["rejoin_trace"]))
     assert result["amqp_gap"] < AMQP_FAILOVER_WITHIN, f"no confirm for {result['amqp_gap']:.1f}s ({result['gap_began']})"
     assert result["confirmed"] > 50 and len(sql.acked) > 50, "the load did not run"
     assert result["lost"] == [], f"{len(result['lost'])} confirmed messages lost: {result['lost'][:10]}"
