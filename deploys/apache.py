@@ -14,9 +14,6 @@ from lib.deploy import prologue
 from lib.steps import limit
 from operations import apache, steady
 
-PACKAGES = ["apache2", "libapache2-mod-wsgi-py3"]  # mod_proxy_uwsgi ships in apache2 on Debian 12/13
-MODULES = ["wsgi", "proxy", "proxy_uwsgi"]
-
 topo = prologue()
 args = apache.template_args(topo, host.data)
 # The files and the service below: one reading when nothing changes (operations/steady.py).
@@ -44,17 +41,17 @@ site = steady.template(
 steady.packages(
     snap,
     name="Install Apache and mod_wsgi",
-    packages=PACKAGES,
+    packages=apache.PACKAGES,
     no_recommends=True,
     **limit("apt"),
 )
 modules = [
     apache.module(name=f"Enable Apache module {module}", module=module)
-    for module in MODULES
+    for module in apache.MODULES
 ]
 systemd.service(
     name="Restart Apache after a configuration change",
-    service="apache2",
+    service=apache.SERVICE,
     running=True,
     restarted=True,
     _if=any_changed(ports, site, *modules),
@@ -62,7 +59,7 @@ systemd.service(
 steady.service(
     snap,
     name="Apache runs and starts at boot",
-    service="apache2",
+    service=apache.SERVICE,
     running=True,
     enabled=True,
 )

@@ -33,7 +33,7 @@ if topo.is_first:  # replicates to every node
                      privileges=galera.MARIABACKUP_PRIVILEGES)
 
 if host.name in backup.nodes(topo, host.data):
-    apt.packages(name="zstd (backup compression)", packages=["zstd"], no_recommends=True, **limit("apt"))
+    apt.packages(name="zstd (backup compression)", packages=backup.PACKAGES, no_recommends=True, **limit("apt"))
     files.directory(name="Backup directory (root only)", path=conf["dir"], user="root", group="root", mode="700")
     secret_files.template(name="mariabackup's option file (the backup account)", src="templates/backup/mariabackup.cnf.j2",
                           dest=backup.OPTION_FILE, user="root", group="root", mode="600", **args)

@@ -15,13 +15,6 @@ from lib.deploy import prologue
 from lib.steps import limit
 from operations import buildenv, steady
 
-# Compilers and the seed's -dev headers under names valid on Debian 12 and 13 (pcre3 is gone
-# from 13: uwsgi builds against pcre2); python3-venv for the venv.
-PACKAGES = [
-    "build-essential", "git", "python3-dev", "python3-venv",
-    "libmariadb-dev", "libffi-dev", "libxml2-dev", "libssl-dev", "libpcre2-dev",
-]
-
 topo = prologue()
 conf = host.data.buildenv
 user = conf["user"]
@@ -32,7 +25,7 @@ snap = steady.Snapshot()
 steady.packages(
     snap,
     name="Install compilers, git and -dev headers",
-    packages=PACKAGES,
+    packages=buildenv.PACKAGES,
     no_recommends=True,
     **limit("apt"),
 )

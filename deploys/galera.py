@@ -61,7 +61,7 @@ systemd.daemon_reload(name="systemd reads MariaDB's limits", _if=limits.did_chan
 steady.packages(
     snap,
     name="Install MariaDB, Galera, the SST tools, PyMySQL (client of the :9200 check) and curl",
-    packages=["mariadb-server", "galera-4", "mariadb-backup", "rsync", "socat", "python3-pymysql", "curl"],
+    packages=galera.PACKAGES,
     no_recommends=True,
     **limit("apt"),
 )

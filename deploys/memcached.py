@@ -27,7 +27,7 @@ config = files.template(
     mode="644",
     **memcached.template_args(topo, host.data, Resources.of(host.get_fact(HostResources))),
 )
-installed = apt.packages(name="Install memcached", packages=["memcached"], no_recommends=True, **limit("apt"))
+installed = apt.packages(name="Install memcached", packages=memcached.PACKAGES, no_recommends=True, **limit("apt"))
 systemd.service(
     name="Restart memcached after a configuration change",
     service=memcached.SERVICE,

@@ -72,7 +72,7 @@ was_running = host.get_fact(SystemdStatus, services=["rabbitmq-server.service"])
 # Settings an earlier run changed without the restart that applies them (its one-node-at-a-time
 # restart stopped at another node): the running node started before them, it restarts below.
 settings_stale = was_running and host.get_fact(
-    ServiceConfigState, service="rabbitmq-server", paths=rabbitmq.SETTINGS_FILES) == "stale"
+    ServiceConfigState, service=rabbitmq.SERVICE, paths=rabbitmq.SETTINGS_FILES) == "stale"
 # Whether this node must join (it is not firstnode, and not yet a member): {} when stopped or not installed.
 membership = {} if topo.is_first else host.get_fact(RabbitmqClusterStatus)
 # The files and the service below: one reading when nothing changes (operations/steady.py).
@@ -141,7 +141,7 @@ cookie = steady.put(
 steady.packages(
     snap,
     name="Install rabbitmq-server (no Recommends)",
-    packages=["rabbitmq-server"],
+    packages=rabbitmq.PACKAGES,
     no_recommends=True,
     **limit("apt"),
 )
@@ -149,7 +149,7 @@ steady.packages(
 # Restarts only where RabbitMQ runs with other settings; then every stopped node starts, together.
 systemd.service(
     name="Restart epmd on its new addresses",
-    service="epmd.socket",
+    service=rabbitmq.EPMD_SOCKET,
     running=True,
     restarted=True,
     daemon_reload=True,
@@ -157,7 +157,7 @@ systemd.service(
 )
 systemd.service(
     name="Restart rabbitmq-server, one node at a time, after a change of its settings (this run's or one left unapplied)",
-    service="rabbitmq-server",
+    service=rabbitmq.SERVICE,
     running=True,
     restarted=True,
     daemon_reload=True,
@@ -165,14 +165,16 @@ systemd.service(
     _if=lambda: was_running and (settings_stale or any_changed(epmd_socket, unit, env, config, cookie)()),
     _serial=True,
 )
+# Also after a package installed earlier in this run without starting anything (deploys/prereqos.py):
+# systemd read the units before these drop-ins were written.
 systemd.daemon_reload(
-    name="systemd reads rabbitmq-server's new drop-in (RabbitMQ stopped: started below)",
-    _if=lambda: was_installed and not was_running and unit.did_change(),
+    name="systemd reads the new drop-ins of rabbitmq-server and epmd (RabbitMQ stopped: started below)",
+    _if=lambda: not was_running and any_changed(epmd_socket, unit)(),
 )
 steady.service(
     snap,
     name="rabbitmq-server running and enabled at boot",
-    service="rabbitmq-server",
+    service=rabbitmq.SERVICE,
     running=True,
     enabled=True,
 )

@@ -23,13 +23,14 @@ from typing import Any
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import Directory, File, Sha1File
-from pyinfra.facts.server import Groups, Users
+from pyinfra.facts.server import Groups, Os, Users
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 # Starts each part's output; the part's exit status ends it: "##part 2" ... "##end 2 0".
 _BEGIN, _END = "##part", "##end"
-# A part whose command failed or could not run: the operation reads the fact itself, and a
-# failure then fails the host as it always did.
+# A part whose command failed or could not run is left out (files, directories) or ``None``
+# (services, packages, accounts): the operation reads that fact itself, and a failure then fails
+# the host as it always did.
 UNKNOWN = None
 
 
@@ -57,6 +58,7 @@ def _parts(paths: list[str], services: list[str], packages: bool = False, accoun
     if accounts:
         parts.append((("users", ""), Users(), StringCommand(Users().command())))
         parts.append((("groups", ""), Groups(), StringCommand(Groups().command())))
+        parts.append((("os", ""), Os(), StringCommand(Os().command())))
     for path in directories or []:
         fact = Directory()
         parts.append((("directory", path), fact, fact.command(path=path)))
@@ -67,8 +69,9 @@ class ComponentState(FactBase[dict]):
     """
     For each of ``paths``, pyinfra's ``File`` and ``Sha1File``; for ``services`` (full unit
     names), ``SystemdStatus`` and ``SystemdEnabled``; with ``packages``, ``DebPackages``; with
-    ``accounts``, ``Users`` and ``Groups``; for each of ``directories``, ``Directory``. A value
-    whose command failed is ``None`` (``UNKNOWN``): the caller reads it the usual way.
+    ``accounts``, ``Users``, ``Groups`` and ``Os``; for each of ``directories``, ``Directory``. A
+    value whose command failed is left out, or ``None`` (``UNKNOWN``) for services, packages and
+    accounts: the caller reads it the usual way.
 
     .. code:: python
 
@@ -81,7 +84,7 @@ class ComponentState(FactBase[dict]):
     @staticmethod
     def default() -> dict:
         return {"files": {}, "running": {}, "enabled": {}, "packages": None, "users": None, "groups": None,
-                "directories": {}}
+                "os": None, "directories": {}}
 
     def command(self, paths: list[str] | str | None = None, services: list[str] | str | None = None,
                 packages: bool = False, accounts: bool = False,
@@ -125,12 +128,14 @@ def parse(output: list[str], parts: list[tuple[tuple[str, str], FactBase, String
             else:
                 state["running"] = state["enabled"] = UNKNOWN
             continue
-        if kind in ("packages", "users", "groups"):
+        if kind in ("packages", "users", "groups", "os"):
             state[kind] = fact.process(out) if ok and out else UNKNOWN
             continue
-        if kind == "directory":
-            state["directories"][key] = (fact.process(out) if out else fact.default()) if ok else UNKNOWN
+        if not ok:
             continue
-        value = (fact.process(out) if out else fact.default()) if ok else UNKNOWN
-        state["files"].setdefault(key, {})[kind] = value
+        value = fact.process(out) if out else fact.default()
+        if kind == "directory":
+            state["directories"][key] = value
+        else:
+            state["files"].setdefault(key, {})[kind] = value
     return state

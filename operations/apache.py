@@ -12,6 +12,11 @@ from pyinfra.api import QuoteString, StringCommand, operation
 from facts.apache import ApacheModules
 from lib.topology import Topology
 
+# Debian packages (no Recommends); mod_proxy_uwsgi ships in apache2 on Debian 12/13.
+PACKAGES = ["apache2", "libapache2-mod-wsgi-py3"]
+MODULES = ["wsgi", "proxy", "proxy_uwsgi"]
+SERVICE = "apache2"
+
 
 def template_args(topo: Topology, data) -> dict[str, Any]:
     """Keyword arguments of ``files.template`` for ports.conf and the default site: this

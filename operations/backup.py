@@ -28,6 +28,7 @@ UNIT = "/etc/systemd/system/prereqos-backup@.service"
 TIMERS = {"full": FULL_TIMER, "incremental": "/etc/systemd/system/prereqos-backup-incremental.timer"}
 LOCK = "/run/lock/prereqos-backup.lock"  # one backup or restore at a time (flock)
 DATADIR = "/var/lib/mysql"
+PACKAGES = ["zstd"]  # Debian packages of a backup node (compression)
 FILES = (SCRIPT, RESTORE_SCRIPT, OPTION_FILE, SETTINGS, UNIT, *TIMERS.values())
 # What restore.py restores unless restore_parts says otherwise.
 PARTS = ("mariadb", "rabbitmq")

@@ -13,6 +13,13 @@ from pyinfra.facts.pip import PipPackages
 
 from facts.buildenv import PipLatestVersion
 
+# Debian packages (no Recommends): compilers and the seed's -dev headers under names valid on
+# Debian 12 and 13 (pcre3 is gone from 13: uwsgi builds against pcre2); python3-venv for the venv.
+PACKAGES = [
+    "build-essential", "git", "python3-dev", "python3-venv",
+    "libmariadb-dev", "libffi-dev", "libxml2-dev", "libssl-dev", "libpcre2-dev",
+]
+
 
 def _installed_version(installed: dict[str, set[str]], name: str) -> Version | None:
     versions = [v for key, vs in installed.items() if canonicalize_name(key) == name for v in vs]

@@ -20,6 +20,10 @@ from lib.topology import Topology
 from operations.common import wait_for
 
 TEMPLATE = "templates/corosync/corosync.conf.j2"
+# Debian packages of the HA stack (deploys/ha.py, no Recommends): corosync, pacemaker, its tools
+# and the resource agents (IPaddr2).
+PACKAGES = ["corosync", "pacemaker", "pacemaker-cli-utils", "resource-agents"]
+SERVICES = ("corosync", "pacemaker")  # in their start order
 
 
 def template_args(topo: Topology, data) -> dict[str, Any]:

@@ -45,6 +45,9 @@ CONFIG = "/etc/mysql/mariadb.conf.d/99-galera.cnf"  # read after Debian's 50-ser
 PEERS_CONFIG = "/etc/mysql/mariadb.conf.d/99-galera-peers.cnf"
 LIMITS_DROPIN = "/etc/systemd/system/mariadb.service.d/prereqos-limits.conf"  # wsrep_cluster_address alone
 SERVICE = "mariadb"
+# Debian packages (no Recommends): the server, Galera, the SST tools, PyMySQL (client of the :9200
+# check) and curl.
+PACKAGES = ["mariadb-server", "galera-4", "mariadb-backup", "rsync", "socat", "python3-pymysql", "curl"]
 SOCKET = "/run/mysqld/mysqld.sock"
 MONITOR_CREDENTIALS = "/etc/mysql/galera-check.cnf"
 # The :9200 health check: one persistent responder (templates/galera/galera-checkd.py).

@@ -21,6 +21,7 @@ from lib.topology import Topology
 TEMPLATE = "templates/memcached/memcached.conf.j2"
 CONFIG = "/etc/memcached.conf"
 SERVICE = "memcached"
+PACKAGES = ["memcached"]  # Debian packages (no Recommends)
 
 
 def template_args(topo: Topology, data, resources: Resources) -> dict[str, Any]:

@@ -29,6 +29,9 @@ from operations.common import fail
 
 Commands = Generator[StringCommand, None, None]
 AMQP_PORT = 5672
+PACKAGES = ["rabbitmq-server"]  # Debian packages (no Recommends)
+SERVICE = "rabbitmq-server"
+EPMD_SOCKET = "epmd.socket"  # Erlang's port mapper, started by its socket (and epmd.service)
 # Remote files whose content the running node must have started with (a newer one: restart).
 UNIT_DROPIN = "/etc/systemd/system/rabbitmq-server.service.d/prereqos.conf"
 ENV_FILE = "/etc/rabbitmq/rabbitmq-env.conf"

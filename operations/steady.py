@@ -5,12 +5,12 @@ pyinfra reads two or three facts per managed file (``File``, its directory, ``Sh
 service (``SystemdStatus``, ``SystemdEnabled``), ``DebPackages`` per package step and four per
 user, one round trip each, every run. Here a component's are read together, once
 (``facts.component.ComponentState``: the same commands, the same ``process()``), when its first
-such operation runs. Each operation then says "no change" from that reading if its file,
-service, packages or account are already as asked, and nothing this run did since the reading
-has executed a command on any host; otherwise it is exactly ``secret_files.template``,
-``secret_files.put``, ``systemd.service``, ``apt.packages``, ``server.user`` or ``server.group``
-(their own reads, their own commands). A re-run that changes nothing costs one command per
-component for them.
+such operation runs. Each operation is pyinfra's own (``secret_files.template``,
+``secret_files.put``, ``systemd.service``, ``apt.packages``, ``server.user``, ``server.group``),
+its facts answered from that reading while nothing this run did since has executed a command on
+any host; a fact the reading does not hold, or any fact after something executed, is read from
+the host as usual. So every decision is pyinfra's; a re-run that changes nothing costs one
+command per component for them.
 
 Example (a deploy file)::
 
@@ -23,18 +23,20 @@ Example (a deploy file)::
 
 from __future__ import annotations
 
-import os
+import posixpath
 from collections.abc import Generator
-from io import StringIO
 from typing import IO, Any
 
 from pyinfra import host, state
 from pyinfra.api import operation
 from pyinfra.api.command import PyinfraCommand
 from pyinfra.api.operation import OperationMeta
-from pyinfra.api.util import get_file_sha1, get_template
+from pyinfra.context import ctx_host
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.files import Directory, File, Sha1File
+from pyinfra.facts.server import Groups, Os, Users
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.operations import apt, server, systemd
-from pyinfra.operations.util.files import ensure_mode_int
 
 from facts.component import ComponentState
 from lib.run import executed_operations
@@ -42,14 +44,7 @@ from operations import secret_files
 
 Commands = Generator[PyinfraCommand | str, None, None]
 
-# systemd.service adds ".service" to a name without one of these suffixes.
-_UNIT_SUFFIXES = (".service", ".socket", ".device", ".mount", ".automount", ".swap", ".target", ".path",
-                  ".timer", ".slice", ".scope")
-
-
-def unit_name(service: str) -> str:
-    """The unit ``systemd.service`` manages for ``service``: ``apache2`` -> ``apache2.service``."""
-    return service if service.endswith(_UNIT_SUFFIXES) else f"{service}.service"
+_UNREAD = object()  # a fact the reading does not hold: the host is asked
 
 
 class Snapshot:
@@ -85,143 +80,113 @@ class Snapshot:
         _, at, value = self._reading
         return value if at == executed else None
 
-    def installed(self, packages: list[str]) -> bool:
-        """Whether every one of ``packages`` (names) is installed (``apt.packages``'s no-change test)."""
+    def commands(self, op, **kwargs: Any) -> list[PyinfraCommand | str]:
+        """The commands of pyinfra operation ``op`` (its undecorated generator) with ``kwargs``, its
+        facts answered from the reading while it is trusted."""
         value = self.value()
-        found = (value or {}).get("packages")
-        return found is not None and all(package in found for package in packages)
-
-    def has_group(self, group: str) -> bool:
-        """Whether ``group`` exists (``server.group``'s no-change test)."""
-        groups = (self.value() or {}).get("groups")
-        return groups is not None and group in groups
-
-    def has_user(self, user: str, home: str, shell: str | None, group: str | None, ensure_home: bool) -> bool:
-        """Whether ``user`` exists with this home, shell and primary group, its home owned by it
-        when ``ensure_home`` (``server.user``'s no-change test, for these arguments)."""
-        value = self.value() or {}
-        users, directories = value.get("users"), value.get("directories") or {}
-        existing = (users or {}).get(user)
-        if not existing or existing["home"] != home or (shell and existing["shell"] != shell) \
-                or (group and existing["group"] != group):
-            return False
-        if not ensure_home:
-            return True
-        found = directories.get(home)
-        return bool(found) and found["user"] == user and found["group"] == (group or user)
+        if value is None:
+            return list(op._inner(**kwargs))
+        # Collected here: the answering host must not stay current while pyinfra runs the commands.
+        with ctx_host.use(_Answering(ctx_host.get(), value)):
+            return list(op._inner(**kwargs))
 
     def to_json(self) -> str:  # ``--dry --json`` prints operation arguments
         return f"Snapshot({len(self.paths)} files, {len(self.services)} services)"
 
-    def file_is(self, dest: str, src: str | IO[Any], user: str | None, group: str | None, mode: Any) -> bool:
-        """Whether ``dest`` has ``src``'s content, owner and mode (``files.put``'s no-change test)."""
-        value = self.value()
-        seen = (value or {}).get("files", {}).get(dest) or {}
-        remote, sha1 = seen.get("file"), seen.get("sha1")
-        if not remote or not sha1 or get_file_sha1(src) != sha1:
-            return False
-        mode = ensure_mode_int(mode)
-        return ((not mode or remote["mode"] == mode) and (not user or remote["user"] == user)
-                and (not group or remote["group"] == group))
 
-    def service_is(self, service: str, running: bool | None, enabled: bool | None) -> bool:
-        """Whether ``service`` runs and starts at boot as asked (``systemd.service``'s no-change test)."""
-        value = self.value()
-        if not value or value["running"] is None or value["enabled"] is None:
-            return False
-        unit = unit_name(service)
-        return ((running is None or bool(value["running"].get(unit)) == running)
-                and (enabled is None or value["enabled"].get(unit, False) == enabled))
+class _Answering:
+    """The current host, with the facts ``value`` (a ``ComponentState``) holds answered from it."""
+
+    def __init__(self, real: Any, value: dict) -> None:
+        self._real, self._value = real, value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def get_fact(self, cls: type, *args: Any, **kwargs: Any) -> Any:
+        found = answer(self._value, cls, kwargs) if not args else _UNREAD
+        return self._real.get_fact(cls, *args, **kwargs) if found is _UNREAD else found
 
 
-def render(src: str, data: dict[str, Any]) -> StringIO | None:
-    """``files.template``'s output for ``src`` (``data``: its keyword arguments, ``jinja_env_kwargs``
-    included: pyinfra caches a template by file name, so it must be read with the same settings);
-    ``None`` when it fails (``files.template`` then says why)."""
-    path = os.path.join(state.cwd, src) if state.cwd else src
-    data = dict(data)
-    env_kwargs = data.pop("jinja_env_kwargs", None)
-    context = {"host": host, "state": state, "inventory": state.inventory, **data}
-    try:
-        return StringIO(get_template(path, env_kwargs).render(context))
-    except Exception:  # noqa: BLE001 - files.template raises its own, clearer error
-        return None
+_FILE_PARTS = {File: "file", Sha1File: "sha1"}
+_SYSTEMD_PARTS = {SystemdStatus: "running", SystemdEnabled: "enabled"}
+_WHOLE_HOST_PARTS = {DebPackages: "packages", Users: "users", Groups: "groups", Os: "os"}
 
 
-# --- the operations --------------------------------------------------------------------------
+def answer(value: dict, cls: type, kwargs: dict[str, Any]) -> Any:
+    """What ``host.get_fact(cls, **kwargs)`` gives, from a ``ComponentState`` value; ``_UNREAD``
+    when it holds no such reading (pure: unit-tested)."""
+    if cls in _FILE_PARTS and set(kwargs) == {"path"}:
+        return value.get("files", {}).get(kwargs["path"], {}).get(_FILE_PARTS[cls], _UNREAD)
+    if cls is Directory and set(kwargs) == {"path"}:
+        return value.get("directories", {}).get(kwargs["path"], _UNREAD)
+    if cls in _SYSTEMD_PARTS:
+        services, found = kwargs.get("services"), value.get(_SYSTEMD_PARTS[cls])
+        system_wide = not kwargs.get("user_mode") and not kwargs.get("machine") and not kwargs.get("user_name")
+        if found is not None and system_wide and services and all(s in found for s in services):
+            return {s: found[s] for s in services}
+        return _UNREAD
+    if cls in _WHOLE_HOST_PARTS and not kwargs:
+        found = value.get(_WHOLE_HOST_PARTS[cls])
+        return _UNREAD if found is None else found
+    return _UNREAD
+
+
+# --- the operations: pyinfra's own, their facts answered from the reading ----------------------
 # A file is written as secret_files writes it (owner-only from its creation, then its owner and
 # mode): whether it holds a secret or not, no content reaches a host readable by all first.
 @operation()
-def _template(snapshot: Snapshot, src: str, dest: str, user: str = "root", group: str = "root",
-              mode: str = "600", **data: Any) -> Commands:
-    output = render(src, data)
-    if output is not None and snapshot.file_is(dest, output, user, group, mode):
-        host.noop(f"{dest} is up to date")
-        return
-    yield from secret_files.template._inner(src=src, dest=dest, user=user, group=group, mode=mode, **data)
+def _template(snapshot: Snapshot, src: str, **kwargs: Any) -> Commands:
+    yield from snapshot.commands(secret_files.template, src=src, **kwargs)
 
 
 @operation()
-def _put(snapshot: Snapshot, src: str | IO[Any], dest: str, user: str = "root", group: str = "root",
-         mode: str = "600") -> Commands:
-    local = os.path.join(state.cwd, src) if isinstance(src, str) and state.cwd else src
-    if snapshot.file_is(dest, local, user, group, mode):
-        host.noop(f"{dest} is up to date")
-        return
-    yield from secret_files.put._inner(src=src, dest=dest, user=user, group=group, mode=mode)
+def _put(snapshot: Snapshot, src: str | IO[Any], **kwargs: Any) -> Commands:
+    yield from snapshot.commands(secret_files.put, src=src, **kwargs)
 
 
 @operation()
-def _service(snapshot: Snapshot, service: str, running: bool | None = True, enabled: bool | None = None) -> Commands:
-    if snapshot.service_is(service, running, enabled):
-        host.noop(f"service {service} is {'running' if running else 'stopped'} as asked")
-        return
-    yield from systemd.service._inner(service=service, running=running, enabled=enabled)
+def _service(snapshot: Snapshot, **kwargs: Any) -> Commands:
+    yield from snapshot.commands(systemd.service, **kwargs)
 
 
 @operation()
-def _packages(snapshot: Snapshot, packages: list[str], no_recommends: bool = False) -> Commands:
-    if snapshot.installed(packages):
-        host.noop(f"{', '.join(packages)} installed")
-        return
-    yield from apt.packages._inner(packages=packages, no_recommends=no_recommends)
+def _packages(snapshot: Snapshot, **kwargs: Any) -> Commands:
+    yield from snapshot.commands(apt.packages, **kwargs)
 
 
 @operation()
-def _group(snapshot: Snapshot, group: str, system: bool = False) -> Commands:
-    if snapshot.has_group(group):
-        host.noop(f"group {group} exists")
-        return
-    yield from server.group._inner(group=group, system=system)
+def _group(snapshot: Snapshot, **kwargs: Any) -> Commands:
+    yield from snapshot.commands(server.group, **kwargs)
 
 
 @operation()
-def _user(snapshot: Snapshot, user: str, home: str, shell: str | None = None, group: str | None = None,
-          system: bool = False, create_home: bool = False, ensure_home: bool = True) -> Commands:
-    if snapshot.has_user(user, home, shell, group, ensure_home):
-        host.noop(f"user {user} exists")
-        return
-    yield from server.user._inner(user=user, home=home, shell=shell, group=group, system=system,
-                                  create_home=create_home, ensure_home=ensure_home)
+def _user(snapshot: Snapshot, **kwargs: Any) -> Commands:
+    yield from snapshot.commands(server.user, **kwargs)
 
 
-# Plain functions: each adds its file or service to the snapshot when the deploy file calls it,
-# before any operation runs, so that the first reading covers the whole component.
+# Plain functions: each adds what its operation reads to the snapshot when the deploy file calls
+# it, before any operation runs, so that the first reading covers the whole component.
+def _file(snapshot: Snapshot, dest: str) -> None:
+    snapshot.paths.append(dest)
+    snapshot.directories.append(posixpath.dirname(dest))  # files.put makes sure it exists
+
+
 def template(snapshot: Snapshot, *, dest: str, **kwargs: Any) -> OperationMeta:
     """``secret_files.template`` (``src``, ``dest``, ``user``, ``group``, ``mode``, template data)."""
-    snapshot.paths.append(dest)
+    _file(snapshot, dest)
     return _template(snapshot=snapshot, dest=dest, **kwargs)
 
 
 def put(snapshot: Snapshot, *, dest: str, **kwargs: Any) -> OperationMeta:
     """``secret_files.put`` (``src``: a path under the project, or a ``StringIO``/``BytesIO``)."""
-    snapshot.paths.append(dest)
+    _file(snapshot, dest)
     return _put(snapshot=snapshot, dest=dest, **kwargs)
 
 
 def service(snapshot: Snapshot, *, service: str, **kwargs: Any) -> OperationMeta:
     """``systemd.service`` with ``running`` and ``enabled`` only (no restart, reload or daemon-reload)."""
-    snapshot.services.append(unit_name(service))
+    snapshot.services.append(service)
     return _service(snapshot=snapshot, service=service, **kwargs)
 
 

@@ -104,7 +104,7 @@ def measure_converge(bench: BenchLab) -> dict:
 
 
 def bench_p1(bench: BenchLab, reps: int, data: dict) -> None:
-    packages = deploy_packages(ROOT / "deploys")
+    packages = deploy_packages()
     data["packages"] = packages
     data["pip_packages"] = pip_packages(ROOT / "group_data/all.py")
     log(f"P1: warming the package cache ({len(packages)} packages, untimed)")

@@ -1,13 +1,9 @@
 """Unit tests of the benchmark's parsing and arithmetic (no lab)."""
 
-from pathlib import Path
-
 from tests.bench.failover import Attempt, failures_between, outage_after
 from tests.bench.harness import PREPARE, PyinfraRun, by_component, component_of
-from tests.bench.packages import deploy_packages, packages_of
+from tests.bench.packages import deploy_packages
 from tests.bench.report import BEGIN, END, Figure, table, write_benchmarks
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # Lines as pyinfra 3.10 printed them with -vv in a lab converge (colours removed).
 LINES = [
@@ -77,18 +73,8 @@ def test_failure_windows():
     assert failures_between(attempts, 0, 10) == [(2, 3.1), (5, 6)]
 
 
-def test_packages_from_calls_and_constants_not_under_if():
-    source = (
-        "PACKAGES = ['a', 'b']\n"
-        "if conf['x']:\n    apt.packages(name='n', packages=['curl', 'gpg'])\n"
-        "apt.packages(name='n', packages=PACKAGES)\n"
-        "done = apt.packages(name='n', packages=['c'], no_recommends=True)\n"
-    )
-    assert packages_of(source) == ["a", "b", "c"]
-
-
 def test_deploy_packages_cover_the_stack():
-    packages = deploy_packages(ROOT / "deploys")
+    packages = deploy_packages()
     assert {"mariadb-server", "rabbitmq-server", "pacemaker", "haproxy", "apache2"} <= set(packages)
     assert "gpg" not in packages  # only with the optional upstream MariaDB repository
 

@@ -1,6 +1,6 @@
 """operations/steady.py and facts/component.py: one reading of a component's files and services
-serves every operation that changes nothing; anything else is secret_files' or systemd.service's
-own path, unchanged."""
+answers the facts of pyinfra's own operations (secret_files', systemd.service...), which then
+change nothing without another remote command, or yield their own commands."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ SERVICES = ["apache2.service", "haproxy.service"]
 
 CONTENT = "Listen 10.0.0.1:80\n"
 SHA1 = hashlib.sha1(CONTENT.encode()).hexdigest()
+ROOT_DIR = {"user": "root", "group": "root", "mode": 755}
 AS_ASKED = {"files": {"/etc/x.conf": {"file": {"user": "root", "group": "root", "mode": 644, "size": 19},
                                       "sha1": SHA1}},
-            "running": {"apache2.service": True}, "enabled": {"apache2.service": True}}
+            "running": {"apache2.service": True}, "enabled": {"apache2.service": True},
+            "directories": {"/etc": ROOT_DIR, "/usr/local/bin": ROOT_DIR}}
 
 
 def fake_state(executed: int = 0) -> SimpleNamespace:
@@ -69,9 +71,11 @@ def test_the_component_state_of_a_converged_host_parses_as_pyinfra_facts_would()
 def test_a_failed_part_is_unknown_and_left_to_the_operation():
     parts = _parts(["/etc/x.conf"], ["apache2.service"])
     value = parse(["##part 0", "##end 0 1", "##part 1", "##end 1 0", "##part 2", "##end 2 1"], parts)
-    assert value["files"]["/etc/x.conf"] == {"file": None, "sha1": None}
-    assert value["files"]["/etc/x.conf"]["file"] is None
+    assert value["files"]["/etc/x.conf"] == {"sha1": None}  # File failed: left out; no sha1 (absent)
     assert value["running"] is None and value["enabled"] is None
+    assert steady.answer(value, File, {"path": "/etc/x.conf"}) is steady._UNREAD  # the host is asked
+    assert steady.answer(value, Sha1File, {"path": "/etc/x.conf"}) is None
+    assert steady.answer(value, SystemdStatus, {"services": ["apache2.service"]}) is steady._UNREAD
 
 
 def test_one_command_reads_every_file_and_service():
@@ -90,19 +94,20 @@ def test_a_file_as_asked_is_no_change_from_the_one_reading():
         assert run(steady._put, host, state, snapshot=snap, src=StringIO(CONTENT), dest="/etc/x.conf",
                    mode="644") == []
     assert [cls for cls, _ in host.asked] == [ComponentState]
-    assert host.noops == ["/etc/x.conf is up to date"] * 2
 
 
 def test_another_content_owner_or_mode_is_secret_files_own_path():
-    for src, user, mode in ((StringIO("other\n"), "root", "644"), (StringIO(CONTENT), "www-data", "644"),
-                            (StringIO(CONTENT), "root", "600")):
-        host = file_host(AS_ASKED)
-        snap = steady.Snapshot()
-        commands = run(steady._put, host, fake_state(), snapshot=snap, src=src, dest="/etc/x.conf",
-                       user=user, mode=mode)
-        upload = next(i for i, c in enumerate(commands) if isinstance(c, FileUploadCommand))
-        assert commands[upload - 1].get_raw_value() == secret_files.owner_only_command("/etc/x.conf").get_raw_value()
-        assert File in [cls for cls, _ in host.asked]
+    host = file_host(AS_ASKED)
+    commands = run(steady._put, host, fake_state(), snapshot=steady.Snapshot(), src=StringIO("other\n"),
+                   dest="/etc/x.conf", mode="644")
+    upload = next(i for i, c in enumerate(commands) if isinstance(c, FileUploadCommand))
+    assert commands[upload - 1].get_raw_value() == secret_files.owner_only_command("/etc/x.conf").get_raw_value()
+    assert [cls for cls, _ in host.asked] == [ComponentState]  # decided from the reading
+    for user, mode, expected in (("www-data", "644", "chown www-data:root /etc/x.conf"),
+                                 ("root", "600", "chmod 600 /etc/x.conf")):
+        commands = run(steady._put, file_host(AS_ASKED), fake_state(), snapshot=steady.Snapshot(),
+                       src=StringIO(CONTENT), dest="/etc/x.conf", user=user, mode=mode)
+        assert [c.get_raw_value() for c in commands] == [expected]  # same content: no upload
 
 
 def test_after_a_command_executed_the_operation_reads_for_itself():
@@ -120,7 +125,7 @@ def test_a_template_as_rendered_is_no_change():
     rendered = (ROOT / "templates/galera/galera-checkd.py").read_text()
     component = {"files": {"/usr/local/bin/x": {"file": {"user": "root", "group": "root", "mode": 755},
                                                 "sha1": hashlib.sha1(rendered.encode()).hexdigest()}},
-                 "running": {}, "enabled": {}}
+                 "running": {}, "enabled": {}, "directories": {"/usr/local/bin": ROOT_DIR}}
     host = file_host(component)
     assert run(steady._put, host, fake_state(), snapshot=steady.Snapshot(), src="templates/galera/galera-checkd.py",
                dest="/usr/local/bin/x", mode="755") == []
@@ -133,7 +138,8 @@ def test_a_service_as_asked_is_no_change_otherwise_systemd_service():
                running=True, enabled=True) == []
     commands = run(steady._service, host, fake_state(), snapshot=steady.Snapshot(), service="apache2",
                    running=False, enabled=True)
-    assert commands == [] and SystemdStatus in [cls for cls, _ in host.asked]  # pyinfra's own: stopped already
+    assert [c.get_raw_value() for c in commands] == ["systemctl stop apache2.service"]  # the reading: running
+    assert [cls for cls, _ in host.asked] == [ComponentState, ComponentState]
     stopped = FakeHost({ComponentState: {**AS_ASKED, "running": {"apache2.service": False}},
                         SystemdStatus: {"apache2.service": False}, SystemdEnabled: {"apache2.service": True}})
     commands = run(steady._service, stopped, fake_state(), snapshot=steady.Snapshot(), service="apache2",
@@ -141,16 +147,23 @@ def test_a_service_as_asked_is_no_change_otherwise_systemd_service():
     assert [c.get_raw_value() for c in commands] == ["systemctl start apache2.service"]
 
 
-def test_unit_names_as_systemd_service_makes_them():
-    assert steady.unit_name("apache2") == "apache2.service"
-    assert steady.unit_name("epmd.socket") == "epmd.socket"
+def test_a_service_is_read_under_the_name_systemd_gives_it():
+    # systemctl show reports the full unit name (Id=apache2.service), which systemd.service asks for.
+    value = {**AS_ASKED, "running": {"apache2.service": True, "epmd.socket": False}}
+    assert steady.answer(value, SystemdStatus, {"services": ["epmd.socket"], "user_mode": False, "machine": None,
+                                                 "user_name": None}) == {"epmd.socket": False}
+    assert steady.answer(value, SystemdStatus, {"services": ["x.service"]}) is steady._UNREAD
+    assert steady.answer(value, SystemdStatus, {"services": ["epmd.socket"], "user_mode": True}) is steady._UNREAD
 
 
-def test_a_template_renders_with_its_jinja_settings_as_files_template_does():
-    # pyinfra caches a template by file name: read once without the settings, it would stay so.
-    with ctx_state.use(fake_state()), ctx_host.use(FakeHost()):
-        assert steady.render("tests/fixtures/component/trim.j2",
-                             {"jinja_env_kwargs": {"trim_blocks": True}}).read() == "x\n"
+def test_a_template_as_rendered_with_its_jinja_settings_is_no_change():
+    # files.template renders it (trim_blocks here): the same text as on the host, no upload.
+    component = {**AS_ASKED, "files": {"/etc/t": {"file": {"user": "root", "group": "root", "mode": 644},
+                                                  "sha1": hashlib.sha1(b"x\n").hexdigest()}}}
+    host = file_host(component)
+    assert run(steady._template, host, fake_state(), snapshot=steady.Snapshot(), src="tests/fixtures/component/trim.j2",
+               dest="/etc/t", mode="644", jinja_env_kwargs={"trim_blocks": True}) == []
+    assert [cls for cls, _ in host.asked] == [ComponentState]
 
 
 def test_packages_installed_are_no_change_otherwise_apt_packages():
@@ -158,11 +171,11 @@ def test_packages_installed_are_no_change_otherwise_apt_packages():
     host = FakeHost({ComponentState: component})
     assert run(steady._packages, host, fake_state(), snapshot=steady.Snapshot(), packages=["apache2"],
                no_recommends=True) == []
-    assert host.noops == ["apache2 installed"]
+    assert host.noops == ["package apache2 is installed (2.4.66-1~deb12u1)"]
     missing = FakeHost({ComponentState: component, DebPackages: {"apache2": {"2.4.66-1~deb12u1"}}, DebArch: "amd64"})
     commands = run(steady._packages, missing, fake_state(), snapshot=steady.Snapshot(), packages=["apache2", "rsync"],
                    no_recommends=True)
-    assert DebPackages in [cls for cls, _ in missing.asked]  # apt.packages' own reading
+    assert [cls for cls, _ in missing.asked] == [ComponentState]  # apt.packages decided from the reading
     lines = [c.get_raw_value() if isinstance(c, StringCommand) else c for c in commands]
     assert any("install" in line and "rsync" in line for line in lines), lines
 
@@ -187,7 +200,7 @@ def test_an_operation_added_after_the_reading_is_read_again_with_it():
 
 
 RABBIT = {"home": "/var/lib/rabbitmq", "shell": "/usr/sbin/nologin", "group": "rabbitmq", "groups": []}
-ACCOUNTS = {**AS_ASKED, "users": {"rabbitmq": RABBIT}, "groups": ["rabbitmq"],
+ACCOUNTS = {**AS_ASKED, "users": {"rabbitmq": RABBIT}, "groups": ["rabbitmq"], "os": "Linux",
             "directories": {"/var/lib/rabbitmq": {"user": "rabbitmq", "group": "rabbitmq", "mode": 755}}}
 RABBIT_USER = dict(user="rabbitmq", group="rabbitmq", home="/var/lib/rabbitmq", shell="/usr/sbin/nologin", system=True)
 
@@ -196,7 +209,7 @@ def test_a_user_and_group_as_asked_are_no_change():
     host = FakeHost({ComponentState: ACCOUNTS})
     assert run(steady._user, host, fake_state(), snapshot=steady.Snapshot(), **RABBIT_USER) == []
     assert run(steady._group, host, fake_state(), snapshot=steady.Snapshot(), group="rabbitmq", system=True) == []
-    assert host.noops == ["user rabbitmq exists", "group rabbitmq exists"]
+    assert [cls for cls, _ in host.asked] == [ComponentState, ComponentState]
 
 
 def test_another_shell_or_home_owner_is_server_user_own_path():
@@ -204,8 +217,7 @@ def test_another_shell_or_home_owner_is_server_user_own_path():
              Which: "/usr/sbin/usermod", Directory: {"user": "root", "group": "root", "mode": 755}}
     host = FakeHost(facts)
     commands = run(steady._user, host, fake_state(), snapshot=steady.Snapshot(), **{**RABBIT_USER, "shell": "/bin/sh"})
-    assert [c.get_raw_value() for c in commands if isinstance(c, StringCommand)] == [
-        "usermod -s /bin/sh rabbitmq", "chown rabbitmq:rabbitmq /var/lib/rabbitmq"]
+    assert [c.get_raw_value() for c in commands if isinstance(c, StringCommand)] == ["usermod -s /bin/sh rabbitmq"]
     owned_by_root = FakeHost({**facts, ComponentState: {
         **ACCOUNTS, "directories": {"/var/lib/rabbitmq": {"user": "root", "group": "root", "mode": 755}}}})
     commands = run(steady._user, owned_by_root, fake_state(), snapshot=steady.Snapshot(), **RABBIT_USER)
@@ -215,9 +227,10 @@ def test_another_shell_or_home_owner_is_server_user_own_path():
 
 def test_users_groups_and_directories_parse_as_pyinfra_facts():
     parts = _parts([], [], accounts=True, directories=["/var/lib/rabbitmq"])
-    output = ["##part 0", "##end 0 0", "##part 1", "rabbitmq:x:107:", "##end 1 0", "##part 2",
+    output = ["##part 0", "##end 0 0", "##part 1", "rabbitmq:x:107:", "##end 1 0", "##part 2", "Linux", "##end 2 0",
+              "##part 3",
               "user=rabbitmq group=rabbitmq mode=drwxr-xr-x atime=1 mtime=1 ctime=1 size=4096 '/var/lib/rabbitmq'",
-              "##end 2 0"]
+              "##end 3 0"]
     value = parse(output, parts)
-    assert value["groups"] == ["rabbitmq"]
+    assert value["groups"] == ["rabbitmq"] and value["os"] == "Linux"
     assert value["directories"]["/var/lib/rabbitmq"]["user"] == "rabbitmq"
