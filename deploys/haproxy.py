@@ -7,12 +7,16 @@ installed over haproxy.cfg; a running HAProxy is reloaded. Pacemaker owns the se
     pyinfra inventory.py deploys/haproxy.py
 """
 
+from io import StringIO
+
 from pyinfra import host
 from pyinfra.operations import files, server, systemd
+from pyinfra.operations.util import any_changed
 
 from lib.deploy import prologue
 from lib.steps import limit
-from operations import haproxy, steady
+from lib.tls import TlsStore
+from operations import haproxy, steady, tls
 
 topo = prologue()
 
@@ -21,18 +25,18 @@ CANDIDATE = f"{CONFIG}.new"
 # The candidate and the boot setting below: one reading when nothing changes (operations/steady.py).
 snap = steady.Snapshot()
 
-steady.packages(snap, name="Install socat (for the HAProxy stats socket)", packages=["socat"], no_recommends=True,
-                **limit("apt"))
-installed_now = steady.packages(snap, name="Install HAProxy", packages=["haproxy"], no_recommends=True,
+steady.packages(snap, name="Install socat (for the HAProxy stats socket)", packages=haproxy.STATS_PACKAGES,
+                no_recommends=True, **limit("apt"))
+installed_now = steady.packages(snap, name="Install HAProxy", packages=haproxy.SERVER_PACKAGES, no_recommends=True,
                                 **limit("apt"))
 # The package starts and enables HAProxy on its first install; Pacemaker starts it instead.
 systemd.service(
     name="Stop the HAProxy started by its package install",
-    service="haproxy",
+    service=haproxy.SERVICE,
     running=False,
     _if=installed_now.did_change,
 )
-steady.service(snap, name="Leave HAProxy disabled at boot (Pacemaker starts it)", service="haproxy",
+steady.service(snap, name="Leave HAProxy disabled at boot (Pacemaker starts it)", service=haproxy.SERVICE,
                running=None, enabled=False)
 
 # Lets HAProxy bind the VIPs on the nodes that do not hold them.
@@ -43,6 +47,13 @@ server.sysctl(
     persist=True,
     persist_file="/etc/sysctl.d/60-haproxy.conf",
 )
+
+# The VIPs' certificate and key in one 0600 file, before the configuration that names it.
+store = TlsStore.of(host.data)
+vip = tls.vip_certificate(store, topo, host.data)
+tls.save_issued(store)
+pem = steady.put(snap, name=f"The VIPs' certificate and key {haproxy.PEM} (0600)", src=StringIO(haproxy.pem(vip)),
+                 dest=haproxy.PEM, mode="600")
 
 steady.template(
     snap,
@@ -63,8 +74,8 @@ files.file(name="Keep haproxy.cfg root:haproxy 0640 (it holds the stats password
            user="root", group="haproxy", mode="640")
 systemd.service(
     name="Reload HAProxy if it is running",
-    service="haproxy",
+    service=haproxy.SERVICE,
     running=None,
     reloaded=True,
-    _if=installed.did_change,
+    _if=any_changed(installed, pem),
 )

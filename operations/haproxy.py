@@ -12,10 +12,32 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import Sha1File
 
+from lib.tls import Issued, service_tls
 from lib.topology import Topology
 from operations.common import fail, or_fail
 
 TEMPLATE = "templates/haproxy/haproxy.cfg.j2"
+# Debian packages (no Recommends): socat for the stats socket, then HAProxy (its own step: its
+# install is what starts the package's HAProxy).
+STATS_PACKAGES = ["socat"]
+SERVER_PACKAGES = ["haproxy"]
+PACKAGES = [*STATS_PACKAGES, *SERVER_PACKAGES]
+SERVICE = "haproxy"
+# The VIPs' certificate, its CA-issued chain and its key in one file, root 0600 (HAProxy reads it as
+# root, before it drops to the haproxy user).
+PEM = "/etc/haproxy/tls/vip.pem"
+# Mozilla's "intermediate" settings (TLS 1.2 and 1.3): forward-secret AEAD ciphers only.
+TLS12_CIPHERS = ":".join([
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+])
+TLS13_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+HSTS_SECONDS = 63072000  # two years
+
+
+def pem(issued: Issued) -> str:
+    """HAProxy's ``crt`` file: the certificate (and any chain it came with), then its key."""
+    return issued.cert.rstrip("\n") + "\n" + issued.key.unmask()
 
 
 def template_args(topo: Topology, data) -> dict[str, Any]:
@@ -26,6 +48,11 @@ def template_args(topo: Topology, data) -> dict[str, Any]:
         "haproxy": data.haproxy,
         "services": data.haproxy_services,
         "galera_check_port": data.galera["check_port"],
+        "tls": {name: service_tls(service) for name, service in data.haproxy_services.items()},
+        "pem": PEM,
+        "ciphers": TLS12_CIPHERS,
+        "ciphersuites": TLS13_CIPHERSUITES,
+        "hsts_seconds": HSTS_SECONDS,
         # Plain text for the template only: files.template never prints it (no --diff).
         "stats_password": data.secrets["haproxy_stats_password"].unmask(),
     }

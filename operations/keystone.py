@@ -55,8 +55,9 @@ def port(data) -> int:
 
 
 def endpoints(topo: Topology, data) -> dict[str, str]:
-    """The identity endpoints by interface, ``http://<VIP>:<port>/v3``."""
-    return {interface: f"http://{topo.vip(net)}:{port(data)}/v3" for interface, net in ENDPOINT_NETWORKS.items()}
+    """The identity endpoints by interface, ``https://<VIP>:<port>/v3`` (``http://`` when HAProxy's
+    keystone frontend has no TLS)."""
+    return {interface: openrc.keystone_url(topo, data, net) for interface, net in ENDPOINT_NETWORKS.items()}
 
 
 def account_host(data) -> str:

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import changed_ops, ok
+from tests.lab_tests.conftest import changed_ops, cluster_ca, ok
 from tests.lab_tests.drill_load import Load, running, wait_healthy, wait_until
 from tests.lab_tests.ps_sampler import Sampler, leaks, secret_values
 from tests.lab_tests.test_zz_drills import HEALTHY_WITHIN, start_all, vip_holder
@@ -74,9 +74,9 @@ def test_openrc_issues_tokens_and_lists_endpoints_on_every_controller(lab, runs)
         assert json.loads(token)["id"], n
         endpoints = json.loads(ok(lab.ssh(n, OPENRC + "openstack endpoint list -f json", timeout=120)))
         urls = {e["Interface"]: e["URL"] for e in endpoints if e["Service Type"] == "identity"}
-        assert urls == {"public": f"http://{lab.vip('api')}:{PORT}/v3",
-                        "internal": f"http://{lab.vip('srv')}:{PORT}/v3",
-                        "admin": f"http://{lab.vip('srv')}:{PORT}/v3"}, (n, urls)
+        assert urls == {"public": f"https://{lab.vip('api')}:{PORT}/v3",
+                        "internal": f"https://{lab.vip('srv')}:{PORT}/v3",
+                        "admin": f"https://{lab.vip('srv')}:{PORT}/v3"}, (n, urls)
 
 
 def keystone_backend(lab) -> dict:
@@ -140,7 +140,7 @@ class TokenLoad(Load):
 
     def attempt(self, token: str) -> bool:
         request = urllib.request.Request(self.url, data=self.body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5, context=cluster_ca()) as response:
             issued = response.headers["X-Subject-Token"]
         self.issued.append((time.monotonic(), issued))
         return validates(self.url, issued)
@@ -149,7 +149,7 @@ class TokenLoad(Load):
 def validates(url: str, token: str) -> bool:
     request = urllib.request.Request(url, headers={"X-Auth-Token": token, "X-Subject-Token": token})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5, context=cluster_ca()) as response:
             return response.status == 200
     except urllib.error.HTTPError:
         return False
@@ -162,7 +162,7 @@ def test_drill_tokens_through_the_api_vip_while_its_holder_is_killed(lab, runs):
         pytest.skip("the drill expects a lab of 3 controllers")
     wait_healthy(lab, HEALTHY_WITHIN)
     victim = vip_holder(lab, list(lab.hosts))
-    url = f"http://{lab.vip('api')}:{PORT}/v3/auth/tokens"
+    url = f"https://{lab.vip('api')}:{PORT}/v3/auth/tokens"
     load = TokenLoad(url, load_secrets()["openstack_admin_password"].unmask(), max_seconds=240)
     try:
         with running(load):

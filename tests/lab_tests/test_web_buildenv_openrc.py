@@ -137,7 +137,8 @@ def test_openrc_sources_cleanly(lab, runs, password):
         assert ok(lab.ssh(n, "stat -c '%a %U %G' /root/.openrc")).strip() == "600 root root"
         env = ok(lab.ssh(n, "env -i OS_TOKEN=stale PATH=/usr/bin:/bin bash -euc '. /root/.openrc; env -0'"))
         env = dict(item.split("=", 1) for item in env.split("\0") if item.startswith("OS_"))
-        assert env.pop("OS_AUTH_URL") == f"http://{api_vip}:5000/v3"
+        assert env.pop("OS_AUTH_URL") == f"https://{api_vip}:5000/v3"
+        assert env.pop("OS_CACERT") == "/etc/ssl/certs/ca-certificates.crt"
         assert env.pop("OS_IDENTITY_API_VERSION") == "3"
         assert hmac.compare_digest(env.pop("OS_PASSWORD"), password), "OS_PASSWORD is not the secrets file's"
         assert "OS_TOKEN" not in env

@@ -139,9 +139,47 @@ def test_default_catalog_renders_every_seed_service(default_data):
     for name, service in default_data["haproxy_services"].items():
         lines = found[f"listen {name}_cluster"]
         vips = {"api": "10.0.1.10", "srv": "10.0.2.10"}
+        tls = " ssl crt /etc/haproxy/tls/vip.pem" if name in TLS_BY_DEFAULT else ""
         assert [l for l in lines if l.startswith("bind ")] == [
-            f"bind {vips[net]}:{service['port']}" for net in service["binds"]]
+            f"bind {vips[net]}:{service['port']}{tls}" for net in service["binds"]]
         assert len(servers(lines)) == 3
+
+
+# The catalog's services bound on the api network: TLS by default, on each of their binds.
+TLS_BY_DEFAULT = {"dashboard", "keystone_public", "nova_vncproxy"}
+
+
+def test_tls_settings_are_tls12_and_up_with_forward_secret_ciphers(default_data):
+    glob = sections(render(default_data))["global"]
+    assert "ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets" in glob
+    ciphers = next(l for l in glob if l.startswith("ssl-default-bind-ciphers ")).split()[1].split(":")
+    assert ciphers and all(c.startswith("ECDHE-") and ("GCM" in c or "CHACHA20" in c) for c in ciphers)
+    assert "ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256" \
+        in glob
+
+
+def test_http_service_with_tls_is_proxied_as_http_with_hsts(default_data):
+    keystone = sections(render(default_data))["listen keystone_public_cluster"]
+    assert "mode http" in keystone and "option tcplog" not in keystone
+    assert "http-request set-header X-Forwarded-Proto https" in keystone
+    assert 'http-response set-header Strict-Transport-Security "max-age=63072000"' in keystone
+    # A TLS service whose check is tcp stays a TCP proxy (no header can be set).
+    dashboard = sections(render(default_data))["listen dashboard_cluster"]
+    assert "mode http" not in dashboard and "option tcplog" in dashboard
+
+
+def test_tls_follows_the_services_setting(default_data):
+    default_data["haproxy_services"]["keystone_public"]["tls"] = False
+    default_data["haproxy_services"]["glance_api"]["tls"] = True
+    found = sections(render(default_data))
+    assert [l for l in found["listen keystone_public_cluster"] if l.startswith("bind ")] == [
+        "bind 10.0.1.10:5000", "bind 10.0.2.10:5000"]
+    assert "mode http" not in found["listen keystone_public_cluster"]
+    assert [l for l in found["listen glance_api_cluster"] if l.startswith("bind ")] == [
+        "bind 10.0.2.10:9292 ssl crt /etc/haproxy/tls/vip.pem"]
+    assert not any("ssl" in l for l in found["listen galera_cluster"])
+    # The backends stay plain on the srv network.
+    assert all(" ssl" not in l for l in servers(found["listen glance_api_cluster"]))
 
 
 def test_retired_services_are_flagged(default_data):

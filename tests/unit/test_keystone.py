@@ -15,14 +15,17 @@ from tests.unit.fakes import FakeHost, commands, renderer, run, stdin_of
 
 FIXTURES = ROOT / "tests/fixtures/keystone"
 MANAGE = "/opt/openstack/venv/bin/keystone-manage"
-URLS = {"admin": "http://10.0.2.10:5000/v3", "internal": "http://10.0.2.10:5000/v3",
-        "public": "http://10.0.1.10:5000/v3"}
+URLS = {"admin": "https://10.0.2.10:5000/v3", "internal": "https://10.0.2.10:5000/v3",
+        "public": "https://10.0.1.10:5000/v3"}
 render = renderer("templates/keystone")
 
 
 def test_endpoints_public_on_the_api_vip_others_on_the_srv_vip(default_data):
     topo = Topology.from_data("ctrl-2", default_data, NAMES)
     assert keystone.endpoints(topo, default_data) == URLS
+    # Without TLS on HAProxy's keystone frontend, every endpoint is plain http.
+    default_data.haproxy_services["keystone_public"]["tls"] = False
+    assert keystone.endpoints(topo, default_data) == {k: v.replace("https:", "http:") for k, v in URLS.items()}
 
 
 def test_sql_account_from_the_srv_network_only(default_data):
@@ -128,13 +131,13 @@ def test_bootstrap_noop_when_admin_and_endpoints_exist():
 
 
 @pytest.mark.parametrize("found", [{"user": False, "endpoints": {}},
-                                   {"user": True, "endpoints": {**URLS, "public": "http://10.0.2.10:5000/v3"}}])
+                                   {"user": True, "endpoints": {**URLS, "public": "http://10.0.1.10:5000/v3"}}])
 def test_bootstrap_password_on_stdin_endpoints_on_the_line(found):
     (command,), _ = bootstrap(found)
     line = command.get_raw_value()
     assert "s3cret-Pw" not in line and unmasked(stdin_of(command)) == "s3cret-Pw"
     assert line.startswith("read -r OS_BOOTSTRAP_PASSWORD && export OS_BOOTSTRAP_PASSWORD && runuser -u keystone --")
     assert ("bootstrap --bootstrap-username admin --bootstrap-project-name admin --bootstrap-role-name admin "
-            "--bootstrap-region-id RegionOne --bootstrap-admin-url http://10.0.2.10:5000/v3 "
-            "--bootstrap-internal-url http://10.0.2.10:5000/v3 --bootstrap-public-url http://10.0.1.10:5000/v3") in line
+            "--bootstrap-region-id RegionOne --bootstrap-admin-url https://10.0.2.10:5000/v3 "
+            "--bootstrap-internal-url https://10.0.2.10:5000/v3 --bootstrap-public-url https://10.0.1.10:5000/v3") in line
     assert str(stdin_of(command)) == "*MASKED*"

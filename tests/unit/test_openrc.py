@@ -41,7 +41,8 @@ def test_identity_v3_on_the_api_vip(default_data, tmp_path):
     password = default_data.secrets["openstack_admin_password"].unmask()
     assert source(render(default_data), tmp_path) == {
         "OS_AUTH_TYPE": "password",
-        "OS_AUTH_URL": "http://10.0.1.10:5000/v3",  # api VIP, keystone_public's port
+        "OS_AUTH_URL": "https://10.0.1.10:5000/v3",  # api VIP, keystone_public's port, TLS
+        "OS_CACERT": "/etc/ssl/certs/ca-certificates.crt",  # holds the cluster CA
         "OS_IDENTITY_API_VERSION": "3",
         "OS_USERNAME": "admin",
         "OS_PASSWORD": password,
@@ -61,7 +62,13 @@ def test_same_file_on_every_controller(default_data):
 def test_auth_url_follows_the_catalog_port_and_vip(default_data):
     default_data.haproxy_services["keystone_public"]["port"] = 5001
     default_data.netprefix["api"]["prefix"] = "192.168.7"
-    assert "export OS_AUTH_URL='http://192.168.7.10:5001/v3'" in render(default_data)
+    assert "export OS_AUTH_URL='https://192.168.7.10:5001/v3'" in render(default_data)
+
+
+def test_plain_keystone_frontend_gives_http_and_no_cacert(default_data, tmp_path):
+    default_data.haproxy_services["keystone_public"]["tls"] = False
+    env = source(render(default_data), tmp_path)
+    assert env["OS_AUTH_URL"] == "http://10.0.1.10:5000/v3" and "OS_CACERT" not in env
 
 
 @pytest.mark.parametrize("shell", ["bash", "dash"])

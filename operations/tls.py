@@ -1,0 +1,41 @@
+"""Which certificates each controller gets, and the saving of what was issued (``deploys/tls.py``,
+``deploys/haproxy.py``).
+
+Certificates are issued on the machine running pyinfra (``lib/tls.py``); here each controller's
+own and the VIPs' are chosen, and the issued ones are saved by an operation, so that only a run
+that executes writes ``secrets-tls/``.
+
+Example (a deploy file)::
+
+    store = TlsStore.of(host.data)
+    node = tls.node_certificate(store, topo)          # Issued: cert (PEM), key (Secret)
+    tls.save_issued(store)                            # before any operation puts them on a host
+"""
+
+from __future__ import annotations
+
+from pyinfra.operations import python
+
+from lib.tls import Issued, TlsStore, vip_names
+from lib.topology import Topology
+from lib.validate import NETWORKS, VIP_NETWORKS
+
+# Debian packages (no Recommends): the system trust store and its update-ca-certificates.
+PACKAGES = ["ca-certificates", "openssl"]
+
+
+def node_certificate(store: TlsStore, topo: Topology) -> Issued:
+    """This controller's certificate: its inventory name and its address on every network."""
+    return store.certificate(topo.me, [topo.me], [topo.address(net) for net in NETWORKS])
+
+
+def vip_certificate(store: TlsStore, topo: Topology, data) -> Issued:
+    """The VIPs' certificate: both VIP addresses and group_data ``tls["vip_names"]``."""
+    return store.vip_certificate(vip_names(data), [topo.vip(net) for net in VIP_NETWORKS])
+
+
+def save_issued(store: TlsStore) -> None:
+    """An operation that writes what ``store`` issued in memory into ``secrets-tls/`` (0600), first
+    of the run's changes that use it; none when nothing was issued."""
+    if store.unsaved:
+        python.call(name=f"Save the issued certificates to {store.directory.name}/ (0600)", function=store.save)

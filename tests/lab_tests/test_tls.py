@@ -1,0 +1,140 @@
+"""TLS on the lab, with real clients: the cluster CA and certificates on every controller (keys
+0600, the CA in the system trust store), HAProxy terminating TLS through the api VIP (curl
+--cacert and Python ssl see the VIPs' certificate; a client without the CA fails; TLS 1.0/1.1
+refused while 1.2 and 1.3 pass; HSTS on Keystone's HTTP frontend), and a second deploy run that
+changes nothing and issues nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import ssl
+import subprocess
+import urllib.request
+
+import pytest
+
+from lib.tls import CA_FILE, NODE_CERT, NODE_KEY, VIP_CERT, tls_dir
+from tests.lab_tests.conftest import changed_ops, cluster_ca, ok, run_deploy
+
+pytestmark = pytest.mark.lab
+
+DEPLOYS = ("deploys/tls.py", "deploys/haproxy.py")
+PORT = 5000  # haproxy_services["keystone_public"]: api and srv binds, TLS by default
+PEM = "/etc/haproxy/tls/vip.pem"
+
+
+def local_files() -> dict[str, str]:
+    """sha256 of every file of secrets-tls/ on this machine."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(tls_dir().iterdir())}
+
+
+@pytest.fixture(scope="module")
+def deployed(lab):
+    """The certificates and HAProxy converged, HAProxy running (Pacemaker runs it on a deployed lab)."""
+    lab.deploy(*DEPLOYS)
+    for n in lab.hosts:
+        assert ok(lab.ssh(n, "systemctl is-active haproxy")).strip() == "active"
+    return lab
+
+
+def handshake(address: str, context: ssl.SSLContext, port: int = PORT) -> tuple[str, dict]:
+    """(TLS version, peer certificate) of a handshake with ``address:port``."""
+    with socket.create_connection((address, port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=address) as tls:
+            return tls.version(), tls.getpeercert()
+
+
+def old_protocol_client(version: ssl.TLSVersion) -> ssl.SSLContext:
+    """A client that offers exactly ``version`` and, at security level 0, the old ciphers too: a
+    failed handshake is the server's refusal, not the client's."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    context.minimum_version = context.maximum_version = version
+    return context
+
+
+def test_certificates_and_keys_on_every_controller(deployed):
+    ca = (tls_dir() / "ca.crt").read_text()
+    for n in deployed.hosts:
+        modes = ok(deployed.ssh(n, f"stat -c '%a %U %n' {CA_FILE} {NODE_CERT} {NODE_KEY} {VIP_CERT} {PEM}")).split("\n")
+        assert modes[:5] == [f"644 root {CA_FILE}", f"644 root {NODE_CERT}", f"600 root {NODE_KEY}",
+                             f"644 root {VIP_CERT}", f"600 root {PEM}"]
+        assert ok(deployed.ssh(n, f"cat {CA_FILE}")) == ca
+        # The system trust store holds the CA: openssl verifies the node's certificate with it alone.
+        verify = ok(deployed.ssh(n, f"openssl verify -CAfile /etc/ssl/certs/ca-certificates.crt -purpose sslserver "
+                                    f"{NODE_CERT}"))
+        assert verify.strip() == f"{NODE_CERT}: OK"
+        sans = ok(deployed.ssh(n, f"openssl x509 -noout -ext subjectAltName -in {NODE_CERT}"))
+        addresses = [deployed.address(net, n) for net in ("api", "srv", "data")]
+        assert f"DNS:ctrl-{n}" in sans and all(f"IP Address:{a}" in sans for a in addresses), sans
+        # The pem's key is the certificate's (HAProxy would refuse it otherwise; checked by openssl).
+        same = ok(deployed.ssh(n, f"openssl x509 -noout -pubkey -in {PEM} | sha256sum; "
+                                  f"openssl pkey -pubout -in {PEM} | sha256sum"))
+        assert len(set(same.split("\n")[:2])) == 1
+
+
+def test_python_ssl_through_the_api_vip_sees_the_vips_certificate(deployed):
+    version, cert = handshake(deployed.vip("api"), cluster_ca())
+    assert version in ("TLSv1.2", "TLSv1.3")
+    sans = {value for kind, value in cert["subjectAltName"]}
+    assert {deployed.vip("api"), deployed.vip("srv")} <= sans
+    assert cert["issuer"] == ((("commonName", "prereqos cluster CA"),),)
+
+
+def test_curl_with_the_ca_succeeds_and_without_it_fails(deployed):
+    url = f"https://{deployed.vip('api')}:{PORT}/"
+    trusted = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{ssl_verify_result}",
+                              "--cacert", str(tls_dir() / "ca.crt"), "--max-time", "10", url],
+                             capture_output=True, text=True)
+    assert trusted.returncode == 0 and trusted.stdout.split()[1] == "0", trusted.stdout + trusted.stderr
+    untrusted = subprocess.run(["curl", "-sS", "-o", "/dev/null", "--max-time", "10", url],
+                               capture_output=True, text=True)
+    assert untrusted.returncode == 60, untrusted.stderr  # "SSL certificate problem"
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(deployed.vip("api"), ssl.create_default_context())
+
+
+def test_controllers_trust_the_vip_through_their_system_store(deployed):
+    for n in deployed.hosts:
+        ok(deployed.ssh(n, f"python3 -c \"import socket, ssl; ssl.create_default_context().wrap_socket("
+                           f"socket.create_connection(('{deployed.vip('srv')}', {PORT}), timeout=10), "
+                           f"server_hostname='{deployed.vip('srv')}').close()\""))
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1], ids=["TLSv1.0", "TLSv1.1"])
+def test_tls_1_0_and_1_1_are_refused(deployed, version):
+    with pytest.raises(ssl.SSLError):
+        handshake(deployed.vip("api"), old_protocol_client(version))
+    # The same client, allowed TLS 1.2 and 1.3: the refusal above was the protocol's.
+    for allowed in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        assert handshake(deployed.vip("api"), old_protocol_client(allowed))[0] == allowed.name.replace("_", ".")
+    # openssl's own client, on a controller.
+    refused = deployed.ssh(1, f"openssl s_client -connect {deployed.vip('api')}:{PORT} -tls1_1 "
+                              f"-cipher DEFAULT@SECLEVEL=0 </dev/null")
+    assert refused.returncode != 0 and "Cipher is (NONE)" in refused.stdout + refused.stderr
+
+
+def test_keystone_answers_through_tls_with_hsts(deployed):
+    if deployed.ssh(1, "test -e /etc/keystone/keystone.conf").returncode != 0:
+        pytest.skip("Keystone is not deployed on this lab (tests/lab_tests/test_keystone.py deploys it)")
+    with urllib.request.urlopen(f"https://{deployed.vip('api')}:{PORT}/v3", timeout=10, context=cluster_ca()) as answer:
+        assert answer.status == 200
+        assert answer.headers["Strict-Transport-Security"] == "max-age=63072000"
+        # X-Forwarded-Proto: the links Keystone returns keep https.
+        links = json.loads(answer.read())["version"]["links"]
+    assert {"rel": "self", "href": f"https://{deployed.vip('api')}:{PORT}/v3/"} in links
+
+
+def test_second_run_changes_nothing_issues_nothing_and_prints_no_key(deployed):
+    before = local_files()
+    assert set(before) >= {"ca.crt", "ca.key", "vip.crt", "vip.key", "ctrl-1.crt", "ctrl-1.key"}
+    results, output = run_deploy(deployed, *DEPLOYS, "-vv")
+    assert changed_ops(results) == {}
+    assert local_files() == before
+    flat = output.replace("\\n", "").replace("\n", "")
+    for key in tls_dir().glob("*.key"):
+        secret = "".join(key.read_text().splitlines()[1:-1])[48:88]  # past the ASN.1 header every key shares
+        assert len(secret) == 40 and secret not in flat, f"{key.name} printed by pyinfra"
