@@ -122,7 +122,8 @@ class CibConfiguration(FactBase[dict[str, Any]]):
 
         {"properties": {"stonith-enabled": "false", ...},     # cib-bootstrap-options
          "resources": {"vips": {"tag": "group", "attrs": {...}, "children": [...]}, ...},
-         "constraints": {"vips-with-haproxy": {"tag": "rsc_colocation", ...}, ...}}
+         "constraints": {"vips-with-haproxy": {"tag": "rsc_colocation", ...}, ...},
+         "fencing_topology": None}     # or the <fencing-topology> element as element_tree() data
 
     Resources and constraints are the top-level objects by id, as ``element_tree()`` data.
     """
@@ -133,7 +134,7 @@ class CibConfiguration(FactBase[dict[str, Any]]):
 
     @staticmethod
     def default() -> dict[str, Any]:
-        return {"properties": {}, "resources": {}, "constraints": {}}
+        return {"properties": {}, "resources": {}, "constraints": {}, "fencing_topology": None}
 
     def command(self) -> str:
         # Not connected (pacemaker stopped): exit 102 and nothing on stdout. Any other status
@@ -151,4 +152,72 @@ class CibConfiguration(FactBase[dict[str, Any]]):
             },
             "resources": {child.get("id"): element_tree(child) for child in root.iterfind("resources/*")},
             "constraints": {child.get("id"): element_tree(child) for child in root.iterfind("constraints/*")},
+            "fencing_topology": element_tree(topology) if (topology := root.find("fencing-topology")) is not None
+            else None,
         }
+
+
+class FencingState(FactBase[dict[str, Any]]):
+    """The fence devices as pacemaker runs them, their status checks, and the fencing history.
+
+    From ``crm_mon --include=operations`` (each stonith resource: where it runs, failed or not, its
+    last monitor there: the device's power status check) and ``stonith_admin --history='*'
+    --verbose`` (without ``--verbose`` it lists one event only):
+
+    .. code:: python
+
+        {"devices": [{"id": "fence-ctrl-1-1", "agent": "stonith:fence_ipmilan", "nodes": ["ctrl-2"],
+                      "active": True, "failed": False,
+                      "check": {"node": "ctrl-2", "rc": "0", "rc_text": "ok",  # "OK" on pacemaker 3
+                                "since": "Tue Dec  1 23:59:00 2026"}}],
+         "history": [{"target": "ctrl-1", "action": "reboot", "status": "success",
+                      "delegate": "ctrl-3", "completed": "2026-12-02 00:10:00Z"}]}  # every event, newest first
+
+    Pacemaker stopped: ``default()``.
+    """
+
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "stonith_admin"
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return {"devices": [], "history": []}
+
+    def command(self) -> str:
+        return ("crm_mon --output-as=xml --include=operations || [ $? -eq 102 ]; echo; "
+                "stonith_admin --history='*' --verbose --output-as=xml || true")
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        documents, current = [], []
+        for line in output:
+            if line.startswith(("<?xml", "<pacemaker-result")) and any(l.strip() for l in current):
+                documents.append(current)
+                current = []
+            current.append(line)
+        documents.append(current)
+        if len(documents) != 2:
+            raise FactProcessError(f"expected crm_mon's and stonith_admin's XML, got {len(documents)} document(s)")
+        status = CrmMon().process(documents[0])
+        if not status["running"]:
+            return self.default()
+        crm = parse_xml(documents[0], "crm_mon")
+        # The last monitor of each device on each node (a device that moved keeps an old one where it ran).
+        checks: dict[tuple[str, str], dict[str, str]] = {}
+        for node in crm.iterfind("node_history/node"):
+            for history in node.iterfind("resource_history"):
+                for op in history.iterfind("operation_history[@task='monitor']"):
+                    checks[(history.get("id"), node.get("name"))] = {
+                        "node": node.get("name"), "rc": op.get("rc"), "rc_text": op.get("rc_text"),
+                        "since": op.get("last-rc-change")}
+        devices = [
+            {key: r[key] for key in ("id", "agent", "nodes", "active", "failed")}
+            | {"check": next((checks[(r["id"], n)] for n in r["nodes"] if (r["id"], n) in checks), None)}
+            for r in status["resources"] if (r["agent"] or "").startswith("stonith:")
+        ]
+        fenced = parse_xml(documents[1], "stonith_admin")
+        history = [
+            {key: event.get(key) for key in ("target", "action", "status", "delegate", "completed")}
+            for event in fenced.iter("fence_event")
+        ]
+        return {"devices": devices, "history": history}

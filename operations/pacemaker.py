@@ -25,6 +25,8 @@ from pyinfra import host
 from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
 
 from facts.pacemaker import CibConfiguration, CrmMon, element_tree
+from lib.fencing import RESOURCE_PREFIX as FENCE_PREFIX
+from lib.fencing import FenceDevice
 from lib.cluster import HAPROXY_BEFORE_VIPS, HAPROXY_CLONE, HAPROXY_RESOURCE, VIP_GROUP, VIP_RESOURCE, VIPS_WITH_HAPROXY
 from operations.common import wait_unless_ready
 
@@ -103,13 +105,20 @@ def order(constraint_id: str, first: str, then: str, kind: str = "Mandatory") ->
     return Element("rsc_order", {"id": constraint_id, "first": first, "then": then, "kind": kind})
 
 
-def cluster_property_values(settings: Mapping[str, Any], cluster_name: str) -> dict[str, Any]:
-    """The cluster properties ``cluster_properties`` sets: the seed's, from group_data
+def location(constraint_id: str, rsc: str, node: str, score: str = "-INFINITY") -> Element:
+    """``rsc`` prefers (``score`` > 0) or avoids (-INFINITY: never runs on) ``node``."""
+    return Element("rsc_location", {"id": constraint_id, "rsc": rsc, "node": node, "score": score})
+
+
+def cluster_property_values(settings: Mapping[str, Any], cluster_name: str, fencing: bool) -> dict[str, Any]:
+    """The cluster properties ``cluster_properties`` sets first: the seed's, from group_data
     ``pacemaker``, plus corosync's cluster name (pacemaker keeps the name it first saw, e.g. the
-    package's default ``debian``)."""
+    package's default ``debian``). Without fencing devices, ``stonith-enabled=false`` (the seed's);
+    with devices, ``stonith-enabled`` is left to ``deploys/ha.py``, which sets it true once the
+    devices are in the CIB."""
     return {
         "cluster-name": cluster_name,
-        "stonith-enabled": settings["stonith_enabled"],
+        **({} if fencing else {"stonith-enabled": False}),
         "no-quorum-policy": settings["no_quorum_policy"],
         **settings["properties"],
     }
@@ -150,6 +159,47 @@ def resources_and_constraints(topo, settings: Mapping[str, Any]) -> list[tuple[s
         ("Constraint: HAProxy started before the VIPs",
          order(HAPROXY_BEFORE_VIPS, HAPROXY_CLONE, VIP_GROUP, "Optional")),
     ]
+
+
+def fencing_topology(levels: Mapping[str, list[str]]) -> Element | None:
+    """``<fencing-topology>``: for each node, its devices tried one after the other (index 1
+    first); None when no node has more than one device (no levels needed)."""
+    if all(len(devices) < 2 for devices in levels.values()):
+        return None
+    element = Element("fencing-topology")
+    for node, devices in sorted(levels.items()):
+        for index, device in enumerate(devices, 1):
+            SubElement(element, "fencing-level",
+                       {"id": f"fl-{node}-{index}", "target": node, "index": str(index), "devices": device})
+    return element
+
+
+def fence_objects(devices: list[FenceDevice], monitor_interval: str) -> list[tuple[str, Element]]:
+    """Each fence device's stonith resource and the constraint keeping it off the node it fences,
+    as ``(description, object)``. The resource holds no password (``FenceDevice.params``)."""
+    objects = []
+    for device in devices:
+        objects += [
+            (f"Fence device {device.rsc_id}: {device.agent} powering {device.node} off ({device.address}:{device.port})",
+             primitive(device.rsc_id, f"stonith:{device.agent}", params=device.params(),
+                       ops=[{"name": "monitor", "interval": monitor_interval, "timeout": "60s"}])),
+            (f"Constraint: {device.rsc_id} never runs on {device.node}",
+             location(f"{device.rsc_id}-not-on-{device.node}", device.rsc_id, device.node)),
+        ]
+    return objects
+
+
+def stale_fence_objects(cib: Mapping[str, Any], wanted: list[Element]) -> list[tuple[str, str]]:
+    """``(tag, id)`` of the fence devices (stonith resources named ``fence-*``) and their location
+    constraints in ``cib`` (``CibConfiguration``) that ``wanted`` no longer holds, constraints first."""
+    keep = {obj.get("id") for obj in wanted}
+    constraints = [("rsc_location", obj_id) for obj_id, obj in cib["constraints"].items()
+                   if obj["tag"] == "rsc_location" and obj["attrs"].get("rsc", "").startswith(FENCE_PREFIX)
+                   and obj_id not in keep]
+    resources = [("primitive", obj_id) for obj_id, obj in cib["resources"].items()
+                 if obj["tag"] == "primitive" and obj["attrs"].get("class") == "stonith"
+                 and obj_id.startswith(FENCE_PREFIX) and obj_id not in keep]
+    return constraints + resources
 
 
 # --- Operations --------------------------------------------------------------------------
@@ -235,3 +285,72 @@ def configure(obj: Element):
     action = "--create" if current is None else "--replace"
     yield StringCommand("cibadmin", action, "--scope", scope, "--xml-text",
                         QuoteString(tostring(obj, encoding="unicode")))
+
+
+@operation()
+def absent(obj_id: str, tag: str):
+    """
+    Delete a top-level CIB object (resource or constraint) if it is there.
+
+    + obj_id: its id
+    + tag: its kind (``primitive``, ``rsc_location``...)
+
+    **Example:**
+
+    .. code:: python
+
+        pacemaker.absent(name="No fence device for ctrl-4", obj_id="fence-ctrl-4-1", tag="primitive")
+    """
+    if tag not in SCOPES:
+        raise OperationValueError(f"cannot delete <{tag}>: one of {', '.join(SCOPES)}")
+    if obj_id not in host.get_fact(CibConfiguration)[SCOPES[tag]]:
+        host.noop(f"{tag} {obj_id} is absent")
+        return
+    yield StringCommand("cibadmin", "--delete", "--scope", SCOPES[tag], "--xml-text",
+                        QuoteString(tostring(Element(tag, id=obj_id), encoding="unicode")))
+
+
+@operation()
+def levels(topology: Element | None):
+    """
+    Set the fencing levels (``<fencing-topology>``, from ``fencing_topology``), or remove them (None).
+
+    + topology: the element, or None for no levels
+
+    **Example:**
+
+    .. code:: python
+
+        pacemaker.levels(name="Fencing levels", topology=pacemaker.fencing_topology(
+            {"ctrl-1": ["fence-ctrl-1-1", "fence-ctrl-1-2"]}))
+    """
+    current = host.get_fact(CibConfiguration)["fencing_topology"]
+    wanted = element_tree(topology) if topology is not None else None
+    if current == wanted or (wanted is None and current is not None and not current["children"]):
+        host.noop("fencing levels are set" if wanted else "no fencing levels")
+        return
+    if current is None:
+        yield StringCommand("cibadmin", "--create", "--scope", "configuration", "--xml-text",
+                            QuoteString(tostring(topology, encoding="unicode")))
+        return
+    # Emptied rather than deleted when levels go: an empty section means no levels.
+    yield StringCommand("cibadmin", "--replace", "--scope", "fencing-topology", "--xml-text",
+                        QuoteString(tostring(topology if topology is not None else Element("fencing-topology"),
+                                             encoding="unicode")))
+
+
+@operation(is_idempotent=False)
+def cleanup(rsc_id: str):
+    """
+    Forget a resource's failures on every node (``crm_resource --cleanup``), so that pacemaker
+    tries it again where it failed. Run it only when something changed (``_if=``).
+
+    + rsc_id: the resource
+
+    **Example:**
+
+    .. code:: python
+
+        pacemaker.cleanup(name="Retry fence-ctrl-1-1", rsc_id="fence-ctrl-1-1", _if=password.did_change)
+    """
+    yield StringCommand("crm_resource", "--cleanup", "--resource", QuoteString(rsc_id))

@@ -13,6 +13,8 @@ default route: apt and pip go through an apt-cacher-ng bound to the srv bridge a
 the deploy configures from the inventory (``apt_proxy``, ``pip_proxy``): nothing on the hosts
 points at it before. Every host starts named ``debian``, as an installer leaves it.
 An ``unreachable`` guard route keeps lab subnets from ever following the default route.
+``up`` also starts the lab's power controller (``tests/lab/bmc.py``: an IPMI BMC per host on
+UDP 6230+N of the srv bridge address); ``down`` and ``destroy`` stop it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -44,6 +47,11 @@ PROXY_PORT = 3142
 INSTALLER_HOSTNAME = "debian"
 VIP_SUFFIX = 10
 GUARD_METRIC = 4242
+# The lab's power controller (tests/lab/bmc.py): host ctrl-N's BMC answers IPMI on UDP
+# BMC_PORT_BASE + N of the srv bridge address.
+BMC_PORT_BASE = 6230
+BMC_USER = "fence"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class LabError(Exception):
@@ -144,6 +152,19 @@ class Lab:
         out = run("ip", "route", "show", "type", "unreachable", self.supernet, check=False).stdout
         return self.supernet.split("/")[0] in out
 
+    def bmc_port(self, n: int) -> int:
+        return BMC_PORT_BASE + n
+
+    @property
+    def bmc_credentials_file(self) -> Path:
+        return self.state_dir / "bmc.json"
+
+    def fence_devices(self) -> dict:
+        """group_data ``fencing['devices']`` for this lab: each host's BMC (tests/lab/bmc.py). The
+        password is the lab's (``bmc_credentials_file``), given as secrets ``fence_ctrl-N_1``."""
+        return {f"ctrl-{n}": [{"agent": "fence_ipmilan", "address": self.gateway("srv"), "port": self.bmc_port(n),
+                               "user": BMC_USER}] for n in range(1, self.hosts + 1)}
+
     def describe(self) -> dict:
         return {
             "lab_id": self.lab_id,
@@ -156,9 +177,11 @@ class Lab:
             },
             "netsuffix": {"os": VIP_SUFFIX, **{f"ctrl-{n}": VIP_SUFFIX + n for n in range(1, self.hosts + 1)}},
             "hosts": [
-                {"name": f"ctrl-{n}", "container": self.container(n), "ssh": self.address("srv", n)}
+                {"name": f"ctrl-{n}", "container": self.container(n), "ssh": self.address("srv", n),
+                 "bmc": {"address": self.gateway("srv"), "port": self.bmc_port(n), "user": BMC_USER}}
                 for n in range(1, self.hosts + 1)
             ],
+            "bmc_credentials": str(self.bmc_credentials_file),
         }
 
     def write_state(self) -> None:
@@ -242,6 +265,78 @@ class Lab:
         if pidfile.exists():
             run("kill", pidfile.read_text().strip(), check=False)
             pidfile.unlink(missing_ok=True)
+
+    # --- power controller (tests/lab/bmc.py) ---------------------------------------------
+    @property
+    def bmc_pidfile(self) -> Path:
+        return self.state_dir / "bmc.pid"
+
+    def bmc_pid(self) -> int | None:
+        """The running power controller's pid, if it serves this lab's hosts (its pidfile says how
+        many it was started for)."""
+        try:
+            state = json.loads(self.bmc_pidfile.read_text())
+        except (OSError, ValueError):
+            return None
+        running = state.get("pid") in self._bmc_processes()
+        return state["pid"] if running and state.get("hosts") == self.hosts else None
+
+    def ensure_bmc(self) -> None:
+        """Start the lab's BMCs (one UDP port per host on the srv bridge address) unless running."""
+        if self.bmc_pid():
+            return
+        self.stop_bmc()
+        if not self.bmc_credentials_file.exists():
+            # The lab's own password, 0600 from creation; the fencing drills give it to the deploy.
+            fd = os.open(self.bmc_credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump({"user": BMC_USER, "password": secrets.token_urlsafe(12)}, out)  # IPMI 2.0: 20 bytes at most
+        python = ROOT / ".venv/bin/python"
+        if not python.exists():
+            raise LabError(f"{python} missing: run ./dev venv (the BMCs need pyghmi)")
+        env = {**os.environ, "LAB_ID": str(self.lab_id), "LAB_HOSTS": str(self.hosts), "LAB_SUITE": self.suite}
+        with open(self.state_dir / "bmc.log", "a") as out:
+            process = subprocess.Popen([str(python), "-m", "tests.lab.bmc"], cwd=ROOT, env=env, stdout=out,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.bmc_pidfile.write_text(json.dumps({"pid": process.pid, "hosts": self.hosts}))
+        wanted = {f"{self.gateway('srv')}:{self.bmc_port(n)}" for n in range(1, self.hosts + 1)}
+        for _ in range(100):
+            listening = set(run("ss", "-Hlun", check=False).stdout.split())
+            if wanted <= listening:
+                return
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise LabError(f"the lab's BMCs did not listen on {', '.join(sorted(wanted))} (see {self.state_dir}/bmc.log)")
+
+    def _bmc_processes(self) -> list[int]:
+        """Every power controller process of this lab, also one its pidfile no longer names (a
+        start that failed after another one, for another number of hosts, kept the ports)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and b"tests.lab.bmc" in (proc / "cmdline").read_bytes() \
+                        and f"LAB_ID={self.lab_id}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+        return found
+
+    def stop_bmc(self) -> None:
+        """Stop the power controller, also one started for another number of hosts (the lab grown
+        or shrunk), and wait until it is gone (its ports free)."""
+        pids = self._bmc_processes()
+        for pid in pids:
+            os.kill(pid, 15)
+        for pid in pids:
+            for _ in range(100):  # gone, or a zombie (its ports closed) when this process started it
+                try:
+                    if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+                        break
+                except OSError:
+                    break
+                time.sleep(0.1)
+        self.bmc_pidfile.unlink(missing_ok=True)
 
     # --- template and hosts ---------------------------------------------------------------
     def ensure_template(self) -> None:
@@ -348,6 +443,7 @@ class Lab:
         self.ensure_network()
         self.ensure_proxy()
         self.write_state()
+        self.ensure_bmc()
         to_create = [n for n in range(1, self.hosts + 1) if self.state(n) == "ABSENT"]
         if to_create:
             self.ensure_template()
@@ -364,6 +460,7 @@ class Lab:
             if self.state(n) == "RUNNING":
                 run("lxc-stop", "-n", self.container(n), "-t", "30", check=False)
         self.stop_proxy()
+        self.stop_bmc()
         log("down: hosts stopped (kept on disk)")
 
     def destroy_host(self, n: int) -> None:
@@ -377,6 +474,7 @@ class Lab:
         for n in range(1, 10):
             self.destroy_host(n)
         self.stop_proxy()
+        self.stop_bmc()
         for net in NETS:
             run("ip", "link", "del", self.bridge(net), check=False)
         shutil.rmtree(self.state_dir / "acng" / "conf", ignore_errors=True)
@@ -387,7 +485,8 @@ class Lab:
     def status(self) -> int:
         print(f"lab {self.lab_id} ({self.suite}), bridges {'up' if self.bridges_up() else 'DOWN'}, "
               f"guard route {'present' if self.guard_present() else 'MISSING'}, "
-              f"proxy {'running' if self.proxy_running() else 'stopped'}")
+              f"proxy {'running' if self.proxy_running() else 'stopped'}, "
+              f"BMCs {'running' if self.bmc_pid() else 'stopped'}")
         unhealthy = 0
         for n in range(1, self.hosts + 1):
             state = self.state(n)

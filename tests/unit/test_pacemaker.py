@@ -105,7 +105,7 @@ def test_cib_configuration_converged():
 
 
 def test_cib_configuration_errors():
-    assert CibConfiguration().default() == {"properties": {}, "resources": {}, "constraints": {}}
+    assert CibConfiguration().default() == {"properties": {}, "resources": {}, "constraints": {}, "fencing_topology": None}
     with pytest.raises(FactProcessError):
         CibConfiguration().process(["Could not connect to the CIB"])
     with pytest.raises(FactProcessError):
@@ -146,7 +146,8 @@ def test_cib_value():
 # --- operations -------------------------------------------------------------------------------
 @pytest.fixture
 def properties(default_data):
-    return pacemaker.cluster_property_values(default_data["pacemaker"], default_data["corosync"]["cluster_name"])
+    return pacemaker.cluster_property_values(default_data["pacemaker"], default_data["corosync"]["cluster_name"],
+                                             fencing=False)
 
 
 def test_cluster_property_values_from_data(properties):

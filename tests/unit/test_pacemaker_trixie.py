@@ -48,7 +48,8 @@ def test_crm_mon_not_running():
 
 
 def test_properties_set_by_the_deploy(default_data):
-    properties = pacemaker.cluster_property_values(default_data["pacemaker"], default_data["corosync"]["cluster_name"])
+    properties = pacemaker.cluster_property_values(default_data["pacemaker"], default_data["corosync"]["cluster_name"],
+                                             fencing=False)
     assert CIB["properties"]["dc-version"] == "3.0.0-3.0.0"
     host = FakeHost({CibConfiguration: CIB})
     assert run(pacemaker.cluster_properties, host, properties) == []
