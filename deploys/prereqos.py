@@ -3,18 +3,34 @@
     pyinfra inventory.py deploys/prereqos.py          # converge
     pyinfra inventory.py deploys/prereqos.py --dry    # the plan, touching nothing
 
-Each component is also runnable alone (``deploys/<component>.py``). Within each one the order
-is explicit: deploy on every controller, set up on ``firstnode``, then joins one at a time.
-HAProxy's configuration comes before Corosync/Pacemaker, which then start it as a clone
-together with the virtual IPs.
+First every component's Debian packages, in one apt transaction per host that starts none of
+their services (``operations/stack.py``); then each component writes its files and starts its
+services. Each component is also runnable alone (``deploys/<component>.py``: it installs its own
+packages). Within each one the order is explicit: deploy on every controller, set up on
+``firstnode``, then joins one at a time. HAProxy's configuration comes before Corosync/Pacemaker,
+which then start it as a clone together with the virtual IPs.
 """
 
-from pyinfra import local
+from pyinfra import host, local
+
+from lib.deploy import prologue
+from lib.steps import limit
+from operations import backup, stack
+
+topo = prologue()
+stack.install(
+    name="The stack's Debian packages, one apt transaction (the components' services not started: each "
+         "configures, then starts its own)",
+    packages=stack.packages(upstream_mariadb=bool(host.data.galera["upstream_repo"]),
+                            backup_node=host.name in backup.nodes(topo, host.data)),
+    **limit("apt"),
+)
 
 # One include per line, never in a loop: pyinfra orders operations by the line numbers of
 # their call stack, so a loop would give every component the same position and interleave them.
 local.include("deploys/rabbitmq.py")
 local.include("deploys/galera.py")
+local.include("deploys/tls.py")
 local.include("deploys/haproxy.py")
 local.include("deploys/ha.py")
 local.include("deploys/memcached.py")

@@ -29,6 +29,25 @@ allow_even_controllers = False
 # Read on first use, never written by an import: a deploy that executes saves the missing ones.
 secrets = _SecretStore()
 
+# --- TLS (lib/tls.py; docs/operations.md "TLS") -------------------------------------------
+# A cluster CA issues every certificate on the machine running pyinfra, into secrets-tls/ beside
+# secrets.json (0600, git-ignored); each controller gets its own (its name and its api, srv and
+# data addresses) and the VIPs one (both VIP addresses and vip_names).
+tls = {
+    # An operator's CA instead of the generated one (ca_cert and ca_key: both or neither), PEM
+    # paths on the machine running pyinfra. The CA's certificate:
+    "ca_cert": None,
+    "ca_key": None,  # the CA's key (unencrypted PEM, readable by its owner only)
+    # An operator's certificate for the VIPs, e.g. from a public CA (vip_cert and vip_key: both or
+    # neither); it must name both VIP addresses. None: issued by the cluster CA. Its PEM path:
+    "vip_cert": None,
+    "vip_key": None,  # its key (unencrypted PEM, readable by its owner only)
+    "vip_names": [],  # DNS names of the VIPs (SANs of their certificate), e.g. ["openstack.example.org"]
+    "ca_name": "prereqos cluster CA",  # common name of a generated CA
+    "valid_days": 365,  # lifetime of an issued certificate
+    "renew_days": 30,  # an issued certificate with fewer days left is issued again by the next deploy
+}
+
 # --- Packages -------------------------------------------------------------------------
 # A site behind a proxy (the lab sets its caching proxy through inventory data); None: nothing
 # written, and a file an earlier run wrote is removed. No user or password in these URLs.
@@ -137,8 +156,17 @@ corosync = {
     "last_man_standing": 1,  # votequorum: after nodes are lost, lower expected votes (quorum kept)
     "last_man_standing_window": 10000,  # ms to wait before lowering expected votes
 }
+# Fencing (STONITH, docs/operations.md "Fencing"): each controller's power devices, tried in
+# order (fencing levels). Devices defined: stonith-enabled=true, every controller needs one.
+# {} (the seed's way): stonith-enabled=false and a warning. A device: {"agent": "fence_ipmilan"
+# or "fence_redfish", "address": BMC address, "port": 623/443 if left out, "user": BMC user,
+# "options": {other agent parameters}}; its password: `.venv/bin/python -m lib.secrets set
+# fence_<controller>_<level>` (stdin), e.g. fence_ctrl-1_1.
+fencing = {
+    "devices": {},  # controller -> list of devices, e.g. {"ctrl-1": [{"agent": "fence_ipmilan", ...}], ...}
+    "monitor_interval": "60s",  # how often each device's BMC is asked for the power status
+}
 pacemaker = {
-    "stonith_enabled": False,  # as in the seed; a warning is printed (no fencing)
     "no_quorum_policy": "stop",  # a node without quorum stops its VIPs and HAProxy
     "properties": {  # other cluster properties, set as given
         "pe-warn-series-max": 1000,
@@ -160,6 +188,9 @@ haproxy = {
 # controller's srv address. binds: networks whose VIP the frontend binds. check: "tcp"
 # (connect), "http" (GET check_uri, default "/", expects 200) or "galera" (HTTP check on
 # galera["check_port"]; firstnode is the only writer, the others are backups).
+# tls: HAProxy terminates TLS on the frontend (every bind, certificate of the VIPs; TLS 1.2+);
+# default True for a service bound on the api network, False otherwise; never for galera. A TLS
+# service with an "http" check is proxied as HTTP (HSTS, X-Forwarded-Proto). Backends stay plain.
 # retired: the OpenStack service no longer exists upstream (see README); it is still rendered
 # until you set "enabled": False.
 haproxy_services = {

@@ -5,12 +5,15 @@
 
 Runs one ``pyinfra <inventory> fact ... --json`` for every health fact, prints RabbitMQ
 nodes, Galera size/state, corosync quorum and links, Pacemaker nodes and where each VIP runs,
-HAProxy backends, memcached, the age of the newest backups on each backup node, then exits 1
+HAProxy backends, memcached, the age of the newest backups on each backup node, the fence
+devices (their status checks, the last fencing event), the days left of each TLS certificate (a
+warning under 30, a problem under 7), then exits 1
 when anything is unhealthy (a host that did not answer counts).
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import json
 import re
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from lib.backup import freshness
 from lib.cluster import CONTROLLER_GROUP, HAPROXY_CLONE, HAPROXY_RESOURCE, VIP_RESOURCE
+from lib.tls import CERTIFICATES, UNHEALTHY_DAYS, WARN_DAYS
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = {
@@ -32,6 +36,8 @@ FACTS = {
     "haproxy": "facts.haproxy.HaproxyBackends",
     "backups": "facts.backup.BackupCatalog",
     "memcached": "facts.memcached.MemcachedStats",
+    "fencing": "facts.pacemaker.FencingState",
+    "certificates": "facts.tls.CertificateExpiry",
 }
 COROSYNC_TEMPLATE = ROOT / "templates/corosync/corosync.conf.j2"
 
@@ -197,6 +203,44 @@ def check_memcached(report: Report, stats_of: dict[str, dict]) -> None:
         )
 
 
+def check_fencing(report: Report, state_of: dict[str, dict]) -> None:
+    """Every fence device pacemaker knows is started, not failed, its last status check ok; the
+    newest fencing event is shown (a failed one is a problem: that node's fate is unknown)."""
+    state = next((s for s in state_of.values() if s and s.get("devices")), None) or \
+        next((s for s in state_of.values() if s), {"devices": [], "history": []})
+    if not state["devices"]:
+        report.lines.append("      no fence devices: stonith-enabled=false (group_data fencing['devices'])")
+    for device in state["devices"]:
+        check = device.get("check") or {}
+        report.check(
+            device["active"] and not device["failed"] and check.get("rc") == "0",  # rc_text: ok (2.1), OK (3.0)
+            f"{device['id']} ({device['agent'].removeprefix('stonith:')}) on {' '.join(device['nodes']) or 'no node'}, "
+            f"status check {check.get('rc_text', 'not run')}" + (f" since {check['since']}" if check.get("since") else ""),
+        )
+    events = state["history"]
+    if events:
+        last = events[0]
+        report.check(last["status"] == "success",
+                     f"last fencing: {last['action']} of {last['target']} by {last['delegate'] or '-'}: "
+                     f"{last['status']} at {last['completed'] or '-'}")
+    else:
+        report.lines.append("      no fencing event recorded")
+def check_certificates(report: Report, expiry_of: dict[str, dict], now: datetime.datetime | None = None) -> None:
+    """Every node holds the cluster's certificates, each with at least ``UNHEALTHY_DAYS`` left;
+    fewer than ``WARN_DAYS`` is a warning (the next deploy issues it again: ``tls["renew_days"]``)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    for host in report.hosts:
+        expiry = expiry_of.get(host) or {}
+        days = {Path(path).stem: (datetime.datetime.fromisoformat(end) - now).days for path, end in expiry.items()}
+        line = f"{host}: " + (", ".join(f"{name} {left} days left" for name, left in days.items())
+                              or "no certificate (run deploys/tls.py)")
+        report.check(len(days) == len(CERTIFICATES) and min(days.values()) >= UNHEALTHY_DAYS, line)
+        soon = [name for name, left in days.items() if UNHEALTHY_DAYS <= left < WARN_DAYS]
+        if soon:
+            report.lines.append(f"  WRN {host}: {', '.join(soon)} under {WARN_DAYS} days: run the deploy "
+                                f"(it issues them again) or renew the operator's")
+
+
 def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
     """The report of ``facts`` (``gather()``'s) for the controllers ``hosts``, one section per component."""
     report = Report(hosts)
@@ -214,6 +258,10 @@ def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:
     check_backups(report, facts["backups"])
     report.section("memcached")
     check_memcached(report, facts["memcached"])
+    report.section("Fencing")
+    check_fencing(report, facts["fencing"])
+    report.section("TLS certificates")
+    check_certificates(report, facts["certificates"])
     return report
 
 

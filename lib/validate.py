@@ -17,11 +17,13 @@ import difflib
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pyinfra.api.exceptions import NoGroupError, PyinfraError
 
-from lib.secrets import SecretsFileError, check_mode, secrets_path
+from lib.fencing import AGENTS as FENCE_AGENTS, IPMI_PASSWORD_MAX, OWN_PARAMETERS as FENCE_OWN_PARAMETERS, fence_devices
+from lib.secrets import SecretsFileError, check_mode, secrets_path, unmasked
 from lib.sizing import is_auto
 from lib.steps import KINDS as STEP_KINDS
 from lib.topology import controllers
@@ -30,6 +32,8 @@ NETWORKS = ("api", "srv", "data")
 VIP_NETWORKS = ("api", "srv")
 # RabbitMQ short node names (rabbit@<host>), corosync names and wsrep_node_name all follow it.
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# A DNS name of a certificate: labels of letters, digits and '-', a leading "*." allowed.
+DNS_NAME = re.compile(r"^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 # Any character below space (newline, tab, ESC...) or DEL: in a config file it starts a new
 # line or a new token, so a value holding one could inject a setting.
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -113,6 +117,11 @@ def _calendar(value) -> bool:
     return isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9*:,./~ -]+", value.strip() or "-") is not None
 
 
+def _pem_path(value) -> bool:
+    """An absolute path of an existing file (read on the machine running pyinfra)."""
+    return isinstance(value, str) and value.startswith("/") and Path(value).is_file()
+
+
 def _optional(check: Callable[[object], bool]) -> Callable[[object], bool]:
     return lambda value: value is None or check(value)
 
@@ -182,8 +191,11 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "last_man_standing": (_flag, "0 or 1"),
         "last_man_standing_window": (_positive_int, "a positive integer of milliseconds"),
     },
+    "fencing": {
+        "devices": (lambda v: isinstance(v, Mapping), "a dict controller -> list of devices ({} for none)"),
+        "monitor_interval": (_interval, "an interval such as 60s"),
+    },
     "pacemaker": {
-        "stonith_enabled": (lambda v: isinstance(v, bool), "True or False"),
         "no_quorum_policy": (lambda v: v in ("stop", "freeze", "ignore", "demote", "suicide"),
                              "stop, freeze, ignore, demote or suicide"),
         "properties": (lambda v: isinstance(v, Mapping), "a dict of cluster properties"),
@@ -194,6 +206,17 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "stats_port": (_port, "a port 1-65535"),
         "stats_user": (_text, "a user name"),
         "maxconn": (_positive_int, "a positive integer"),
+    },
+    "tls": {
+        "ca_cert": (_optional(_pem_path), "None or the absolute path of a PEM file on the machine running pyinfra"),
+        "ca_key": (_optional(_pem_path), "None or the absolute path of a PEM file on the machine running pyinfra"),
+        "vip_cert": (_optional(_pem_path), "None or the absolute path of a PEM file on the machine running pyinfra"),
+        "vip_key": (_optional(_pem_path), "None or the absolute path of a PEM file on the machine running pyinfra"),
+        "vip_names": (lambda v: isinstance(v, list) and all(isinstance(n, str) and DNS_NAME.match(n) for n in v),
+                      'a list of DNS names such as ["openstack.example.org"]'),
+        "ca_name": (_text, "a common name such as 'prereqos cluster CA'"),
+        "valid_days": (lambda v: _positive_int(v) and v <= 825, "an integer of days, 1-825"),
+        "renew_days": (_positive_int, "a positive integer of days, below valid_days"),
     },
     "apache": {"port": (_port, "a port 1-65535")},
     "buildenv": {
@@ -241,6 +264,7 @@ SERVICE_SCHEMA: dict[str, Rule] = {
     "check_uri": (lambda v: isinstance(v, str) and v.startswith("/"), "a path such as /healthcheck"),
     "retired": (_text, "the release that retired it"),
     "enabled": (lambda v: isinstance(v, bool), "True or False"),
+    "tls": (lambda v: isinstance(v, bool), "True or False (default: True when it binds the api network)"),
 }
 SERVICE_REQUIRED = ("port", "binds", "check")
 # The identity service that /root/.openrc (deploys/openrc.py) points at.
@@ -265,14 +289,23 @@ def _did_you_mean(key: str, known) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+# Settings an earlier release had: what replaced each (and the fix), said instead of "not a known setting".
+RETIRED: dict[str, str] = {
+    "pacemaker['stonith_enabled']": "stonith is on exactly when fencing['devices'] defines devices; "
+                                    "fix: remove it (and define fencing devices)",
+}
+
+
 def _check_dict(where: str, value, schema: Mapping[str, Rule], required: bool = True) -> list[str]:
     if not isinstance(value, Mapping):
         return [f"{where}={value!r} must be a dict; fix: restore it from group_data/all.py"]
     problems = []
     for key in value:
-        if key not in schema:
-            problems.append(f"{where}[{key!r}] is not a known setting{_did_you_mean(key, schema)}; "
-                            f"fix: remove or rename it")
+        name = f"{where}[{key!r}]"
+        if name in RETIRED:
+            problems.append(f"{name} is no longer a setting: {RETIRED[name]}")
+        elif key not in schema:
+            problems.append(f"{name} is not a known setting{_did_you_mean(key, schema)}; fix: remove or rename it")
     for key, (check, good) in schema.items():
         if key not in value:
             if required:
@@ -375,6 +408,9 @@ def _check_catalog(catalog) -> list[str]:
         if isinstance(service, Mapping):
             problems += [f"{where}[{k!r}] is missing; fix: set it to {SERVICE_SCHEMA[k][1]}"
                          for k in SERVICE_REQUIRED if k not in service]
+            if service.get("tls") is True and service.get("check") == "galera":
+                problems.append(f"{where}['tls']=True: HAProxy's galera frontend stays TCP (MariaDB's clients "
+                                f"speak its own protocol, TLS is negotiated inside it); fix: remove 'tls' or set it False")
             if service.get("enabled", True) is False or not _port(service.get("port")):
                 continue
             for net in service.get("binds") or []:
@@ -383,6 +419,76 @@ def _check_catalog(catalog) -> list[str]:
                     problems.append(f"{where} binds the {net} VIP port {service['port']} already bound by "
                                     f"haproxy_services[{other!r}]; fix: change one port or disable one service")
                 bound[(net, service["port"])] = name
+    return problems
+
+
+FENCE_DEVICE_SCHEMA: dict[str, Rule] = {
+    "agent": (lambda v: v in FENCE_AGENTS, " or ".join(FENCE_AGENTS)),
+    "address": (lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9.:-]+", v) is not None,
+                "the BMC's address or DNS name, e.g. '10.0.9.11'"),
+    "port": (_port, "a port 1-65535 (default: 623 for IPMI, 443 for Redfish)"),
+    "user": (lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9._@-]+", v) is not None,
+             "the BMC user name (letters, digits, . _ @ -)"),
+    "options": (lambda v: isinstance(v, Mapping) and all(
+        isinstance(k, str) and re.fullmatch(r"[a-z0-9_]+", k) and k not in FENCE_OWN_PARAMETERS
+        and isinstance(o, (str, int)) and not isinstance(o, bool) for k, o in v.items()),
+        "a dict of other agent parameters (e.g. {'ssl_insecure': 1}); address, user and password are set by the deploy"),
+}
+FENCE_DEVICE_REQUIRED = ("agent", "address", "user")
+
+
+def _check_fencing(names: list[str], fencing, secrets) -> list[str]:
+    """The devices of group_data ``fencing``: one list per controller (all of them, or none), each
+    device well formed and its password in secrets.json."""
+    devices = fencing.get("devices") if isinstance(fencing, Mapping) else None
+    if not isinstance(devices, Mapping) or not devices:
+        return []
+    problems = []
+    for node, listed in devices.items():
+        where = f"fencing['devices'][{node!r}]"
+        if node not in names:
+            problems.append(f"{where}: {node!r} is not a controller of the inventory; fix: choose among {names}")
+        if not isinstance(listed, list) or not listed:
+            problems.append(f"{where}={listed!r} must be a non-empty list of devices; fix: e.g. "
+                            f"[{{'agent': 'fence_ipmilan', 'address': '10.0.9.11', 'user': 'fence'}}]")
+            continue
+        for level, device in enumerate(listed, 1):
+            problems += _check_dict(f"{where}[{level - 1}]", device, FENCE_DEVICE_SCHEMA, required=False)
+            if isinstance(device, Mapping):
+                problems += [f"{where}[{level - 1}][{k!r}] is missing; fix: set it to {FENCE_DEVICE_SCHEMA[k][1]}"
+                             for k in FENCE_DEVICE_REQUIRED if k not in device]
+    problems += [f"fencing['devices'] has no device for {node}: with fencing on, every controller needs one; "
+                 f"fix: add its BMC, or set fencing['devices'] = {{}} to turn fencing off"
+                 for node in names if node not in devices]
+    if problems:
+        return problems
+    seen: dict[str, str] = {}
+    for device in fence_devices(fencing):
+        if device.password_file in seen:
+            problems.append(f"fencing: {device.rsc_id} and {seen[device.password_file]} both use "
+                            f"{device.address} port {device.port}; fix: one device per BMC address and port")
+        seen[device.password_file] = device.rsc_id
+        if secrets is not None and device.secret_key not in secrets:
+            problems.append(f"fencing: no password for {device.rsc_id} in secrets.json (key {device.secret_key!r}); "
+                            f"fix: .venv/bin/python -m lib.secrets set {device.secret_key} (reads it on stdin)")
+        elif (secrets is not None and device.agent == "fence_ipmilan"
+              and len(unmasked(secrets[device.secret_key]).encode()) > IPMI_PASSWORD_MAX):
+            problems.append(f"fencing: the password of {device.rsc_id} (secrets.json {device.secret_key!r}) is longer "
+                            f"than {IPMI_PASSWORD_MAX} bytes, IPMI 2.0's limit; fix: a shorter BMC password")
+    return problems
+
+
+def _check_tls(tls) -> list[str]:
+    """Operator files come in pairs; a certificate is issued again before it runs out."""
+    if not isinstance(tls, Mapping):
+        return []
+    problems = [f"tls[{a!r}] and tls[{b!r}] go together ({a}={tls.get(a)!r}, {b}={tls.get(b)!r}); "
+                f"fix: set both (PEM paths) or neither"
+                for a, b in (("ca_cert", "ca_key"), ("vip_cert", "vip_key")) if bool(tls.get(a)) != bool(tls.get(b))]
+    valid, renew = tls.get("valid_days"), tls.get("renew_days")
+    if _positive_int(valid) and _positive_int(renew) and renew >= valid:
+        problems.append(f"tls['renew_days']={renew} is not below tls['valid_days']={valid}: every deploy would "
+                        f"issue the certificates again; fix: lower renew_days (30) or raise valid_days")
     return problems
 
 
@@ -423,6 +529,8 @@ def validate(names: list[str], data) -> list[str]:
         problems += _check_dict(component, data.get(component), schema)
     problems += _check_catalog(data.get("haproxy_services"))
     problems += _check_backup_nodes(names, data.get("backup"))
+    problems += _check_fencing(names, data.get("fencing"), data.get("secrets"))
+    problems += _check_tls(data.get("tls"))
     for key, (check, good) in PACKAGE_SOURCES.items():
         if not check(data.get(key)):
             problems.append(f"{key}={data.get(key)!r} is invalid; fix: set it to {good}")

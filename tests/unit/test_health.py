@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import pytest
+from pyinfra.api import FactProcessError
 
 from facts.backup import BackupCatalog
 from facts.corosync import CorosyncLinks, CorosyncQuorum
 from facts.galera import WsrepStatus
 from facts.haproxy import HaproxyBackends
 from facts.memcached import MemcachedStats
-from facts.pacemaker import CrmMon
+from facts.pacemaker import CrmMon, FencingState
 from facts.rabbitmq import RabbitmqClusterStatus
+from facts.tls import CertificateExpiry
 from lib.health import COROSYNC_TEMPLATE, check_backups, corosync_link_count, evaluate, Report
 from tests.unit.conftest import ROOT
 from tests.unit.test_corosync import render
@@ -35,12 +38,31 @@ def converged(**replace: dict) -> dict[str, dict]:
         "crm": parsed(CrmMon, "pacemaker/crm_mon_converged.xml"),
         "haproxy": parsed(HaproxyBackends, "haproxy/show_stat.csv"),
         "memcached": parsed(MemcachedStats, "memcached/stats-ctrl-1.txt"),
+        "fencing": parsed(FencingState, "pacemaker/fencing_state_no_devices.xml"),
     }
+    one["certificates"] = certificates()
     facts = {key: replace.get(key, {host: value for host in HOSTS}) for key, value in one.items()}
     # The backup node (ctrl-1) just after its backups; the others take none.
     backups = {"ctrl-1": fresh_catalog(), "ctrl-2": parsed(BackupCatalog, "backup/catalog_not_a_backup_node.json"),
                "ctrl-3": parsed(BackupCatalog, "backup/catalog_not_a_backup_node.json")}
     return {**facts, "backups": replace.get("backups", backups)}
+
+
+# When tls/certificate_expiry.txt was captured (ctrl-1 of lab 2, by the fact's command, after the first deploy).
+CERTIFICATES_CAPTURED = datetime.datetime(2026, 12, 2, 0, 5, 5, tzinfo=datetime.timezone.utc)
+
+
+def certificates(days_left: int | None = None) -> dict:
+    """ctrl-1's certificates, their ends moved as if captured now (``days_left``: the node's and the
+    VIPs' certificates end that many days from now, the CA as captured)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    found = {}
+    for path, end in parsed(CertificateExpiry, "tls/certificate_expiry.txt").items():
+        end = datetime.datetime.fromisoformat(end) + (now - CERTIFICATES_CAPTURED)
+        if days_left is not None and not path.endswith("/ca.crt"):
+            end = now + datetime.timedelta(days=days_left, hours=1)
+        found[path] = end.isoformat()
+    return found
 
 
 def fresh_catalog(hours_ago: float = 0.0) -> dict:
@@ -57,7 +79,10 @@ def test_converged_cluster_is_healthy():
     report = evaluate(converged(), HOSTS)
     assert report.problems == [], report.lines
     assert [line for line in report.lines if not line.startswith(" ")] == [
-        "RabbitMQ", "Galera", "Corosync", "Pacemaker", "HAProxy", "Backups", "memcached"]
+        "RabbitMQ", "Galera", "Corosync", "Pacemaker", "HAProxy", "Backups", "memcached", "Fencing",
+        "TLS certificates"]
+    assert "  ok  ctrl-3: ca 3649 days left, node 364 days left, vip 364 days left" in report.lines
+    assert not [line for line in report.lines if line.startswith("  WRN")]
     assert "  ok  ctrl-2: answers stats on 10.103.2.11:11211, up " in "\n".join(report.lines)
 
 
@@ -113,3 +138,29 @@ def test_a_memcached_that_does_not_answer_is_unhealthy():
     assert evaluate(facts, HOSTS).problems == ["ctrl-3: no answer on 10.0.2.13:11211"]
     del facts["memcached"]["ctrl-3"]
     assert evaluate(facts, HOSTS).problems == ["ctrl-3: no answer on ?:?"]
+
+
+def test_certificate_expiry_warns_under_30_days_and_fails_under_7():
+    warned = evaluate(converged(certificates={host: certificates(20) for host in HOSTS}), HOSTS)
+    assert warned.problems == []
+    assert "  WRN ctrl-1: node, vip under 30 days: run the deploy (it issues them again) or renew the operator's" \
+        in warned.lines
+    failing = evaluate(converged(certificates={**converged()["certificates"], "ctrl-2": certificates(5)}), HOSTS)
+    assert failing.problems == ["ctrl-2: ca 3649 days left, node 5 days left, vip 5 days left"]
+
+
+def test_missing_certificates_are_a_problem():
+    facts = converged()
+    facts["certificates"]["ctrl-3"] = CertificateExpiry().process([])
+    del facts["certificates"]["ctrl-2"]
+    assert evaluate(facts, HOSTS).problems == ["ctrl-2: no certificate (run deploys/tls.py)",
+                                               "ctrl-3: no certificate (run deploys/tls.py)"]
+    one_gone = {path: end for path, end in certificates().items() if not path.endswith("/vip.crt")}
+    facts = converged(certificates={**converged()["certificates"], "ctrl-1": one_gone})
+    assert evaluate(facts, HOSTS).problems == ["ctrl-1: ca 3649 days left, node 364 days left"]
+
+
+def test_certificate_expiry_fact_refuses_other_output():
+    with pytest.raises(FactProcessError):
+        CertificateExpiry().process(["/etc/prereqos/tls/ca.crt Could not open file"])
+

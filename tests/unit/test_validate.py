@@ -332,3 +332,35 @@ def test_memcached_settings_name_the_variable(default_data, key, value, good):
 def test_keystone_settings_name_the_variable(default_data, key, value):
     default_data["keystone"][key] = value
     assert only(default_data).startswith(f"keystone[{key!r}]={value!r} is invalid; fix: set it to")
+
+
+def test_tls_on_the_galera_frontend_is_refused(default_data):
+    default_data["haproxy_services"]["galera"]["tls"] = True
+    message = only(default_data)
+    assert message.startswith("haproxy_services['galera']['tls']=True") and "fix: remove 'tls' or set it False" in message
+
+
+def test_service_tls_must_be_a_boolean(default_data):
+    default_data["haproxy_services"]["keystone_public"]["tls"] = "yes"
+    assert "haproxy_services['keystone_public']['tls']='yes' is invalid; fix: set it to True or False" \
+        in only(default_data)
+
+
+def test_operator_files_come_in_pairs_and_must_exist(default_data, tmp_path):
+    (tmp_path / "ca.crt").write_text("x")
+    default_data["tls"]["ca_cert"] = str(tmp_path / "ca.crt")
+    assert "tls['ca_cert'] and tls['ca_key'] go together" in only(default_data)
+    default_data["tls"]["ca_key"] = str(tmp_path / "absent.key")
+    assert only(default_data).startswith(f"tls['ca_key']='{tmp_path}/absent.key' is invalid; fix: set it to None "
+                                         f"or the absolute path of a PEM file")
+
+
+def test_renewal_window_below_the_lifetime(default_data):
+    default_data["tls"]["renew_days"] = 365
+    assert "tls['renew_days']=365 is not below tls['valid_days']=365" in only(default_data)
+
+
+@pytest.mark.parametrize("names", [["bad name"], "cloud.example", ["-x.example"]])
+def test_vip_names_are_dns_names(default_data, names):
+    default_data["tls"]["vip_names"] = names
+    assert only(default_data).startswith("tls['vip_names']=")
