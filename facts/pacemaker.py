@@ -171,7 +171,8 @@ class FencingState(FactBase[dict[str, Any]]):
                       "check": {"node": "ctrl-2", "rc": "0", "rc_text": "ok",  # "OK" on pacemaker 3
                                 "since": "Tue Dec  1 23:59:00 2026"}}],
          "history": [{"target": "ctrl-1", "action": "reboot", "status": "success",
-                      "delegate": "ctrl-3", "completed": "2026-12-02 00:10:00Z"}]}  # every event, newest first
+                      "delegate": "ctrl-3", "completed": "2026-12-02 00:10:00Z"}],  # every event, newest first
+         "online": ["ctrl-1", "ctrl-2", "ctrl-3"]}  # the cluster's members now
 
     Pacemaker stopped: ``default()``.
     """
@@ -182,7 +183,7 @@ class FencingState(FactBase[dict[str, Any]]):
 
     @staticmethod
     def default() -> dict[str, Any]:
-        return {"devices": [], "history": []}
+        return {"devices": [], "history": [], "online": []}
 
     def command(self) -> str:
         return ("crm_mon --output-as=xml --include=operations || [ $? -eq 102 ]; echo; "
@@ -220,4 +221,4 @@ class FencingState(FactBase[dict[str, Any]]):
             {key: event.get(key) for key in ("target", "action", "status", "delegate", "completed")}
             for event in fenced.iter("fence_event")
         ]
-        return {"devices": devices, "history": history}
+        return {"devices": devices, "history": history, "online": status["nodes"]["online"]}

@@ -205,9 +205,10 @@ def check_memcached(report: Report, stats_of: dict[str, dict]) -> None:
 
 def check_fencing(report: Report, state_of: dict[str, dict]) -> None:
     """Every fence device pacemaker knows is started, not failed, its last status check ok; the
-    newest fencing event is shown (a failed one is a problem: that node's fate is unknown)."""
+    newest fencing event is shown (a failed one is a problem while that node's fate is unknown:
+    not once it is a cluster member again)."""
     state = next((s for s in state_of.values() if s and s.get("devices")), None) or \
-        next((s for s in state_of.values() if s), {"devices": [], "history": []})
+        next((s for s in state_of.values() if s), {"devices": [], "history": [], "online": []})
     if not state["devices"]:
         report.lines.append("      no fence devices: stonith-enabled=false (group_data fencing['devices'])")
     for device in state["devices"]:
@@ -220,9 +221,10 @@ def check_fencing(report: Report, state_of: dict[str, dict]) -> None:
     events = state["history"]
     if events:
         last = events[0]
-        report.check(last["status"] == "success",
+        back = last["status"] == "failed" and last["target"] in state.get("online", [])
+        report.check(last["status"] == "success" or back,
                      f"last fencing: {last['action']} of {last['target']} by {last['delegate'] or '-'}: "
-                     f"{last['status']} at {last['completed'] or '-'}")
+                     f"{last['status']} at {last['completed'] or '-'}" + (f"; {last['target']} is online again" if back else ""))
     else:
         report.lines.append("      no fencing event recorded")
 def check_certificates(report: Report, expiry_of: dict[str, dict], now: datetime.datetime | None = None) -> None:

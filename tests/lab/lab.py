@@ -161,9 +161,11 @@ class Lab:
 
     def fence_devices(self) -> dict:
         """group_data ``fencing['devices']`` for this lab: each host's BMC (tests/lab/bmc.py). The
-        password is the lab's (``bmc_credentials_file``), given as secrets ``fence_ctrl-N_1``."""
+        password is the lab's (``bmc_credentials_file``), given as secrets ``fence_ctrl-N_1``. The
+        lab's BMCs answer at once: a reboot through one gives up after 30 s (pacemaker's default: 60 s)."""
         return {f"ctrl-{n}": [{"agent": "fence_ipmilan", "address": self.gateway("srv"), "port": self.bmc_port(n),
-                               "user": BMC_USER}] for n in range(1, self.hosts + 1)}
+                               "user": BMC_USER, "options": {"pcmk_reboot_timeout": "30s"}}]
+                for n in range(1, self.hosts + 1)}
 
     def describe(self) -> dict:
         return {

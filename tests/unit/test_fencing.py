@@ -182,7 +182,8 @@ def test_fencing_state_of_running_devices():
         (f"fence-ctrl-{n}-1", "stonith:fence_ipmilan", True, False, "ok") for n in (1, 2, 3)]
     assert all(f"ctrl-{n}" not in d["nodes"] for n, d in zip((1, 2, 3), state["devices"]))
     assert state["history"] == []
-    assert FencingState().process(fixture_lines("fencing_state_no_devices.xml")) == {"devices": [], "history": []}
+    assert FencingState().process(fixture_lines("fencing_state_no_devices.xml")) == {
+        "devices": [], "history": [], "online": NAMES}
 
 
 def test_health_shows_the_devices_and_the_last_fencing():
@@ -202,8 +203,14 @@ def test_health_shows_the_devices_and_the_last_fencing():
     report = Report(NAMES)
     check_fencing(report, {name: pacemaker3 for name in NAMES})
     assert report.problems == [] and "status check OK since" in report.lines[1]
-    state["devices"][1]["check"].update(rc="1", rc_text="error")
+    # A failed fencing of a node that is a member again (the operator confirmed it off, it booted):
+    # its fate is known.
     state["history"][0]["status"] = "failed"
+    report = Report(NAMES)
+    check_fencing(report, {name: state for name in NAMES})
+    assert report.problems == [] and report.lines[-1].endswith("failed at 2026-12-02 00:17:39Z; ctrl-3 is online again")
+    state["devices"][1]["check"].update(rc="1", rc_text="error")
+    state["online"].remove("ctrl-3")
     report = Report(NAMES)
     check_fencing(report, {name: state for name in NAMES})
     assert len(report.problems) == 2
