@@ -175,6 +175,9 @@ pacemaker = {
         "cluster-recheck-interval": "5min",
     },
     "vip_monitor_interval": "10s",  # monitor interval of the VIP resources
+    # The VIPs stay where they run when a node comes back (a fenced or rebooted one): 0 lets
+    # pacemaker move them back to it, a second interruption for every client.
+    "vip_stickiness": 100,
     "haproxy_monitor_interval": "5s",  # monitor interval of the HAProxy clone
 }
 

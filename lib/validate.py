@@ -200,6 +200,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
                              "stop, freeze, ignore, demote or suicide"),
         "properties": (lambda v: isinstance(v, Mapping), "a dict of cluster properties"),
         "vip_monitor_interval": (_interval, "an interval such as 10s"),
+        "vip_stickiness": (lambda v: v == "INFINITY" or (type(v) is int and v >= 0), "an integer >= 0 or 'INFINITY'"),
         "haproxy_monitor_interval": (_interval, "an interval such as 5s"),
     },
     "haproxy": {

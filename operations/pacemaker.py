@@ -129,7 +129,7 @@ def resources_and_constraints(topo, settings: Mapping[str, Any]) -> list[tuple[s
     and constraints), as ``(description, object)`` in creation order; ids from ``lib.cluster``.
 
     + topo: a ``lib.topology.Topology`` (VIP addresses and netmasks)
-    + settings: group_data ``pacemaker`` (monitor intervals)
+    + settings: group_data ``pacemaker`` (monitor intervals, the VIPs' stickiness)
 
     The seed's ``colocation vip-with-haproxy inf: vipsrv vipapi haproxy-clone`` becomes the
     group ``vips`` (vipsrv and vipapi together) colocated with ``haproxy-clone``; its order is
@@ -152,7 +152,8 @@ def resources_and_constraints(topo, settings: Mapping[str, Any]) -> list[tuple[s
     )
     vips = " and ".join(VIP_RESOURCE[net] for net in ("srv", "api"))
     return [
-        (f"VIP group {VIP_GROUP}: {vips} (IPaddr2) together", group(VIP_GROUP, vip("srv"), vip("api"))),
+        (f"VIP group {VIP_GROUP}: {vips} (IPaddr2) together, staying where they run",
+         group(VIP_GROUP, vip("srv"), vip("api"), meta={"resource-stickiness": settings["vip_stickiness"]})),
         (f"HAProxy on every node: {HAPROXY_CLONE} (systemd:haproxy)", clone(HAPROXY_CLONE, haproxy)),
         ("Constraint: the VIPs only where HAProxy runs",
          colocation(VIPS_WITH_HAPROXY, VIP_GROUP, HAPROXY_CLONE, "INFINITY")),

@@ -101,7 +101,8 @@ def test_cib_configuration_converged():
     assert list(CIB["constraints"]) == [VIPS_WITH_HAPROXY, HAPROXY_BEFORE_VIPS]
     vips = CIB["resources"][VIP_GROUP]
     assert vips["tag"] == "group" and [c["attrs"]["id"] for c in vips["children"]] == [
-        VIP_RESOURCE["srv"], VIP_RESOURCE["api"]]
+        f"{VIP_GROUP}-meta_attributes", VIP_RESOURCE["srv"], VIP_RESOURCE["api"]]
+    assert vips["children"][0]["children"][0]["attrs"]["value"] == "100"  # resource-stickiness
 
 
 def test_cib_configuration_errors():

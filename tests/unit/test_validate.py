@@ -364,3 +364,16 @@ def test_renewal_window_below_the_lifetime(default_data):
 def test_vip_names_are_dns_names(default_data, names):
     default_data["tls"]["vip_names"] = names
     assert only(default_data).startswith("tls['vip_names']=")
+
+
+@pytest.mark.parametrize("value", [-1, "100", 2.5, True, "infinity"])
+def test_vip_stickiness_is_a_score(default_data, value):
+    default_data["pacemaker"]["vip_stickiness"] = value
+    message = only(default_data)
+    assert f"pacemaker['vip_stickiness']={value!r} is invalid" in message and "INFINITY" in message
+
+
+@pytest.mark.parametrize("value", [0, 100, "INFINITY"])
+def test_vip_stickiness_accepted(default_data, value):
+    default_data["pacemaker"]["vip_stickiness"] = value
+    assert problems(default_data) == []
