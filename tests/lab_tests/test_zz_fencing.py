@@ -20,10 +20,10 @@ import pytest
 
 from tests.lab_tests.conftest import ROOT, changed_ops, ok, run_deploy
 from tests.lab_tests.drill_load import (
-    amqp_queue, brokers, health, running, sql_account, wait_healthy, wait_until, AmqpLoad, SqlLoad,
+    amqp_queue, health, running, sql_account, wait_healthy, wait_until,
 )
 from tests.lab_tests.ps_sampler import Sampler, leaks, secret_values
-from tests.lab_tests.test_zz_drills import assert_nothing_lost, record, start_all, vip_holder
+from tests.lab_tests.test_zz_drills import assert_nothing_lost, loads, record, start_all, vip_holder
 
 pytestmark = pytest.mark.lab
 
@@ -165,8 +165,7 @@ def test_frozen_controller_is_fenced_and_rejoins(lab, fenced):
     victim = vip_holder(lab, list(lab.hosts))
     alive = [n for n in lab.hosts if n != victim]
     with sql_account(lab) as account, amqp_queue(lab) as queue:
-        sql = SqlLoad(lab.vip("srv"), account, max_seconds=240)
-        amqp = AmqpLoad(brokers(lab), queue, max_seconds=240)
+        sql, amqp = loads(lab, account, queue)
         try:
             with running(sql, amqp):
                 sql.wait_acks(20)
@@ -237,8 +236,7 @@ def test_f3_unreachable_device_waits_for_the_operator(lab, fenced):
     alive = [n for n in lab.hosts if n != victim]
     target = f"ctrl-{victim}"
     with sql_account(lab) as account, amqp_queue(lab) as queue:
-        sql = SqlLoad(lab.vip("srv"), account, max_seconds=420)
-        amqp = AmqpLoad(brokers(lab), queue, max_seconds=420)
+        sql, amqp = loads(lab, account, queue, 420)
         try:
             with running(sql, amqp):
                 sql.wait_acks(20)
