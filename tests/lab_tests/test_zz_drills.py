@@ -71,13 +71,19 @@ def number(name: str) -> int:
     return int(name.rsplit("-", 1)[1])
 
 
+def srv_vip_node(status: dict) -> int | None:
+    """The controller running the srv VIP in one host's ``CrmMon``, if that host is quorate and
+    sees it on exactly one node."""
+    nodes = [r["nodes"] for r in status.get("resources", []) if r["id"] == VIP_RESOURCE["srv"] and r["active"]]
+    return number(nodes[0][0]) if status.get("quorum") and nodes and len(nodes[0]) == 1 else None
+
+
 def vip_holder(lab, alive: list[int]) -> int:
     """The controller running the srv VIP, as a quorate pacemaker sees it."""
     def holder():
         for status in facts(lab, "facts.pacemaker.CrmMon", alive).values():
-            nodes = [r["nodes"] for r in status.get("resources", []) if r["id"] == VIP_RESOURCE["srv"] and r["active"]]
-            if status.get("quorum") and nodes and len(nodes[0]) == 1:
-                return number(nodes[0][0])
+            if node := srv_vip_node(status):
+                return node
         return None
 
     return wait_until(holder, 120, f"{VIP_RESOURCE['srv']} placed")
