@@ -4,11 +4,13 @@
     pyinfra inventory.py fact facts.rabbitmq.RabbitmqClusterStatus     # check it
 
 1. Every node: the shared Erlang cookie (0400) and the settings below written before
-   ``rabbitmq-server`` (no Recommends) is installed, so its first start uses them; AMQP (5672)
-   and the Erlang distribution (25672, ``inet_dist_use_interface``) on the node's srv address
-   only, epmd (4369) on loopback and the srv address (a drop-in for ``epmd.socket``: Debian
-   starts epmd by socket activation, so ``ERL_EPMD_ADDRESS`` would not apply); a node restarts,
-   one at a time, only when one of those files changed.
+   ``rabbitmq-server`` (no Recommends) is installed, so its first start uses them; AMQPS (5671,
+   the controller's certificate from the cluster CA: ``rabbitmq["amqps"]``), plain AMQP (5672,
+   ``rabbitmq["plain_amqp"]``) and the Erlang distribution (25672, ``inet_dist_use_interface``)
+   on the node's srv address only, epmd (4369) on loopback and the srv address (a drop-in for
+   ``epmd.socket``: Debian starts epmd by socket activation, so ``ERL_EPMD_ADDRESS`` would not
+   apply); a node restarts, one at a time, only when one of those files changed (a renewed
+   certificate included).
 2. firstnode: users ``admin`` (administrator) and ``openstack`` (``.* .* .*`` on the vhost),
    each password set only when it does not already authenticate. ``guest`` is deleted rather
    than given a new password: its name and default password are public knowledge, and
@@ -26,7 +28,7 @@ The RabbitMQ version (installed, or apt's candidate before the install) decides 
 and whether ``cluster_partition_handling`` (< 4.3) is written.
 """
 
-from io import BytesIO
+from io import BytesIO, StringIO
 
 from pyinfra import host
 from pyinfra.facts.systemd import SystemdStatus
@@ -46,7 +48,8 @@ from lib.deploy import prologue
 from lib.run import fact_of_the_run
 from lib.sizing import Resources
 from lib.steps import limit
-from operations import rabbitmq, steady
+from lib.tls import TlsStore
+from operations import rabbitmq, steady, tls
 
 topo = prologue()
 
@@ -128,6 +131,21 @@ config = steady.template(
     mode="644",
     **args,
 )
+# AMQPS: the cluster CA and this controller's certificate and key, RabbitMQ's to read.
+certificates = []
+if conf["amqps"]:
+    store = TlsStore.of(host.data)
+    node = tls.node_certificate(store, topo)
+    tls.save_issued(store)
+    certificates = [
+        steady.put(snap, name=f"AMQPS: {what}", src=StringIO(text), dest=dest, user="rabbitmq", group="rabbitmq",
+                   mode=mode)
+        for what, text, dest, mode in (
+            ("the cluster CA", store.ca_pem, rabbitmq.TLS_CA, "644"),
+            ("this controller's certificate", node.cert, rabbitmq.TLS_CERT, "644"),
+            ("its key (0400)", node.key.unmask(), rabbitmq.TLS_KEY, "400"),
+        )
+    ]
 cookie = steady.put(
     snap,
     name="Erlang cookie shared by the cluster (0400)",
@@ -162,7 +180,7 @@ systemd.service(
     restarted=True,
     daemon_reload=True,
     # epmd's restart drops the node's registration: the node must register again.
-    _if=lambda: was_running and (settings_stale or any_changed(epmd_socket, unit, env, config, cookie)()),
+    _if=lambda: was_running and (settings_stale or any_changed(epmd_socket, unit, env, config, cookie, *certificates)()),
     _serial=True,
 )
 # Also after a package installed earlier in this run without starting anything (deploys/prereqos.py):

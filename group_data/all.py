@@ -93,6 +93,12 @@ rabbitmq = {
     # runs, before prereqos-rabbitmq-watchdog restarts it (RabbitMQ 3.10 on Erlang 25, Debian 12,
     # can hang in its boot after a partition heals; docs/operations.md section 16).
     "watchdog_stuck_seconds": 120,
+    # AMQP over TLS (AMQPS, port 5671) on the srv address with this controller's certificate from
+    # the cluster CA (deploys/tls.py); clients verify it with the CA, /etc/prereqos/tls/ca.crt.
+    "amqps": True,
+    # Plain AMQP (5672) beside it, for clients not configured for TLS yet; False: clear text
+    # refused, every client uses amqps:// on 5671.
+    "plain_amqp": True,
     # ha-all (classic mirroring) on RabbitMQ 3.x as in the seed; RabbitMQ >= 4 has no
     # mirroring: clients must declare quorum queues (rabbit_quorum_queue = true).
     "ha_policy_name": "ha-all",

@@ -71,8 +71,10 @@ class HostState:
 def stack_binds(topo: Topology, data) -> list[Bind]:
     """Every address and port this host's part of the stack binds (from group_data)."""
     api, srv, data_addr = (topo.address(net) for net in NETWORKS)
+    rabbitmq = data.rabbitmq
     binds = [
-        Bind("tcp", srv, 5672, RABBITMQ, "RabbitMQ AMQP"),
+        *([Bind("tcp", srv, 5672, RABBITMQ, "RabbitMQ AMQP")] if rabbitmq["plain_amqp"] else []),
+        *([Bind("tcp", srv, 5671, RABBITMQ, "RabbitMQ AMQPS")] if rabbitmq["amqps"] else []),
         Bind("tcp", srv, 25672, RABBITMQ, "RabbitMQ Erlang distribution"),
         Bind("tcp", srv, 4369, EPMD, "epmd"),
         Bind("tcp", srv, 3306, MARIADB, "MariaDB"),

@@ -144,6 +144,8 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "aten_poll_interval": (lambda v: _positive_int(v) and v >= 500, "an integer of milliseconds, at least 500"),
         "watchdog_stuck_seconds": (lambda v: _positive_int(v) and v >= 60,
                                    "an integer of seconds, at least 60 (a slow but sound boot is not a hang)"),
+        "amqps": (lambda v: isinstance(v, bool), "True (AMQPS on port 5671) or False"),
+        "plain_amqp": (lambda v: isinstance(v, bool), "True (plain AMQP on port 5672) or False"),
         "ha_policy_name": (_text, "a policy name"),
         "ha_policy_pattern": (_text, "a queue-name regex"),
         "memory_high_watermark": (_auto_or(_positive_int), '"auto" or a positive integer of bytes'),
@@ -493,6 +495,14 @@ def _check_tls(tls) -> list[str]:
     return problems
 
 
+def _check_amqp_listeners(rabbitmq) -> list[str]:
+    """At least one AMQP listener: plain or TLS."""
+    if isinstance(rabbitmq, Mapping) and rabbitmq.get("amqps") is False and rabbitmq.get("plain_amqp") is False:
+        return ["rabbitmq['amqps'] and rabbitmq['plain_amqp'] are both False: RabbitMQ would listen for no "
+                "client; fix: set rabbitmq['amqps'] = True (AMQPS, port 5671)"]
+    return []
+
+
 def _check_backup_nodes(names: list[str], backup) -> list[str]:
     """``backup["nodes"]`` as a list names controllers of the inventory, each once."""
     nodes = backup.get("nodes") if isinstance(backup, Mapping) else None
@@ -532,6 +542,7 @@ def validate(names: list[str], data) -> list[str]:
     problems += _check_backup_nodes(names, data.get("backup"))
     problems += _check_fencing(names, data.get("fencing"), data.get("secrets"))
     problems += _check_tls(data.get("tls"))
+    problems += _check_amqp_listeners(data.get("rabbitmq"))
     for key, (check, good) in PACKAGE_SOURCES.items():
         if not check(data.get(key)):
             problems.append(f"{key}={data.get(key)!r} is invalid; fix: set it to {good}")

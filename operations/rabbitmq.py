@@ -29,6 +29,7 @@ from operations.common import fail
 
 Commands = Generator[StringCommand, None, None]
 AMQP_PORT = 5672
+AMQPS_PORT = 5671  # AMQP over TLS (rabbitmq["amqps"])
 PACKAGES = ["rabbitmq-server"]  # Debian packages (no Recommends)
 SERVICE = "rabbitmq-server"
 EPMD_SOCKET = "epmd.socket"  # Erlang's port mapper, started by its socket (and epmd.service)
@@ -36,7 +37,13 @@ EPMD_SOCKET = "epmd.socket"  # Erlang's port mapper, started by its socket (and 
 UNIT_DROPIN = "/etc/systemd/system/rabbitmq-server.service.d/prereqos.conf"
 ENV_FILE = "/etc/rabbitmq/rabbitmq-env.conf"
 CONFIG_FILE = "/etc/rabbitmq/rabbitmq.conf"
-SETTINGS_FILES = (UNIT_DROPIN, ENV_FILE, CONFIG_FILE, RABBITMQ_COOKIE)
+# AMQPS: copies of the cluster CA and of this controller's certificate and key (lib/tls.py) that
+# RabbitMQ's user may read (the originals in /etc/prereqos/tls are root's).
+TLS_DIR = "/etc/rabbitmq/tls"
+TLS_CA = f"{TLS_DIR}/ca.crt"
+TLS_CERT = f"{TLS_DIR}/node.crt"
+TLS_KEY = f"{TLS_DIR}/node.key"
+SETTINGS_FILES = (UNIT_DROPIN, ENV_FILE, CONFIG_FILE, RABBITMQ_COOKIE, TLS_CA, TLS_CERT, TLS_KEY)
 
 
 def version_text(version: tuple[int, ...]) -> str:
@@ -54,7 +61,9 @@ def template_args(topo: Topology, data, version: tuple[int, ...], resources: Res
     return {
         "sizes": rabbitmq_sizes(data.rabbitmq, resources),
         "address": topo.address("srv"),
-        "port": AMQP_PORT,
+        "port": AMQP_PORT if data.rabbitmq["plain_amqp"] else None,
+        "tls_port": AMQPS_PORT if data.rabbitmq["amqps"] else None,
+        "tls": {"ca": TLS_CA, "cert": TLS_CERT, "key": TLS_KEY},
         "version": version_text(version),
         "partition_handling": data.rabbitmq["partition_handling"] if has_partition_handling(version) else None,
         "net_ticktime": data.rabbitmq["net_ticktime"],

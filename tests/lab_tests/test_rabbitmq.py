@@ -1,5 +1,6 @@
 """RabbitMQ on the lab: three running disc nodes, a message that survives its node, idempotence,
-no secret in the output, nothing listening on a wildcard address.
+no secret in the output, nothing listening on a wildcard address, AMQPS verified with the
+cluster CA (and refused to a client that does not trust it).
 
 The message test is a real AMQP round trip (pika, user ``openstack``): a persistent message is
 published on ctrl-1 to an HA queue (``ha-all`` mirrored classic queue on RabbitMQ 3.x, a quorum
@@ -9,6 +10,7 @@ queue on RabbitMQ >= 4), ctrl-1's RabbitMQ is stopped, and the message is consum
 from __future__ import annotations
 
 import runpy
+import ssl
 import time
 import uuid
 
@@ -17,7 +19,8 @@ import pytest
 
 from facts.rabbitmq import upstream_version
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import ROOT, assert_quiet_rerun, ok, run_deploy
+from operations.rabbitmq import AMQP_PORT, AMQPS_PORT, TLS_KEY
+from tests.lab_tests.conftest import ROOT, assert_quiet_rerun, cluster_ca, ok, run_deploy
 from tests.lab_tests.drill_load import wait_until
 
 pytestmark = pytest.mark.lab
@@ -31,12 +34,15 @@ def nodes(lab) -> list[str]:
     return [f"rabbit@ctrl-{n}" for n in lab.hosts]
 
 
-def amqp(lab, n: int) -> pika.BlockingConnection:
+def amqp(lab, n: int, tls: ssl.SSLContext | None = None, attempts: int = 3) -> pika.BlockingConnection:
+    """A connection of user ``openstack`` to ctrl-<n>: plain AMQP, or AMQPS verified with ``tls``."""
     password = load_secrets()["rabbitmq_openstack_password"].unmask()
+    address = lab.address("srv", n)
     params = pika.ConnectionParameters(
-        host=lab.address("srv", n), port=5672, virtual_host="/",
+        host=address, port=AMQPS_PORT if tls else AMQP_PORT, virtual_host="/",
         credentials=pika.PlainCredentials("openstack", password),
-        connection_attempts=3, retry_delay=2, socket_timeout=10,
+        ssl_options=pika.SSLOptions(tls, server_hostname=address) if tls else None,
+        connection_attempts=attempts, retry_delay=2, socket_timeout=10,
     )
     return pika.BlockingConnection(params)
 
@@ -86,12 +92,31 @@ def test_users_and_queue_ha_policy(converged):
 
 def test_nothing_listens_on_a_wildcard_address(converged):
     for n in converged.hosts:
-        listening = ok(converged.ssh(n, "ss -Hltn '( sport = :5672 or sport = :4369 or sport = :25672 )'"))
+        listening = ok(converged.ssh(n, "ss -Hltn '( sport = :5672 or sport = :5671 or sport = :4369 or "
+                                        "sport = :25672 )'"))
         local = sorted({line.split()[3] for line in listening.splitlines()})
         srv = converged.address("srv", n)
-        assert local == sorted({f"{srv}:5672", f"{srv}:4369", "127.0.0.1:4369", f"{srv}:25672"}), local
-        mode = ok(converged.ssh(n, "stat -c '%a %U' /var/lib/rabbitmq/.erlang.cookie")).strip()
-        assert mode == "400 rabbitmq"
+        assert local == sorted({f"{srv}:5672", f"{srv}:5671", f"{srv}:4369", "127.0.0.1:4369", f"{srv}:25672"}), local
+        modes = ok(converged.ssh(n, f"stat -c '%a %U' /var/lib/rabbitmq/.erlang.cookie {TLS_KEY}")).split("\n")
+        assert modes[:2] == ["400 rabbitmq", "400 rabbitmq"], modes
+
+
+def test_amqps_with_the_cluster_ca(converged):
+    """pika over AMQPS (5671) to every node, the certificate verified against the cluster CA (its
+    srv address among the names): a message goes round; a client that does not trust the CA is
+    refused at the handshake."""
+    lab = converged
+    for n in lab.hosts:
+        queue = f"prereqos-lab-amqps-{uuid.uuid4().hex[:8]}"
+        body = f"over TLS to ctrl-{n}".encode()
+        with amqp(lab, n, tls=cluster_ca()) as connection:
+            channel = connection.channel()
+            channel.queue_declare(queue, exclusive=True)
+            channel.basic_publish("", queue, body)  # the same channel: routed before the get below
+            assert channel.basic_get(queue, auto_ack=True)[2] == body
+    with pytest.raises((ssl.SSLCertVerificationError, pika.exceptions.AMQPConnectionError)) as refused:
+        amqp(lab, 1, tls=ssl.create_default_context(), attempts=1)  # the system's CAs only
+    assert "CERTIFICATE_VERIFY_FAILED" in repr(refused.value), repr(refused.value)
 
 
 def test_persistent_message_survives_the_loss_of_its_node(converged):

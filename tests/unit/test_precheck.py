@@ -90,6 +90,17 @@ def test_a_disabled_service_port_is_not_checked(topo, default_data):
     assert problems(topo, default_data, states(topo, ctrl_2=healthy(topo, "ctrl-2", listeners=listeners)), {}) == []
 
 
+def test_amqp_ports_follow_the_rabbitmq_switches(topo, default_data):
+    def amqp_ports():
+        return sorted(b.port for b in precheck.stack_binds(topo, default_data) if b.what.startswith("RabbitMQ AMQP"))
+
+    assert amqp_ports() == [5671, 5672]
+    default_data["rabbitmq"]["plain_amqp"] = False
+    assert amqp_ports() == [5671]
+    default_data["rabbitmq"].update(plain_amqp=True, amqps=False)
+    assert amqp_ports() == [5672]
+
+
 def test_names_pointing_elsewhere_and_dns_before_files(topo, default_data):
     state = healthy(topo, "ctrl-1", etc_hosts={"10.9.9.9": ["ctrl-2", "other"], "10.0.2.12": ["ctrl-2"]},
                     lookup=["dns", "files"])

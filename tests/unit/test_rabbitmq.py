@@ -299,10 +299,31 @@ LAB = Resources(mem_mb=24105, cpus=2, nofile_hard=20000)
 def test_rabbitmq_conf_from_group_data(args):
     text = render("rabbitmq.conf.j2", **args((3, 10, 8)))
     settings = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert settings == ["listeners.tcp.1 = 10.0.2.12:5672", "vm_memory_high_watermark.absolute = 5055184896",
+    assert settings == ["listeners.tcp.1 = 10.0.2.12:5672",
+                        "listeners.ssl.1 = 10.0.2.12:5671",
+                        "ssl_options.cacertfile = /etc/rabbitmq/tls/ca.crt",
+                        "ssl_options.certfile = /etc/rabbitmq/tls/node.crt",
+                        "ssl_options.keyfile = /etc/rabbitmq/tls/node.key",
+                        "ssl_options.verify = verify_none",
+                        "ssl_options.fail_if_no_peer_cert = false",
+                        "ssl_options.versions.1 = tlsv1.3",
+                        "ssl_options.versions.2 = tlsv1.2",
+                        "ssl_options.honor_cipher_order = true",
+                        "vm_memory_high_watermark.absolute = 5055184896",
                         "cluster_partition_handling = pause_minority"]
     text = render("rabbitmq.conf.j2", **args((4, 3, 0)))
     assert "cluster_partition_handling =" not in text and "RabbitMQ 4.3.0 no longer has the setting" in text
+
+
+def test_amqp_listeners_follow_the_two_switches(default_data, args):
+    default_data.rabbitmq["plain_amqp"] = False
+    text = render("rabbitmq.conf.j2", **args())
+    assert "listeners.tcp = none" in text.splitlines() and "listeners.tcp.1" not in text
+    assert "listeners.ssl.1 = 10.0.2.12:5671" in text.splitlines()
+    default_data.rabbitmq.update(plain_amqp=True, amqps=False)
+    text = render("rabbitmq.conf.j2", **args())
+    assert "listeners.tcp.1 = 10.0.2.12:5672" in text.splitlines()
+    assert "listeners.ssl" not in text and "ssl_options" not in text
 
 
 def test_erlang_distribution_and_epmd_on_the_srv_address(args):

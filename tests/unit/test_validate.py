@@ -377,3 +377,10 @@ def test_vip_stickiness_is_a_score(default_data, value):
 def test_vip_stickiness_accepted(default_data, value):
     default_data["pacemaker"]["vip_stickiness"] = value
     assert problems(default_data) == []
+
+
+def test_amqp_needs_a_listener(default_data):
+    default_data["rabbitmq"].update(amqps=False, plain_amqp=False)
+    assert only(default_data).startswith("rabbitmq['amqps'] and rabbitmq['plain_amqp'] are both False")
+    default_data["rabbitmq"]["amqps"] = "yes"
+    assert only(default_data) == "rabbitmq['amqps']='yes' is invalid; fix: set it to True (AMQPS on port 5671) or False"
