@@ -13,14 +13,13 @@ scripts, never its backups.
 """
 
 from pyinfra import host
-from pyinfra.facts.files import File
-from pyinfra.operations import apt, files, mysql, systemd
+from pyinfra.operations import mysql, systemd
 from pyinfra.operations.util import any_changed
 
 from facts.backup import SETTINGS
 from lib.deploy import prologue
 from lib.steps import limit
-from operations import backup, galera, secret_files
+from operations import backup, galera, steady
 
 topo = prologue()
 conf = host.data.backup
@@ -32,35 +31,40 @@ if topo.is_first:  # replicates to every node
     mysql.privileges(name="Backup SQL account privileges (mariabackup's only)", user=conf["sql_user"],
                      privileges=galera.MARIABACKUP_PRIVILEGES)
 
+# The files, timers and package below: one reading when nothing changes (operations/steady.py).
+snap = steady.Snapshot()
 if host.name in backup.nodes(topo, host.data):
-    apt.packages(name="zstd (backup compression)", packages=backup.PACKAGES, no_recommends=True, **limit("apt"))
-    files.directory(name="Backup directory (root only)", path=conf["dir"], user="root", group="root", mode="700")
-    secret_files.template(name="mariabackup's option file (the backup account)", src="templates/backup/mariabackup.cnf.j2",
-                          dest=backup.OPTION_FILE, user="root", group="root", mode="600", **args)
-    settings = files.template(name="Backup settings", src="templates/backup/prereqos-backup.default.j2",
-                              dest=SETTINGS, mode="644", **args)
-    files.put(name="Backup script", src="templates/backup/prereqos-backup.sh", dest=backup.SCRIPT, mode="755")
-    files.put(name="Restore script", src="templates/backup/prereqos-restore.sh", dest=backup.RESTORE_SCRIPT, mode="755")
-    unit = files.template(name="Backup service unit", src="templates/backup/prereqos-backup@.service.j2",
-                          dest=backup.UNIT, mode="644", **args)
+    steady.packages(snap, name="zstd (backup compression)", packages=backup.PACKAGES, no_recommends=True,
+                    **limit("apt"))
+    steady.directory(snap, name="Backup directory (root only)", path=conf["dir"], user="root", group="root",
+                     mode="700")
+    steady.template(snap, name="mariabackup's option file (the backup account)",
+                    src="templates/backup/mariabackup.cnf.j2", dest=backup.OPTION_FILE, user="root", group="root",
+                    mode="600", **args)
+    steady.template(snap, name="Backup settings", src="templates/backup/prereqos-backup.default.j2", dest=SETTINGS,
+                    mode="644", **args)
+    steady.put(snap, name="Backup script", src="templates/backup/prereqos-backup.sh", dest=backup.SCRIPT, mode="755")
+    steady.put(snap, name="Restore script", src="templates/backup/prereqos-restore.sh", dest=backup.RESTORE_SCRIPT,
+               mode="755")
+    unit = steady.template(snap, name="Backup service unit", src="templates/backup/prereqos-backup@.service.j2",
+                           dest=backup.UNIT, mode="644", **args)
     timers = [
-        files.template(name=f"Backup timer: {kind}", src="templates/backup/prereqos-backup.timer.j2",
-                       dest=backup.TIMERS[kind], mode="644", kind=kind, schedule=conf[f"{kind}_schedule"])
+        steady.template(snap, name=f"Backup timer: {kind}", src="templates/backup/prereqos-backup.timer.j2",
+                        dest=backup.TIMERS[kind], mode="644", kind=kind, schedule=conf[f"{kind}_schedule"])
         for kind in ("full", "incremental") if conf[f"{kind}_schedule"]
     ]
     systemd.daemon_reload(name="systemd reads the backup units", _if=any_changed(unit, *timers))
     for kind in ("full", "incremental"):
         if conf[f"{kind}_schedule"]:
-            systemd.service(name=f"Backup timer running and enabled: {kind}", service=backup.timer(kind),
-                            running=True, enabled=True, restarted=False)
-        elif host.get_fact(File, path=backup.TIMERS[kind]):
-            systemd.service(name=f"Backup timer stopped and disabled: {kind} (no schedule)",
-                            service=backup.timer(kind), running=False, enabled=False)
-            files.file(name=f"Backup timer removed: {kind}", path=backup.TIMERS[kind], present=False)
+            steady.service(snap, name=f"Backup timer running and enabled: {kind}", service=backup.timer(kind),
+                           running=True, enabled=True)
+        else:
+            steady.service(snap, name=f"Backup timer stopped and disabled: {kind} (no schedule)",
+                           service=backup.timer(kind), running=False, enabled=False)
+            steady.absent(snap, name=f"Backup timer removed: {kind}", path=backup.TIMERS[kind])
 else:
     for kind in ("full", "incremental"):
-        if host.get_fact(File, path=backup.TIMERS[kind]):
-            systemd.service(name=f"Backup timer stopped and disabled: {kind} (not a backup node)",
-                            service=backup.timer(kind), running=False, enabled=False)
+        steady.service(snap, name=f"Backup timer stopped and disabled: {kind} (not a backup node)",
+                       service=backup.timer(kind), running=False, enabled=False)
     for path in backup.FILES:
-        files.file(name=f"Not a backup node: {path} removed (the backups are kept)", path=path, present=False)
+        steady.absent(snap, name=f"Not a backup node: {path} removed (the backups are kept)", path=path)

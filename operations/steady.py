@@ -6,7 +6,8 @@ service (``SystemdStatus``, ``SystemdEnabled``), ``DebPackages`` per package ste
 user, one round trip each, every run. Here a component's are read together, once
 (``facts.component.ComponentState``: the same commands, the same ``process()``), when its first
 such operation runs. Each operation is pyinfra's own (``secret_files.template``,
-``secret_files.put``, ``systemd.service``, ``apt.packages``, ``server.user``, ``server.group``),
+``secret_files.put``, ``files.directory``, ``files.file`` of an absent file, ``systemd.service``,
+``apt.packages``, ``server.user``, ``server.group``),
 its facts answered from that reading while nothing this run did since has executed a command on
 any host; a fact the reading does not hold, or any fact after something executed, is read from
 the host as usual. So every decision is pyinfra's; a re-run that changes nothing costs one
@@ -36,7 +37,7 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import Directory, File, Sha1File
 from pyinfra.facts.server import Groups, Os, Users
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
-from pyinfra.operations import apt, server, systemd
+from pyinfra.operations import apt, files, server, systemd
 
 from facts.component import ComponentState
 from lib.run import executed_operations
@@ -156,6 +157,16 @@ def _packages(snapshot: Snapshot, **kwargs: Any) -> Commands:
 
 
 @operation()
+def _directory(snapshot: Snapshot, **kwargs: Any) -> Commands:
+    yield from snapshot.commands(files.directory, **kwargs)
+
+
+@operation()
+def _absent(snapshot: Snapshot, path: str) -> Commands:
+    yield from snapshot.commands(files.file, path=path, present=False)
+
+
+@operation()
 def _group(snapshot: Snapshot, **kwargs: Any) -> Commands:
     yield from snapshot.commands(server.group, **kwargs)
 
@@ -194,6 +205,18 @@ def packages(snapshot: Snapshot, *, packages: list[str], **kwargs: Any) -> Opera
     """``apt.packages`` of package names (``no_recommends``; no versions, no upgrade)."""
     snapshot.packages = True
     return _packages(snapshot=snapshot, packages=packages, **kwargs)
+
+
+def directory(snapshot: Snapshot, *, path: str, **kwargs: Any) -> OperationMeta:
+    """``files.directory`` (``path``, ``user``, ``group``, ``mode``)."""
+    snapshot.directories.append(path)
+    return _directory(snapshot=snapshot, path=path, **kwargs)
+
+
+def absent(snapshot: Snapshot, *, path: str, **kwargs: Any) -> OperationMeta:
+    """``files.file`` with ``present=False``: ``path`` removed where it exists."""
+    snapshot.paths.append(path)
+    return _absent(snapshot=snapshot, path=path, **kwargs)
 
 
 def group(snapshot: Snapshot, *, group: str, **kwargs: Any) -> OperationMeta:

@@ -234,3 +234,19 @@ def test_users_groups_and_directories_parse_as_pyinfra_facts():
     value = parse(output, parts)
     assert value["groups"] == ["rabbitmq"] and value["os"] == "Linux"
     assert value["directories"]["/var/lib/rabbitmq"]["user"] == "rabbitmq"
+
+
+def test_a_directory_as_asked_and_an_absent_file_are_no_change_otherwise_pyinfra_own_paths():
+    host = file_host(AS_ASKED)
+    assert run(steady._directory, host, fake_state(), snapshot=steady.Snapshot(), path="/etc", user="root",
+               group="root", mode="755") == []
+    assert run(steady._absent, host, fake_state(), snapshot=steady.Snapshot(), path="/etc/gone") == []
+    assert [cls for cls, _ in host.asked] == [ComponentState, ComponentState, File]  # not in the reading: asked
+    component = {**AS_ASKED, "files": {"/etc/gone": {"file": {"user": "root", "group": "root", "mode": 644}}},
+                 "directories": {"/etc": {**ROOT_DIR, "mode": 700}}}
+    host = file_host(component)
+    assert [c.get_raw_value() for c in run(steady._directory, host, fake_state(), snapshot=steady.Snapshot(),
+                                           path="/etc", mode="755")] == ["chmod 755 /etc"]
+    assert [c.get_raw_value() for c in run(steady._absent, host, fake_state(), snapshot=steady.Snapshot(),
+                                           path="/etc/gone")] == ["rm -f /etc/gone"]
+    assert [cls for cls, _ in host.asked] == [ComponentState, ComponentState]
