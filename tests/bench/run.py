@@ -14,6 +14,9 @@ P3  ``--dry`` on the converged lab.
 P4  SQL through the srv VIP (new connection every 0.1 s): hard kill (``lab kill``) of the VIP
     holder -> first successful query; then a graceful stop (``lxc-stop``) of the holder.
 P5  after each of those, ``lab start N`` -> ``lib.health`` exits 0.
+P6  full converge of 5 fresh controllers against 3, on the same lab and machine, alternating (3
+    then 5 in each repetition): their ratio, and where the extra time goes (per deploy file).
+    Measured last (the lab is left with 5 controllers: ``lab destroy`` before other figures).
 
 Every figure is the median of the repetitions with min and max. Bounded: every step has a
 timeout, the SQL probe stops by itself, only the lab's addresses are addressed.
@@ -27,6 +30,7 @@ import statistics
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tests.bench.failover import SqlProbe, account_sql, drop_sql, failures_between, new_password
@@ -36,8 +40,9 @@ from tests.bench.packages import deploy_packages, pip_packages
 from tests.bench.report import Figure, machine, table, write_benchmarks
 
 DEPLOY = "deploys/prereqos.py"
-FIGURES = ("P1", "P2", "P3", "P4", "P5")
-TARGETS = {"P1": 1.5, "P2": 20.0, "P3": 15.0, "P4": 8.0, "P5": 60.0}
+FIGURES = ("P1", "P2", "P3", "P4", "P5", "P6")
+TARGETS = {"P1": 1.5, "P2": 20.0, "P3": 15.0, "P4": 8.0, "P5": 60.0, "P6": 1.25}
+P6_SIZES = (3, 5)  # controllers of the two converges compared
 INSTALLED = "dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' | awk '$1 == \"ii\" {print $2}'"
 APT = ("DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-confdef "
        "-o Dpkg::Options::=--force-confold")
@@ -244,6 +249,30 @@ def bench_p4_p5(bench: BenchLab, reps: int, data: dict) -> None:
                 break
 
 
+# --- P6 -------------------------------------------------------------------------------------------
+def bench_p6(bench: BenchLab, reps: int, data: dict) -> None:
+    """Fresh converges of ``P6_SIZES`` controllers, alternating, on the same lab."""
+    data["p6"] = {size: [] for size in P6_SIZES}
+    for rep in range(1, reps + 1):
+        for size in P6_SIZES:
+            converge = measure_converge(BenchLab(replace(bench.lab, hosts=size), bench.extra_env))
+            data["p6"][size].append(converge)
+            log(f"P6 rep {rep}: {size} controllers converged in {converge['wall'] or 0:.1f} s, "
+                f"{converge['commands']} commands (load {converge['load']})")
+            if converge["wall"] is None:
+                raise RuntimeError(f"the converge of {size} controllers failed")
+
+
+def p6_where(data: dict) -> list[str]:
+    """Per deploy file: median seconds of each size and the difference (where the extra time goes)."""
+    small, large = (_median_components(data["p6"][size]) for size in P6_SIZES)
+    rows = [f"| component | {P6_SIZES[0]} controllers | {P6_SIZES[1]} controllers | extra |", "|---|---|---|---|"]
+    for key in dict.fromkeys([*small, *large]):
+        a, b = small.get(key, (0.0, 0))[0], large.get(key, (0.0, 0))[0]
+        rows.append(f"| {key} | {a:.1f} s | {b:.1f} s | {b - a:+.1f} s |")
+    return rows
+
+
 # --- figures and report ----------------------------------------------------------------------------
 def _median_components(runs: list[dict]) -> dict[str, tuple[float, float]]:
     """{component: (median seconds, median commands)} over runs."""
@@ -302,6 +331,12 @@ def figures_of(data: dict) -> list[Figure]:
         if drills:
             figs.append(Figure("P5", f"controller started after {kind} stop -> health green", "s",
                                [d["p5"] for d in drills], target=TARGETS["P5"]))
+    if data.get("p6"):
+        small, large = ([c["wall"] for c in data["p6"][size]] for size in P6_SIZES)
+        for size, walls in zip(P6_SIZES, (small, large)):
+            figs.append(Figure("P6", f"full converge of {size} fresh controllers", "s", walls))
+        figs.append(Figure("P6", f"converge of {P6_SIZES[1]} / of {P6_SIZES[0]} controllers (same repetition)", "x",
+                           [b / a if a and b else None for a, b in zip(small, large)], target=TARGETS["P6"]))
     return figs
 
 
@@ -353,6 +388,13 @@ def details(data: dict) -> str:
             out.append(f"| {i} {d['kind']} | {d['holder']} | {d['backend_before']} -> {d['backend_after']} | "
                        f"{outage} | {d['failed_queries']} | {stop} | {p5} | "
                        f"{', '.join(f'{s} s' for s in d['failback_outages']) or 'none'} | {d['load']} |")
+    if data.get("p6"):
+        out += ["", "### P6 per repetition", "", "| rep | controllers | converge | remote commands | load at start |",
+                "|---|---|---|---|---|"]
+        for size in P6_SIZES:
+            out += [f"| {i} | {size} | {c['wall'] or 0:.1f} s | {c['commands']} | {c['load']} |"
+                    for i, c in enumerate(data["p6"][size], 1)]
+        out += ["", "Where the extra time goes (median per deploy file):", "", *p6_where(data)]
     return "\n".join(out)
 
 
@@ -377,11 +419,13 @@ def main(argv: list[str]) -> int:
     try:
         if "P1" in figures:
             bench_p1(bench, args.p1_reps or args.reps, data)
-        else:
+        elif figures & {"P2", "P3", "P4"}:
             ensure_converged(bench)
         bench_p2_p3(bench, args.reps, figures, data)
         if "P4" in figures:
             bench_p4_p5(bench, args.reps, data)
+        if "P6" in figures:
+            bench_p6(bench, args.reps, data)
     except Exception as exc:  # report what was measured, then fail
         error = f"{type(exc).__name__}: {exc}"
         log(f"ABORTED: {error}")

@@ -113,3 +113,18 @@ def test_report_of_every_figure_renders():
     assert figs[("P4", "hard kill of the VIP holder -> first SQL query via VIP")].met is True
     text = details(data)
     assert "| 1 | 60.0 s | 5.0 s / 50.0 s | 70.0 s |" in text and "| 1 hard | ctrl-1 | ctrl-1 -> ctrl-2 | 4.2 s |" in text
+
+
+def test_p6_ratio_and_where_the_extra_time_goes():
+    from tests.bench.run import figures_of, p6_where
+
+    def converge(wall, galera):
+        return {"wall": wall, "components": {"prepare": {"seconds": 10.0, "commands": 50},
+                                             "galera": {"seconds": galera, "commands": 20}}}
+
+    # The second 5-controller converge failed: no ratio for that repetition.
+    data = {"p6": {3: [converge(300.0, 60.0), converge(310.0, 62.0)], 5: [converge(360.0, 100.0), converge(None, 0.0)]}}
+    (small, large, ratio) = figures_of(data)
+    assert (small.median, large.values, ratio.samples) == (305.0, [360.0], [1.2, None])
+    assert ratio.target == 1.25 and ratio.met is False  # a failed repetition never meets a target
+    assert "| galera | 61.0 s | 50.0 s | -11.0 s |" in p6_where(data)
