@@ -9,8 +9,8 @@
    ``rabbitmq["plain_amqp"]``) and the Erlang distribution (25672, ``inet_dist_use_interface``)
    on the node's srv address only, epmd (4369) on loopback and the srv address (a drop-in for
    ``epmd.socket``: Debian starts epmd by socket activation, so ``ERL_EPMD_ADDRESS`` would not
-   apply); a node restarts, one at a time, only when one of those files changed (a renewed
-   certificate included).
+   apply); a node restarts, one at a time, only when one of those files changed. A renewed
+   certificate restarts nothing: the node's PEM cache is cleared.
 2. firstnode: users ``admin`` (administrator) and ``openstack`` (``.* .* .*`` on the vhost),
    each password set only when it does not already authenticate. ``guest`` is deleted rather
    than given a new password: its name and default password are public knowledge, and
@@ -32,7 +32,7 @@ from io import BytesIO, StringIO
 
 from pyinfra import host
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import systemd
+from pyinfra.operations import server, systemd
 from pyinfra.operations.util import any_changed
 
 from facts.precheck import HostResources
@@ -180,8 +180,14 @@ systemd.service(
     restarted=True,
     daemon_reload=True,
     # epmd's restart drops the node's registration: the node must register again.
-    _if=lambda: was_running and (settings_stale or any_changed(epmd_socket, unit, env, config, cookie, *certificates)()),
+    _if=lambda: was_running and (settings_stale or any_changed(epmd_socket, unit, env, config, cookie)()),
     _serial=True,
+)
+# A renewed certificate or key: new TLS connections get it at once, no restart, none dropped.
+server.shell(
+    name="RabbitMQ serves the new certificate to new AMQPS connections (PEM cache cleared, no restart)",
+    commands=[rabbitmq.CLEAR_PEM_CACHE],
+    _if=lambda: was_running and any_changed(*certificates)(),
 )
 # Also after a package installed earlier in this run without starting anything (deploys/prereqos.py):
 # systemd read the units before these drop-ins were written.

@@ -37,13 +37,17 @@ EPMD_SOCKET = "epmd.socket"  # Erlang's port mapper, started by its socket (and 
 UNIT_DROPIN = "/etc/systemd/system/rabbitmq-server.service.d/prereqos.conf"
 ENV_FILE = "/etc/rabbitmq/rabbitmq-env.conf"
 CONFIG_FILE = "/etc/rabbitmq/rabbitmq.conf"
+SETTINGS_FILES = (UNIT_DROPIN, ENV_FILE, CONFIG_FILE, RABBITMQ_COOKIE)
 # AMQPS: copies of the cluster CA and of this controller's certificate and key (lib/tls.py) that
-# RabbitMQ's user may read (the originals in /etc/prereqos/tls are root's).
+# RabbitMQ's user may read (the originals in /etc/prereqos/tls are root's). Not settings: a
+# running node takes new ones without a restart (CLEAR_PEM_CACHE).
 TLS_DIR = "/etc/rabbitmq/tls"
 TLS_CA = f"{TLS_DIR}/ca.crt"
 TLS_CERT = f"{TLS_DIR}/node.crt"
 TLS_KEY = f"{TLS_DIR}/node.key"
-SETTINGS_FILES = (UNIT_DROPIN, ENV_FILE, CONFIG_FILE, RABBITMQ_COOKIE, TLS_CA, TLS_CERT, TLS_KEY)
+# Erlang's ssl caches the PEM files it read: cleared, the next TLS handshakes read the new ones;
+# open connections keep theirs (left alone, Erlang checks the files again every 2 minutes).
+CLEAR_PEM_CACHE = "rabbitmqctl -q eval 'ssl:clear_pem_cache().'"
 
 
 def version_text(version: tuple[int, ...]) -> str:

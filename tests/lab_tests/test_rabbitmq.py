@@ -34,15 +34,17 @@ def nodes(lab) -> list[str]:
     return [f"rabbit@ctrl-{n}" for n in lab.hosts]
 
 
-def amqp(lab, n: int, tls: ssl.SSLContext | None = None, attempts: int = 3) -> pika.BlockingConnection:
-    """A connection of user ``openstack`` to ctrl-<n>: plain AMQP, or AMQPS verified with ``tls``."""
+def amqp(lab, n: int, tls: ssl.SSLContext | None = None, attempts: int = 3,
+         heartbeat: int | None = None) -> pika.BlockingConnection:
+    """A connection of user ``openstack`` to ctrl-<n>: plain AMQP, or AMQPS verified with ``tls``;
+    ``heartbeat=0``: none (a connection left idle while the test waits stays open)."""
     password = load_secrets()["rabbitmq_openstack_password"].unmask()
     address = lab.address("srv", n)
     params = pika.ConnectionParameters(
         host=address, port=AMQPS_PORT if tls else AMQP_PORT, virtual_host="/",
         credentials=pika.PlainCredentials("openstack", password),
         ssl_options=pika.SSLOptions(tls, server_hostname=address) if tls else None,
-        connection_attempts=attempts, retry_delay=2, socket_timeout=10,
+        connection_attempts=attempts, retry_delay=2, socket_timeout=10, heartbeat=heartbeat,
     )
     return pika.BlockingConnection(params)
 

@@ -1,8 +1,8 @@
 """TLS on the lab, with real clients: the cluster CA and certificates on every controller (keys
 0600, the CA in the system trust store), HAProxy terminating TLS through the api VIP (curl
 --cacert and Python ssl see the VIPs' certificate; a client without the CA fails; TLS 1.0/1.1
-refused while 1.2 and 1.3 pass; HSTS on Keystone's HTTP frontend), and a second deploy run that
-changes nothing and issues nothing."""
+refused while 1.2 and 1.3 pass; HSTS on Keystone's HTTP frontend), a second deploy run that
+changes nothing and issues nothing, and a renewal under load that drops no handshake."""
 
 from __future__ import annotations
 
@@ -11,16 +11,21 @@ import json
 import socket
 import ssl
 import subprocess
+import threading
+import time
 import urllib.request
 
 import pytest
 
-from lib.tls import CA_FILE, NODE_CERT, NODE_KEY, VIP_CERT, tls_dir
+from lib.tls import CA_FILE, NODE_CERT, NODE_KEY, VIP, VIP_CERT, tls_dir
+from operations.rabbitmq import AMQPS_PORT
 from tests.lab_tests.conftest import changed_ops, cluster_ca, ok, run_deploy
+from tests.lab_tests.test_rabbitmq import amqp
 
 pytestmark = pytest.mark.lab
 
 DEPLOYS = ("deploys/tls.py", "deploys/haproxy.py")
+RABBITMQ = "deploys/rabbitmq.py"
 PORT = 5000  # haproxy_services["keystone_public"]: api and srv binds, TLS by default
 PEM = "/etc/haproxy/tls/vip.pem"
 
@@ -138,3 +143,64 @@ def test_second_run_changes_nothing_issues_nothing_and_prints_no_key(deployed):
     for key in tls_dir().glob("*.key"):
         secret = "".join(key.read_text().splitlines()[1:-1])[48:88]  # past the ASN.1 header every key shares
         assert len(secret) == 40 and secret not in flat, f"{key.name} printed by pyinfra"
+
+
+# --- renewal under load -------------------------------------------------------------------------
+class Handshakes:
+    """TLS handshakes, verified with the cluster CA, to each ``(address, port)`` in turn, in a
+    thread: what failed, and the certificates served (DER)."""
+
+    def __init__(self, targets: list[tuple[str, int]]) -> None:
+        self.targets, self.failures, self.served = targets, [], {}
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for address, port in self.targets:
+                try:
+                    with socket.create_connection((address, port), timeout=5) as raw, \
+                            cluster_ca().wrap_socket(raw, server_hostname=address) as tls:
+                        self.served.setdefault((address, port), set()).add(tls.getpeercert(binary_form=True))
+                except OSError as error:  # ssl.SSLError included
+                    self.failures.append(f"{time.strftime('%H:%M:%S')} {address}:{port} {error!r}")
+                self.count += 1
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> "Handshakes":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def test_renewal_under_load_drops_nothing(deployed):
+    """The controllers' and the VIPs' certificates renewed on purpose (their files removed from
+    secrets-tls/: the next run issues new ones; the CA stays) while clients keep connecting: every
+    TLS handshake through the api VIP and to every node's AMQPS port succeeds throughout, an AMQPS
+    connection opened before stays open, the new certificates are served, HAProxy is reloaded and
+    RabbitMQ not restarted; the run after changes nothing."""
+    lab = deployed
+    started = {n: ok(lab.ssh(n, "systemctl show -P ExecMainStartTimestamp rabbitmq-server")) for n in lab.hosts}
+    # Each certificate renewed, and where a client meets it.
+    renewed = {VIP: (lab.vip("api"), PORT), **{f"ctrl-{n}": (lab.address("srv", n), AMQPS_PORT) for n in lab.hosts}}
+    for name in renewed:
+        for suffix in (".crt", ".key"):
+            (tls_dir() / f"{name}{suffix}").unlink()
+    targets = list(renewed.values())
+    with amqp(lab, 1, tls=cluster_ca(), heartbeat=0) as opened_before, Handshakes(targets) as load:
+        time.sleep(2)
+        run_deploy(lab, *DEPLOYS, RABBITMQ)
+        time.sleep(2)
+        opened_before.channel().queue_declare("", exclusive=True)  # still open, still served
+    assert load.failures == [] and load.count > 20, (load.count, load.failures[:10])
+    for name, target in renewed.items():  # the old certificate, then the new one
+        new = ssl.PEM_cert_to_DER_cert((tls_dir() / f"{name}.crt").read_text())
+        assert new in load.served[target] and len(load.served[target]) == 2, name
+    assert {n: ok(lab.ssh(n, "systemctl show -P ExecMainStartTimestamp rabbitmq-server")) for n in lab.hosts} == started
+    results, _ = run_deploy(lab, *DEPLOYS, RABBITMQ)
+    assert changed_ops(results) == {}
+    print(f"renewal under load: {load.count} handshakes, none failed")
