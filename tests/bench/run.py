@@ -1,6 +1,6 @@
 """Benchmark prereqos on its own lab; print the table and write it to BENCHMARKS.md.
 
-    python -m tests.bench.run                    # P1-P5, 3 repetitions, LAB_ID=8 (default)
+    python -m tests.bench.run                    # P1-P6, 3 repetitions, LAB_ID=8 (default)
     python -m tests.bench.run --reps 5 --only P2,P3
     ./dev bench --reps 3
 
