@@ -68,9 +68,11 @@ prechecks = {
 
 # --- Time limits (seconds) of the remote steps that can hang (lib/steps.py) -----------------
 # A step over its limit fails on that host only, with one line (host, step, time, limit); the
-# next run resumes that host. apt: each apt-get (update, install); pip: each pip command (uwsgi
-# compiles); cluster: each wait for a cluster (Galera Synced, pacemaker quorum, RabbitMQ join).
-timeouts = {"apt": 900, "pip": 1800, "cluster": 900}
+# next run resumes that host. apt: each apt-get install; apt_update: each apt-get update, which
+# the host itself kills at the limit (a stalled proxy), then retried twice 10 s apart; pip: each
+# pip command (uwsgi compiles); cluster: each wait for a cluster (Galera Synced, pacemaker quorum,
+# RabbitMQ join).
+timeouts = {"apt": 900, "apt_update": 300, "pip": 1800, "cluster": 900}
 
 # --- RabbitMQ ---------------------------------------------------------------------------
 rabbitmq = {

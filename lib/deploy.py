@@ -34,6 +34,7 @@ from lib.serial_stop import SerialStop
 from lib.steps import limit, report_failures
 from lib.topology import Topology, controllers
 from lib.validate import unsupported_distribution, validate_or_raise
+from operations import apt_lists
 
 # The name the base's operations carry (``deploys/rabbitmq.py | deploys/base.py | ...``): the
 # file that runs it alone; the benchmark counts these operations as "base".
@@ -127,7 +128,10 @@ def base() -> None:
     else:
         files.file(name="No apt proxy", path=APT_PROXY_CONF, present=False)
 
-    apt.update(name="Update apt lists (at most daily)", cache_time=86400, **limit("apt"))
+    # A stalled proxy or mirror: the host kills that apt-get update at its limit and it is retried.
+    update_limit = host.data.timeouts["apt_update"]
+    apt_lists.update(name="Update apt lists (at most daily)", cache_time=86400, limit=update_limit,
+                     **apt_lists.retried(update_limit))
 
     # Time sync and what the facts need (python3). In a container the clock is the machine's:
     # chrony cannot set it (no CAP_SYS_TIME, and Debian's unit is conditioned on it), so there it

@@ -21,7 +21,7 @@ import time
 from pyinfra import host, logger
 from pyinfra.api.state import BaseStateCallback
 
-KINDS = ("apt", "pip", "cluster")
+KINDS = ("apt", "apt_update", "pip", "cluster")
 
 
 def limit(kind: str) -> dict[str, int]:

@@ -1,5 +1,7 @@
 """A package step that hangs on one host: that host fails at its limit with one line (host, step,
 time, limit), the others finish; the next run converges it, HEALTHY everywhere, nothing lost.
+An ``apt-get update`` stalled on a proxy is killed on the host at its limit and retried in the
+same run (CI once lost a whole run to one that hung 40 minutes behind the lab's apt proxy).
 
 The hang is real apt: on ctrl-2 the dpkg lock is held and apt is told to wait for it
 (``DPkg::Lock::Timeout``), and one package of the stack (Galera's rsync) is missing, so the
@@ -12,6 +14,8 @@ from __future__ import annotations
 import json
 import re
 import runpy
+import socket
+import threading
 import time
 
 import pytest
@@ -66,3 +70,72 @@ def test_hung_package_step_fails_that_host_only_and_the_next_run_converges_it(la
     assert ok(lab.ssh(2, f'mysql -N -e "SELECT id FROM {MARKER_DB}.t"')).strip() == "42"
     ok(lab.ssh(1, f'mysql -e "DROP DATABASE {MARKER_DB}"'))
     print(f"failed run {failed_run:.0f} s, converging re-run {rerun:.0f} s")
+
+
+STALLED_PROXY = "/etc/apt/apt.conf.d/99test-stalled-proxy"
+APT_UPDATE_LIMIT = 20
+STAMP = "/var/lib/apt/periodic/update-success-stamp"
+
+
+class StalledProxy:
+    """A proxy that accepts connections and never answers (lab infrastructure, on the lab's srv
+    gateway): a site proxy or mirror that hangs. ``dropped`` is set when a client gives up."""
+
+    def __init__(self, address: str) -> None:
+        self.server = socket.create_server((address, 0))
+        self.port = self.server.getsockname()[1]
+        self.accepted = 0
+        self.dropped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn: socket.socket) -> None:
+        with conn:
+            while conn.recv(4096):
+                pass
+        self.dropped.set()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_stalled_apt_update_is_killed_on_the_host_and_retried_in_the_same_run(lab):
+    proxy = StalledProxy(lab.lab.gateway("srv"))
+    ok(lab.ssh(2, f"rm -f {STAMP}; echo 'Acquire::http::Proxy \"http://{lab.lab.gateway('srv')}:{proxy.port}\";' "
+                  f"> {STALLED_PROXY}"))
+
+    def proxy_back_once_apt_gave_up() -> None:
+        # the first apt-get update was killed: the next attempt finds the site's proxy again
+        if proxy.dropped.wait(APT_UPDATE_LIMIT + 60):
+            lab.ssh(2, f"rm -f {STALLED_PROXY}")
+
+    watcher = threading.Thread(target=proxy_back_once_apt_gave_up, daemon=True)
+    watcher.start()
+    try:
+        started = time.monotonic()
+        proc = lab.pyinfra("deploys/base.py", "--data",
+                           f"timeouts={json.dumps({**DEFAULTS['timeouts'], 'apt_update': APT_UPDATE_LIMIT})}")
+        elapsed = time.monotonic() - started
+    finally:
+        watcher.join(timeout=APT_UPDATE_LIMIT + 70)
+        lab.ssh(2, f"rm -f {STALLED_PROXY}")
+        proxy.close()
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert proxy.accepted >= 1 and proxy.dropped.is_set()
+    assert re.search(r"\[ctrl-2\] Retrying deploys/base.py \| Update apt lists \(at most daily\) \(attempt 1/2\)",
+                     output), output[-3000:]
+    assert re.search(r"\[ctrl-2\] Success on retry 1", output), output[-3000:]
+    assert "[ctrl-1] Retrying" not in output and "[ctrl-3] Retrying" not in output
+    # killed on the host, not only abandoned by pyinfra: no apt-get left, the lists' lock free
+    assert lab.ssh(2, "pgrep -x apt-get").returncode == 1
+    ok(lab.ssh(2, f"test -f {STAMP} && apt-get check -qq"))
+    print(f"stalled apt update: killed at {APT_UPDATE_LIMIT} s, retried, run {elapsed:.0f} s")
