@@ -16,7 +16,7 @@ cluster (docs/operations.md, "Interrupted first bootstrap").
 from io import StringIO
 
 from pyinfra import host
-from pyinfra.operations import apt, files, mysql, systemd
+from pyinfra.operations import apt, files, mysql, server, systemd
 from pyinfra.operations.util import any_changed
 
 from facts.galera import GraState, WsrepStatus
@@ -27,7 +27,7 @@ from lib.deploy import prologue
 from lib.run import fact_of_the_run
 from lib.sizing import Resources
 from lib.steps import limit
-from operations import apt_lists, galera, steady
+from operations import apt_lists, galera, steady, tls
 from operations.common import decide_once, peer_fact
 
 topo = prologue()
@@ -69,6 +69,10 @@ steady.packages(
 )
 
 # --- Configuration -------------------------------------------------------------------------------
+# TLS for SQL clients: the cluster CA and this controller's certificate and key, MariaDB's to read
+# (its user exists once the package is in), before galera.cnf names them.
+certificates = (tls.service_copies(snap, "SQL TLS", "mysql", galera.TLS_CA, galera.TLS_CERT, galera.TLS_KEY, topo)
+                if conf["tls"] else [])
 steady.template(snap, name="debian.cnf (root through the local socket)", src="templates/galera/debian.cnf.j2",
                              dest="/etc/mysql/debian.cnf", user="root", group="root", mode="600", **args)
 steady.template(snap, name="galera.cnf", src="templates/galera/galera.cnf.j2",
@@ -122,6 +126,11 @@ else:
                         _serial=True, timeout=wait)
     galera.join(name="Start stopped members, one at a time, until Synced", _serial=True, timeout=wait)
     accounts()  # after the joins: the first node may have been stopped
+
+# A renewed certificate or key: new SQL connections get it at once, no restart (a server started in
+# this run has read them already; a stopped one reads them at its start).
+server.shell(name="MariaDB serves the new certificate to new TLS clients (FLUSH SSL, no restart)",
+             commands=[galera.FLUSH_SSL], _if=any_changed(*certificates))
 
 # --- HTTP health check on :9200 for HAProxy ------------------------------------------------------
 # One persistent responder (galera-check.service), at most one query a second however many

@@ -28,7 +28,7 @@ The RabbitMQ version (installed, or apt's candidate before the install) decides 
 and whether ``cluster_partition_handling`` (< 4.3) is written.
 """
 
-from io import BytesIO, StringIO
+from io import BytesIO
 
 from pyinfra import host
 from pyinfra.facts.systemd import SystemdStatus
@@ -48,7 +48,6 @@ from lib.deploy import prologue
 from lib.run import fact_of_the_run
 from lib.sizing import Resources
 from lib.steps import limit
-from lib.tls import TlsStore
 from operations import rabbitmq, steady, tls
 
 topo = prologue()
@@ -132,20 +131,8 @@ config = steady.template(
     **args,
 )
 # AMQPS: the cluster CA and this controller's certificate and key, RabbitMQ's to read.
-certificates = []
-if conf["amqps"]:
-    store = TlsStore.of(host.data)
-    node = tls.node_certificate(store, topo)
-    tls.save_issued(store)
-    certificates = [
-        steady.put(snap, name=f"AMQPS: {what}", src=StringIO(text), dest=dest, user="rabbitmq", group="rabbitmq",
-                   mode=mode)
-        for what, text, dest, mode in (
-            ("the cluster CA", store.ca_pem, rabbitmq.TLS_CA, "644"),
-            ("this controller's certificate", node.cert, rabbitmq.TLS_CERT, "644"),
-            ("its key (0400)", node.key.unmask(), rabbitmq.TLS_KEY, "400"),
-        )
-    ]
+certificates = (tls.service_copies(snap, "AMQPS", "rabbitmq", rabbitmq.TLS_CA, rabbitmq.TLS_CERT, rabbitmq.TLS_KEY,
+                                   topo) if conf["amqps"] else [])
 cookie = steady.put(
     snap,
     name="Erlang cookie shared by the cluster (0400)",

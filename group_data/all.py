@@ -123,6 +123,13 @@ galera = {
     "innodb_buffer_pool_size": "auto",  # auto: 40 % of RAM in 128M chunks, 128M-8G
     "open_files_limit": "auto",  # LimitNOFILE and open_files_limit; auto: 65536, capped at the hard limit
     "gcache_size": "256M",  # write-set cache: a node that missed less rejoins by IST, not SST
+    # TLS for SQL clients over TCP (ssl_cert/ssl_key/ssl_ca): this controller's certificate from
+    # the cluster CA, which names the srv VIP too, so a client verifies it through HAProxy's galera
+    # frontend (TCP, TLS end to end). Local clients (the socket) are not concerned.
+    "tls": True,
+    # True: a TCP client without TLS is refused (require_secure_transport); every OpenStack
+    # service must then connect with TLS (oslo.db: ?ssl_ca=/etc/prereqos/tls/ca.crt).
+    "require_secure_transport": False,
     # Optional upstream MariaDB apt repository (the seed used one); None = Debian's packages.
     "upstream_repo": None,
 }

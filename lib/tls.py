@@ -52,7 +52,7 @@ SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # On the controllers (deploys/tls.py puts them there).
 DIR = "/etc/prereqos/tls"
 CA_FILE = f"{DIR}/ca.crt"  # the cluster CA (also in the system trust store, TRUSTED_CA)
-NODE_CERT = f"{DIR}/node.crt"  # the controller's certificate (its name, its api/srv/data addresses)
+NODE_CERT = f"{DIR}/node.crt"  # the controller's certificate (its name, its api/srv/data addresses, the srv VIP)
 NODE_KEY = f"{DIR}/node.key"  # its key, root 0600
 VIP_CERT = f"{DIR}/vip.crt"  # the VIPs' certificate (HAProxy's pem holds it with its key)
 TRUSTED_CA = "/usr/local/share/ca-certificates/prereqos-ca.crt"  # read by update-ca-certificates

@@ -49,6 +49,15 @@ SERVICE = "mariadb"
 # check) and curl.
 PACKAGES = ["mariadb-server", "galera-4", "mariadb-backup", "rsync", "socat", "python3-pymysql", "curl"]
 SOCKET = "/run/mysqld/mysqld.sock"
+# TLS for SQL clients (galera["tls"]): copies of the cluster CA and of this controller's
+# certificate and key (lib/tls.py) that MariaDB's user may read (the originals are root's). Not
+# settings: a running server takes new ones without a restart (FLUSH_SSL).
+TLS_DIR = "/etc/mysql/tls"
+TLS_CA = f"{TLS_DIR}/ca.crt"
+TLS_CERT = f"{TLS_DIR}/node.crt"
+TLS_KEY = f"{TLS_DIR}/node.key"
+# MariaDB reads the certificate and key again for new connections; open ones keep theirs.
+FLUSH_SSL = f"if systemctl is-active -q {SERVICE}; then mysql -e 'FLUSH SSL'; fi"
 MONITOR_CREDENTIALS = "/etc/mysql/galera-check.cnf"
 # The :9200 health check: one persistent responder (templates/galera/galera-checkd.py).
 CHECK_SERVICE = "galera-check.service"
@@ -133,6 +142,7 @@ def template_args(topo: Topology, data, resources: Resources) -> dict[str, Any]:
         "check_allowed": ["127.0.0.1", *allowed],
         "monitor_credentials": MONITOR_CREDENTIALS,
         "socket": SOCKET,
+        "tls": {"ca": TLS_CA, "cert": TLS_CERT, "key": TLS_KEY},
         "daemon": GALERA_CHECK_DAEMON,
         # Plain text for the templates only: files.template never prints it (no --diff).
         "sst_password": data.secrets["galera_sst_password"].unmask(),

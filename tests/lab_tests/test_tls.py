@@ -2,12 +2,15 @@
 0600, the CA in the system trust store), HAProxy terminating TLS through the api VIP (curl
 --cacert and Python ssl see the VIPs' certificate; a client without the CA fails; TLS 1.0/1.1
 refused while 1.2 and 1.3 pass; HSTS on Keystone's HTTP frontend), a second deploy run that
-changes nothing and issues nothing, and a renewal under load that drops no handshake."""
+changes nothing and issues nothing, and a renewal under load that drops no handshake. SQL
+clients verify MariaDB's certificate through the srv VIP and on each node; plain TCP clients are
+refused once secure transport is required."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import runpy
 import socket
 import ssl
 import subprocess
@@ -15,17 +18,22 @@ import threading
 import time
 import urllib.request
 
+import pymysql
 import pytest
 
 from lib.tls import CA_FILE, NODE_CERT, NODE_KEY, VIP, VIP_CERT, tls_dir
 from operations.rabbitmq import AMQPS_PORT
-from tests.lab_tests.conftest import changed_ops, cluster_ca, ok, run_deploy
+from tests.lab_tests.conftest import ROOT, changed_ops, cluster_ca, ok, run_deploy
+from tests.lab_tests.drill_load import sql_account
 from tests.lab_tests.test_rabbitmq import amqp
 
 pytestmark = pytest.mark.lab
 
 DEPLOYS = ("deploys/tls.py", "deploys/haproxy.py")
 RABBITMQ = "deploys/rabbitmq.py"
+GALERA = "deploys/galera.py"
+REFUSED_PLAIN = (1045, 3159)  # ER_ACCESS_DENIED_ERROR, ER_SECURE_TRANSPORT_REQUIRED
+GALERA_DEFAULTS = runpy.run_path(str(ROOT / "group_data/all.py"))["galera"]
 PORT = 5000  # haproxy_services["keystone_public"]: api and srv binds, TLS by default
 PEM = "/etc/haproxy/tls/vip.pem"
 
@@ -51,6 +59,20 @@ def handshake(address: str, context: ssl.SSLContext, port: int = PORT) -> tuple[
             return tls.version(), tls.getpeercert()
 
 
+def sql(address: str, account, context: ssl.SSLContext | None = None) -> tuple[str, bytes | None]:
+    """(TLS version, DER of the server's certificate) of a PyMySQL session with ``address``:3306,
+    ``("", None)`` without TLS; with a context, PyMySQL verifies the certificate and the address."""
+    db = pymysql.connect(host=address, port=3306, user=account.user, password=account.password, ssl=context,
+                         connect_timeout=5, read_timeout=10)
+    try:
+        with db.cursor() as cursor:
+            cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
+            version = cursor.fetchone()[1]
+        return version, db._sock.getpeercert(binary_form=True) if context else None
+    finally:
+        db.close()
+
+
 def old_protocol_client(version: ssl.TLSVersion) -> ssl.SSLContext:
     """A client that offers exactly ``version`` and, at security level 0, the old ciphers too: a
     failed handshake is the server's refusal, not the client's."""
@@ -73,7 +95,7 @@ def test_certificates_and_keys_on_every_controller(deployed):
                                     f"{NODE_CERT}"))
         assert verify.strip() == f"{NODE_CERT}: OK"
         sans = ok(deployed.ssh(n, f"openssl x509 -noout -ext subjectAltName -in {NODE_CERT}"))
-        addresses = [deployed.address(net, n) for net in ("api", "srv", "data")]
+        addresses = [*(deployed.address(net, n) for net in ("api", "srv", "data")), deployed.vip("srv")]
         assert f"DNS:ctrl-{n}" in sans and all(f"IP Address:{a}" in sans for a in addresses), sans
         # The pem's key is the certificate's (HAProxy would refuse it otherwise; checked by openssl).
         same = ok(deployed.ssh(n, f"openssl x509 -noout -pubkey -in {PEM} | sha256sum; "
@@ -177,14 +199,41 @@ class Handshakes:
         self._thread.join(timeout=30)
 
 
+def test_sql_clients_verify_mariadbs_certificate_through_the_srv_vip_and_on_each_node(deployed):
+    lab = deployed
+    with sql_account(lab) as account:
+        for address in (lab.vip("srv"), *(lab.address("srv", n) for n in lab.hosts)):
+            version, der = sql(address, account, cluster_ca())
+            assert version in ("TLSv1.2", "TLSv1.3"), (address, version)
+            assert der in {ssl.PEM_cert_to_DER_cert((tls_dir() / f"ctrl-{n}.crt").read_text()) for n in lab.hosts}
+        # A client that does not trust the cluster CA fails; TLS 1.1 is refused.
+        with pytest.raises(pymysql.err.OperationalError, match="CERTIFICATE_VERIFY_FAILED"):
+            sql(lab.vip("srv"), account, ssl.create_default_context())
+        with pytest.raises(pymysql.err.OperationalError, match="ALERT_PROTOCOL_VERSION"):  # the server's alert
+            sql(lab.vip("srv"), account, old_protocol_client(ssl.TLSVersion.TLSv1_1))
+        assert sql(lab.vip("srv"), account) == ("", None)  # plain allowed by default
+        # Secure transport required: a plain client refused, TLS clients served, then back.
+        required = json.dumps({**GALERA_DEFAULTS, "require_secure_transport": True})
+        run_deploy(lab, GALERA, "--data", f"galera={required}")
+        try:
+            with pytest.raises(pymysql.err.OperationalError) as refused:
+                sql(lab.vip("srv"), account)
+            # MariaDB 10.11 answers "Access denied" (1045), later ones ER_SECURE_TRANSPORT_REQUIRED
+            assert refused.value.args[0] in REFUSED_PLAIN, refused.value.args
+            assert sql(lab.vip("srv"), account, cluster_ca())[0] in ("TLSv1.2", "TLSv1.3")
+        finally:
+            run_deploy(lab, GALERA)
+        assert sql(lab.vip("srv"), account) == ("", None)
+
+
 def test_renewal_under_load_drops_nothing(deployed):
     """The controllers' and the VIPs' certificates renewed on purpose (their files removed from
     secrets-tls/: the next run issues new ones; the CA stays) while clients keep connecting: every
     TLS handshake through the api VIP and to every node's AMQPS port succeeds throughout, an AMQPS
-    connection opened before stays open, the new certificates are served, HAProxy is reloaded and
-    RabbitMQ not restarted; the run after changes nothing."""
+    connection opened before stays open, the new certificates are served (MariaDB's too), HAProxy is
+    reloaded, RabbitMQ and MariaDB not restarted; the run after changes nothing."""
     lab = deployed
-    started = {n: ok(lab.ssh(n, "systemctl show -P ExecMainStartTimestamp rabbitmq-server")) for n in lab.hosts}
+    started = {n: ok(lab.ssh(n, "systemctl show -P ExecMainStartTimestamp rabbitmq-server mariadb")) for n in lab.hosts}
     # Each certificate renewed, and where a client meets it.
     renewed = {VIP: (lab.vip("api"), PORT), **{f"ctrl-{n}": (lab.address("srv", n), AMQPS_PORT) for n in lab.hosts}}
     for name in renewed:
@@ -193,14 +242,19 @@ def test_renewal_under_load_drops_nothing(deployed):
     targets = list(renewed.values())
     with amqp(lab, 1, tls=cluster_ca(), heartbeat=0) as opened_before, Handshakes(targets) as load:
         time.sleep(2)
-        run_deploy(lab, *DEPLOYS, RABBITMQ)
+        run_deploy(lab, *DEPLOYS, RABBITMQ, GALERA)
         time.sleep(2)
         opened_before.channel().queue_declare("", exclusive=True)  # still open, still served
     assert load.failures == [] and load.count > 20, (load.count, load.failures[:10])
     for name, target in renewed.items():  # the old certificate, then the new one
         new = ssl.PEM_cert_to_DER_cert((tls_dir() / f"{name}.crt").read_text())
         assert new in load.served[target] and len(load.served[target]) == 2, name
-    assert {n: ok(lab.ssh(n, "systemctl show -P ExecMainStartTimestamp rabbitmq-server")) for n in lab.hosts} == started
-    results, _ = run_deploy(lab, *DEPLOYS, RABBITMQ)
+    assert {n: ok(lab.ssh(n, "systemctl show -P ExecMainStartTimestamp rabbitmq-server mariadb"))
+            for n in lab.hosts} == started
+    with sql_account(lab) as account:  # MariaDB serves the new certificate, not restarted (above)
+        for n in lab.hosts:
+            new = ssl.PEM_cert_to_DER_cert((tls_dir() / f"ctrl-{n}.crt").read_text())
+            assert sql(lab.address("srv", n), account, cluster_ca())[1] == new, f"ctrl-{n}"
+    results, _ = run_deploy(lab, *DEPLOYS, RABBITMQ, GALERA)
     assert changed_ops(results) == {}
     print(f"renewal under load: {load.count} handshakes, none failed")

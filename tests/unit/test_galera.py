@@ -432,6 +432,16 @@ def test_sizes_set_in_group_data_are_used_as_given(default_data):
         "1000", "256M", "65536")
 
 
+def test_sql_tls_by_default_and_secure_transport_on_request(args, default_data):
+    cnf = settings(render("galera.cnf.j2", **args))
+    assert (cnf["ssl_ca"], cnf["ssl_cert"], cnf["ssl_key"]) == (galera.TLS_CA, galera.TLS_CERT, galera.TLS_KEY)
+    assert cnf["tls_version"] == "TLSv1.2,TLSv1.3" and cnf["require_secure_transport"] == "OFF"
+    plain = {**args, "galera": {**args["galera"], "tls": False}}
+    assert not {"ssl_ca", "ssl_cert", "ssl_key", "tls_version"} & set(settings(render("galera.cnf.j2", **plain)))
+    required = {**args, "galera": {**args["galera"], "require_secure_transport": True}}
+    assert settings(render("galera.cnf.j2", **required))["require_secure_transport"] == "ON"
+
+
 def test_debian_cnf_has_no_password(args):
     text = render("debian.cnf.j2", **args)
     assert "password" not in text.replace("no password", "")

@@ -121,7 +121,8 @@ def test_an_operators_vip_certificate_is_taken_as_it_is(options, tmp_path):
 def test_hosts_certificates_from_the_topology(default_data):
     topo = Topology.from_data("ctrl-2", default_data, NAMES)
     store = TlsStore.of(default_data)
-    assert sans(tls.node_certificate(store, topo).cert) == {"ctrl-2", "10.0.1.12", "10.0.2.12", "10.0.3.12"}
+    assert sans(tls.node_certificate(store, topo).cert) == {"ctrl-2", "10.0.1.12", "10.0.2.12", "10.0.3.12",
+                                                            "10.0.2.10"}
     default_data["tls"]["vip_names"] = ["openstack.example.org"]
     vip = tls.vip_certificate(TlsStore.of(default_data), topo, default_data)
     assert sans(vip.cert) == {"openstack.example.org", "10.0.1.10", "10.0.2.10"}

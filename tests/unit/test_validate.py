@@ -384,3 +384,12 @@ def test_amqp_needs_a_listener(default_data):
     assert only(default_data).startswith("rabbitmq['amqps'] and rabbitmq['plain_amqp'] are both False")
     default_data["rabbitmq"]["amqps"] = "yes"
     assert only(default_data) == "rabbitmq['amqps']='yes' is invalid; fix: set it to True (AMQPS on port 5671) or False"
+
+
+def test_secure_sql_transport_needs_tls(default_data):
+    default_data["galera"].update(tls=False, require_secure_transport=True)
+    assert only(default_data).startswith("galera['require_secure_transport'] is True but galera['tls'] is False")
+    default_data["galera"].update(tls=True)
+    assert problems(default_data) == []
+    default_data["galera"]["tls"] = "on"
+    assert only(default_data) == "galera['tls']='on' is invalid; fix: set it to True (TLS offered to SQL clients) or False"
