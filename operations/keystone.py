@@ -20,7 +20,6 @@ from pyinfra.api import HiddenValue, QuoteString, StringCommand, operation
 
 from facts.keystone import CONFIG, KeystoneBootstrap, KeystoneDbState
 from lib.secrets import SecretStdin, unmasked
-from lib.tls import CA_FILE
 from lib.topology import Topology
 from lib.validate import KEYSTONE_SERVICE
 from operations import memcached, openrc
@@ -90,8 +89,6 @@ def template_args(topo: Topology, data) -> dict[str, Any]:
         "db_password": unmasked(data.secrets["keystone_db_password"]),
         "db_host": topo.vip("srv"),
         "db_name": conf["db_name"],
-        # MariaDB's certificate verified through the srv VIP (it names it) when MariaDB offers TLS.
-        "db_ca": CA_FILE if data.galera["tls"] else None,
         "memcache_servers": memcached.servers(topo, data),
         "fernet_keys": KEY_REPOSITORIES["fernet"],
         "credential_keys": KEY_REPOSITORIES["credential"],
