@@ -49,10 +49,8 @@ if conf["upstream_repo"]:
     pin = files.put(name="Prefer MariaDB's repository for its packages",
                     src=StringIO(galera.upstream_pin(conf["upstream_repo"])),
                     dest="/etc/apt/preferences.d/mariadb.pref", mode="644")
-    update_limit = host.data.timeouts["apt_update"]
-    apt_lists.update(name="Update apt lists for MariaDB's repository", limit=update_limit,
-                     _if=lambda: key.did_change() or repo.did_change() or pin.did_change(),
-                     **apt_lists.retried(update_limit))
+    apt_lists.update_lists(name="Update apt lists for MariaDB's repository",
+                           _if=lambda: key.did_change() or repo.did_change() or pin.did_change())
 
 # Before the package: its first start already has the limit; a new limit applies with the
 # restart that galera.cnf's open_files_limit (same value) causes.

@@ -129,9 +129,7 @@ def base() -> None:
         files.file(name="No apt proxy", path=APT_PROXY_CONF, present=False)
 
     # A stalled proxy or mirror: the host kills that apt-get update at its limit and it is retried.
-    update_limit = host.data.timeouts["apt_update"]
-    apt_lists.update(name="Update apt lists (at most daily)", cache_time=86400, limit=update_limit,
-                     **apt_lists.retried(update_limit))
+    apt_lists.update_lists(name="Update apt lists (at most daily)", cache_time=86400)
 
     # Time sync and what the facts need (python3). In a container the clock is the machine's:
     # chrony cannot set it (no CAP_SYS_TIME, and Debian's unit is conditioned on it), so there it

@@ -8,14 +8,17 @@ later) and the step fails; ``UPDATE_RETRIES`` more attempts follow ``RETRY_DELAY
 
 Example::
 
-    apt_lists.update(name="Update apt lists (at most daily)", cache_time=86400,
-                     limit=host.data.timeouts["apt_update"], **apt_lists.retried(limit))
+    apt_lists.update_lists(name="Update apt lists (at most daily)", cache_time=86400)
     # a stalled proxy: attempt 1 killed at the limit, "Retrying ... (attempt 1/2)", then Success
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from pyinfra import host
 from pyinfra.api import operation
+from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt
 
 UPDATE_RETRIES = 2
@@ -47,3 +50,10 @@ def update(limit: int, cache_time: int | None = None):
     """
     for command in apt.update._inner(cache_time=cache_time):
         yield bounded(command, limit) if command == "apt-get update" else command
+
+
+def update_lists(**kwargs: Any) -> OperationMeta:
+    """``update`` under this host's ``timeouts['apt_update']``, killed there and retried
+    (``retried``); ``kwargs``: ``update``'s and pyinfra's other arguments (``name``, ``_if``)."""
+    limit = host.data.timeouts["apt_update"]
+    return update(limit=limit, **retried(limit), **kwargs)

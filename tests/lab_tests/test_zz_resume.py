@@ -19,6 +19,7 @@ import threading
 import time
 
 import pytest
+from pyinfra.operations.apt import APT_UPDATE_FILENAME
 
 from tests.lab_tests.conftest import ROOT, ok
 from tests.lab_tests.drill_load import health
@@ -74,7 +75,7 @@ def test_hung_package_step_fails_that_host_only_and_the_next_run_converges_it(la
 
 STALLED_PROXY = "/etc/apt/apt.conf.d/99test-stalled-proxy"
 APT_UPDATE_LIMIT = 20
-STAMP = "/var/lib/apt/periodic/update-success-stamp"
+STAMP = APT_UPDATE_FILENAME  # pyinfra's apt.update stamp (cache_time)
 
 
 class StalledProxy:
