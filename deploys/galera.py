@@ -66,6 +66,24 @@ steady.packages(
     **limit("apt"),
 )
 
+# --- The cluster's plan -------------------------------------------------------------------------
+
+
+def decide_plan() -> tuple[str, bool]:
+    """``galera.plan_cluster`` from every controller's facts (``None``: unreachable), and whether
+    a running member's replication TLS differs from ``galera['tls']``."""
+    facts = {}
+    for name in topo.names:
+        grastate = peer_fact(name, GraState)
+        status = peer_fact(name, WsrepStatus) if grastate is not None else None
+        facts[name] = None if status is None else {"grastate": grastate, "status": status}
+    return galera.plan_cluster(facts, first=topo.firstnode), galera.replication_tls_changes(facts, conf["tls"])
+
+
+# Decided once per run, before any change, from every controller's facts (two reads each):
+# every host acts on the same plan.
+plan, tls_change = decide_once("galera plan", decide_plan)
+
 # --- Configuration -------------------------------------------------------------------------------
 # TLS for SQL clients: the cluster CA and this controller's certificate and key, MariaDB's to read
 # (its user exists once the package is in), before galera.cnf names them.
@@ -73,8 +91,12 @@ certificates = (tls.service_copies(snap, "SQL TLS", "mysql", galera.TLS_CA, gale
                 if conf["tls"] else [])
 steady.template(snap, name="debian.cnf (root through the local socket)", src="templates/galera/debian.cnf.j2",
                              dest="/etc/mysql/debian.cnf", user="root", group="root", mode="600", **args)
-steady.template(snap, name="galera.cnf", src="templates/galera/galera.cnf.j2",
-                      dest=galera.CONFIG, user="root", group="mysql", mode="640", **args)
+# Replication TLS turned on or off over a running cluster (tls_change): first with plain peers
+# still accepted (socket.dynamic) and a rolling restart; then without, and a second one (below).
+steady.template(snap, name="galera.cnf" + (" (replication TLS changes: plain peers accepted meanwhile)"
+                                           if tls_change else ""),
+                src="templates/galera/galera.cnf.j2", dest=galera.CONFIG, user="root", group="mysql", mode="640",
+                **{**args, "replication": {"tls": True, "dynamic": True} if tls_change else args["replication"]})
 # Controllers added or removed change only this file: no restart (members learn members from the
 # cluster), the list serves the next start.
 steady.template(snap, name="Galera peers to contact at start (wsrep_cluster_address)",
@@ -82,21 +104,6 @@ steady.template(snap, name="Galera peers to contact at start (wsrep_cluster_addr
                user="root", group="mysql", mode="644", **args)
 
 # --- The cluster ---------------------------------------------------------------------------------
-
-
-def decide_plan() -> str:
-    """``galera.plan_cluster`` from every controller's facts (``None``: unreachable)."""
-    facts = {}
-    for name in topo.names:
-        grastate = peer_fact(name, GraState)
-        status = peer_fact(name, WsrepStatus) if grastate is not None else None
-        facts[name] = None if status is None else {"grastate": grastate, "status": status}
-    return galera.plan_cluster(facts, first=topo.firstnode)
-
-
-# Decided once per run, before any change, from every controller's facts (two reads each):
-# every host acts on the same plan.
-plan = decide_once("galera plan", decide_plan)
 
 
 def accounts() -> None:
@@ -122,6 +129,12 @@ if plan in ("new", "resume"):
 else:
     galera.apply_config(name="Restart where galera.cnf changed, one node at a time, until Synced",
                         _serial=True, timeout=wait)
+    if tls_change:
+        files.template(name="galera.cnf: replication TLS changed everywhere, plain peers refused again",
+                       src="templates/galera/galera.cnf.j2", dest=galera.CONFIG, user="root", group="mysql",
+                       mode="640", **args)
+        galera.apply_config(name="Restart again without plain peers, one node at a time, until Synced",
+                            _serial=True, timeout=wait)
     galera.join(name="Start stopped members, one at a time, until Synced", _serial=True, timeout=wait)
     accounts()  # after the joins: the first node may have been stopped
 

@@ -107,6 +107,7 @@ class WsrepStatus(MariadbFactBase[dict]):
             "connected": True,
             "cluster_state_uuid": "8c5b...",       # "" without Galera
             "node_name": "ctrl-1",                 # None without Galera
+            "replication_tls": True,               # Galera's socket.ssl (replication and IST)
         }
     """
 
@@ -128,7 +129,7 @@ class WsrepStatus(MariadbFactBase[dict]):
         names = ", ".join(f"'{name}'" for name in self.KEYS)
         return _mysql(
             f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names}); "
-            "SHOW GLOBAL VARIABLES LIKE 'wsrep_node_name'"
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('wsrep_node_name', 'wsrep_provider_options')"
         )
 
     def process(self, output: list[str]) -> dict:
@@ -145,6 +146,8 @@ class WsrepStatus(MariadbFactBase[dict]):
         status["local_state_comment"] = status["local_state_comment"] or ""
         status["cluster_state_uuid"] = status["cluster_state_uuid"] or ""
         status["node_name"] = pairs.get("wsrep_node_name") or None
+        options = (pairs.get("wsrep_provider_options") or "").split(";")
+        status["replication_tls"] = any(o.replace(" ", "") == "socket.ssl=YES" for o in options)
         return status
 
 

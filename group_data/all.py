@@ -125,7 +125,9 @@ galera = {
     "gcache_size": "256M",  # write-set cache: a node that missed less rejoins by IST, not SST
     # TLS for SQL clients over TCP (ssl_cert/ssl_key/ssl_ca): this controller's certificate from
     # the cluster CA, which names the srv VIP too, so a client verifies it through HAProxy's galera
-    # frontend (TCP, TLS end to end). Local clients (the socket) are not concerned.
+    # frontend (TCP, TLS end to end). Local clients (the socket) are not concerned. Also Galera's
+    # replication and IST (socket.ssl_*) and mariabackup SST (socat, ssl-mode VERIFY_CA): peers
+    # must show a certificate of the cluster CA. Changed over a running cluster: two rolling restarts.
     "tls": True,
     # True: a TCP client without TLS is refused (require_secure_transport); every OpenStack
     # service must then connect with TLS (oslo.db: ?ssl_ca=/etc/prereqos/tls/ca.crt).

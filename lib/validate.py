@@ -162,7 +162,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
         "innodb_buffer_pool_size": (_auto_or(_size), '"auto" or a size such as 4G'),
         "open_files_limit": (_auto_or(_positive_int), '"auto" or a positive integer'),
         "gcache_size": (_size, "a size such as 256M"),
-        "tls": (lambda v: isinstance(v, bool), "True (TLS offered to SQL clients) or False"),
+        "tls": (lambda v: isinstance(v, bool), "True (TLS for SQL clients, replication and SST) or False"),
         "require_secure_transport": (lambda v: isinstance(v, bool), "True (TCP clients without TLS refused) or False"),
         "upstream_repo": (lambda v: v is None or _text(v), "None or an apt source line"),
     },
@@ -505,12 +505,19 @@ def _check_amqp_listeners(rabbitmq) -> list[str]:
     return []
 
 
-def _check_sql_transport(galera) -> list[str]:
-    """Secure transport required only where TLS is offered."""
-    if isinstance(galera, Mapping) and galera.get("require_secure_transport") is True and galera.get("tls") is False:
-        return ["galera['require_secure_transport'] is True but galera['tls'] is False: MariaDB would refuse "
-                "every TCP client; fix: set galera['tls'] = True, or require_secure_transport = False"]
-    return []
+def _check_galera_tls(galera) -> list[str]:
+    """Secure transport required only where TLS is offered; SST in TLS by mariabackup only."""
+    if not isinstance(galera, Mapping):
+        return []
+    problems = []
+    if galera.get("require_secure_transport") is True and galera.get("tls") is False:
+        problems.append("galera['require_secure_transport'] is True but galera['tls'] is False: MariaDB would "
+                        "refuse every TCP client; fix: set galera['tls'] = True, or require_secure_transport = False")
+    if galera.get("tls") is True and galera.get("sst_method") == "rsync":
+        problems.append("galera['tls'] is True but galera['sst_method'] is 'rsync': rsync SST in TLS needs stunnel, "
+                        "which prereqos does not install; fix: set sst_method = 'mariabackup' (SST over TLS), or "
+                        "tls = False")
+    return problems
 
 
 def _check_backup_nodes(names: list[str], backup) -> list[str]:
@@ -553,7 +560,7 @@ def validate(names: list[str], data) -> list[str]:
     problems += _check_fencing(names, data.get("fencing"), data.get("secrets"))
     problems += _check_tls(data.get("tls"))
     problems += _check_amqp_listeners(data.get("rabbitmq"))
-    problems += _check_sql_transport(data.get("galera"))
+    problems += _check_galera_tls(data.get("galera"))
     for key, (check, good) in PACKAGE_SOURCES.items():
         if not check(data.get(key)):
             problems.append(f"{key}={data.get(key)!r} is invalid; fix: set it to {good}")

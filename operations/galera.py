@@ -56,8 +56,10 @@ TLS_DIR = "/etc/mysql/tls"
 TLS_CA = f"{TLS_DIR}/ca.crt"
 TLS_CERT = f"{TLS_DIR}/node.crt"
 TLS_KEY = f"{TLS_DIR}/node.key"
-# MariaDB reads the certificate and key again for new connections; open ones keep theirs.
-FLUSH_SSL = f"if systemctl is-active -q {SERVICE}; then mysql -e 'FLUSH SSL'; fi"
+# MariaDB reads the certificate and key again for new connections, Galera for new replication
+# connections (socket.ssl_reload); open ones keep theirs.
+FLUSH_SSL = (f"if systemctl is-active -q {SERVICE}; then "
+             "mysql -e \"FLUSH SSL; SET GLOBAL wsrep_provider_options='socket.ssl_reload=1'\"; fi")
 MONITOR_CREDENTIALS = "/etc/mysql/galera-check.cnf"
 # The :9200 health check: one persistent responder (templates/galera/galera-checkd.py).
 CHECK_SERVICE = "galera-check.service"
@@ -124,6 +126,22 @@ def plan_cluster(nodes: dict[str, dict[str, Any] | None], first: str | None = No
     return "new"
 
 
+def replication_tls_changes(nodes: dict[str, dict[str, Any] | None], wanted: bool) -> bool:
+    """
+    Whether a running member's replication TLS (``WsrepStatus`` ``replication_tls``) differs from
+    ``wanted`` (``galera['tls']``), ``nodes`` as for ``plan_cluster``. Then members cannot all
+    restart straight into the new setting (a TLS node and a plain one do not talk): the deploy
+    first accepts plain peers (``socket.dynamic``), restarts each member, then restarts each again
+    without.
+
+    .. code:: python
+
+        replication_tls_changes({"ctrl-1": {"grastate": ..., "status": synced_plain}}, True)  # True
+    """
+    return any(node["status"]["replication_tls"] != wanted for node in nodes.values()
+               if node is not None and node["status"].get("connected"))
+
+
 # --- templates -----------------------------------------------------------------------------
 
 
@@ -143,6 +161,8 @@ def template_args(topo: Topology, data, resources: Resources) -> dict[str, Any]:
         "monitor_credentials": MONITOR_CREDENTIALS,
         "socket": SOCKET,
         "tls": {"ca": TLS_CA, "cert": TLS_CERT, "key": TLS_KEY},
+        # Replication in TLS; "dynamic" (plain peers accepted) only while it changes (deploys/galera.py).
+        "replication": {"tls": galera["tls"], "dynamic": False},
         "daemon": GALERA_CHECK_DAEMON,
         # Plain text for the templates only: files.template never prints it (no --diff).
         "sst_password": data.secrets["galera_sst_password"].unmask(),

@@ -17,14 +17,16 @@ import subprocess
 import threading
 import time
 import urllib.request
+import uuid
 
 import pymysql
 import pytest
 
 from lib.tls import CA_FILE, NODE_CERT, NODE_KEY, VIP, VIP_CERT, tls_dir
 from operations.rabbitmq import AMQPS_PORT
+from tests.lab_tests.capture import Capture
 from tests.lab_tests.conftest import ROOT, changed_ops, cluster_ca, ok, run_deploy
-from tests.lab_tests.drill_load import sql_account
+from tests.lab_tests.drill_load import TABLE, sql_account
 from tests.lab_tests.test_rabbitmq import amqp
 
 pytestmark = pytest.mark.lab
@@ -258,3 +260,55 @@ def test_renewal_under_load_drops_nothing(deployed):
     results, _ = run_deploy(lab, *DEPLOYS, RABBITMQ, GALERA)
     assert changed_ops(results) == {}
     print(f"renewal under load: {load.count} handshakes, none failed")
+
+
+def insert_markers(address: str, account, marker: str, numbers: range) -> None:
+    """Rows ``<marker>-<i>`` written through the srv VIP, the server verified with the cluster CA:
+    many copies, so that in clear at least one would lie whole inside one captured frame."""
+    db = pymysql.connect(host=address, port=3306, user=account.user, password=account.password,
+                         ssl=cluster_ca(), connect_timeout=5, read_timeout=30, autocommit=True)
+    try:
+        with db.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {TABLE} (token) VALUES (%s)", [f"{marker}-{i}" for i in numbers])
+    finally:
+        db.close()
+
+
+def test_nothing_in_clear_on_srv_and_data_while_a_node_rejoins_by_sst(deployed):
+    """Galera's replication and IST, mariabackup's SST and the AMQPS client link carry nothing in
+    clear: a unique marker written through the srv VIP (PyMySQL, TLS) and published on AMQPS never
+    appears in a capture of every controller's srv and data veths, taken while ctrl-3 rejoins by
+    SST (its grastate.dat removed: a full copy of the data, the markers included) and while the
+    rows written after replicate to it; the joiner's SST went through socat in TLS with the peer's
+    chain verified. A string sent in clear between two controllers in the same capture is seen
+    (the capture does see their traffic)."""
+    lab = deployed
+    for n in lab.hosts:
+        options = ok(lab.ssh(n, "mysql -NBe 'SELECT @@wsrep_provider_options'"))
+        assert "socket.ssl = YES" in options and "socket.dynamic = YES" not in options, (n, options)
+    marker = f"PQCLEAR{uuid.uuid4().hex}"
+    control = f"PQPLAIN{uuid.uuid4().hex}"  # sent in clear: not the marker
+    veths = [lab.lab.veth(net, n) for n in lab.hosts for net in ("srv", "data")]
+    with sql_account(lab) as account, Capture(veths) as capture:
+        ok(lab.ssh(1, f"exec 3<>/dev/tcp/{lab.address('srv', 2)}/9200; "
+                      f"printf 'GET /{control} HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3 >/dev/null"))
+        insert_markers(lab.vip("srv"), account, marker, range(100))  # before the SST: it copies them
+        with amqp(lab, 1, tls=cluster_ca()) as connection:  # a server-named queue: not mirrored
+            channel = connection.channel()
+            queue = channel.queue_declare("", exclusive=True).method.queue
+            channel.basic_publish("", queue, f"{marker}-amqp".encode())
+            deadline = time.monotonic() + 10
+            while (body := channel.basic_get(queue, auto_ack=True)[2]) is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert body == f"{marker}-amqp".encode()
+        since = ok(lab.ssh(3, "date '+%F %T'")).strip()
+        ok(lab.ssh(3, "systemctl stop mariadb && rm /var/lib/mysql/grastate.dat && systemctl start mariadb "
+                      "&& until [ \"$(mysql -NBe \"SHOW STATUS LIKE 'wsrep_local_state_comment'\" | cut -f2)\" "
+                      "= Synced ]; do sleep 1; done", timeout=600))
+        insert_markers(lab.vip("srv"), account, marker, range(100, 200))  # after: replicated to every node, ctrl-3 too
+        journal = ok(lab.ssh(3, f"journalctl -u mariadb --since '{since}' --no-pager"))
+    assert "Decrypting with cert=" in journal and "Verifying peer certificate chain" in journal, journal[-3000:]
+    assert f"{marker}-199" in ok(lab.ssh(3, f"mysql -NBe 'SELECT token FROM {TABLE}'"))
+    seen = capture.data
+    assert control.encode() in seen, f"{len(capture.frames)} frames: the capture missed the clear control string"
+    assert marker.encode() not in seen, "a marker crossed the srv or data network in clear"

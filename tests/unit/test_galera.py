@@ -57,6 +57,7 @@ def test_wsrep_status_synced_member():
     assert SYNCED == {
         "cluster_size": 3, "cluster_status": "Primary", "local_state": 4, "local_state_comment": "Synced",
         "ready": True, "connected": True, "cluster_state_uuid": UUID, "node_name": "ctrl-1",
+        "replication_tls": True,  # socket.ssl = YES among its wsrep_provider_options
     }
 
 
@@ -71,6 +72,7 @@ def test_wsrep_status_standalone_server_without_galera():
     assert STANDALONE == {
         "cluster_size": 0, "cluster_status": "Disconnected", "local_state": 0, "local_state_comment": "",
         "ready": False, "connected": False, "cluster_state_uuid": "", "node_name": "ctrl-3",
+        "replication_tls": False,
     }
 
 
@@ -412,7 +414,9 @@ def test_galera_cnf_from_group_data(args, default_data):
         "wsrep_cluster_address": '"gcomm://10.0.2.11,10.0.2.12,10.0.2.13"'}
     assert cnf["wsrep_cluster_name"] == '"os_cluster"'
     assert cnf["wsrep_provider"] == "/usr/lib/galera/libgalera_smm.so"
-    assert cnf["wsrep_provider_options"] == '"gmcast.listen_addr=tcp://10.0.2.12:4567;gcache.size=256M"'
+    assert cnf["wsrep_provider_options"] == (
+        '"gmcast.listen_addr=tcp://10.0.2.12:4567;gcache.size=256M;socket.ssl_ca=/etc/mysql/tls/ca.crt;'
+        'socket.ssl_cert=/etc/mysql/tls/node.crt;socket.ssl_key=/etc/mysql/tls/node.key"')
     assert cnf["wsrep_sst_method"] == "mariabackup"
     assert cnf["wsrep_sst_auth"] == f"sst:{sst_password}"
     assert (cnf["binlog_format"], cnf["default_storage_engine"], cnf["innodb_autoinc_lock_mode"]) == (
@@ -440,6 +444,28 @@ def test_sql_tls_by_default_and_secure_transport_on_request(args, default_data):
     assert not {"ssl_ca", "ssl_cert", "ssl_key", "tls_version"} & set(settings(render("galera.cnf.j2", **plain)))
     required = {**args, "galera": {**args["galera"], "require_secure_transport": True}}
     assert settings(render("galera.cnf.j2", **required))["require_secure_transport"] == "ON"
+
+
+def test_replication_and_sst_in_tls_with_the_sql_switch(args):
+    """galera['tls'] also puts replication and IST (socket.ssl_*) and mariabackup SST (ssl-mode
+    VERIFY_CA, in [sst]) in TLS; plain peers are accepted (socket.dynamic) only while it changes."""
+    text = render("galera.cnf.j2", **args)
+    assert "[sst]" in text and settings(text)["ssl-mode"] == "VERIFY_CA"
+    assert "socket.dynamic" not in text
+    changing = settings(render("galera.cnf.j2", **{**args, "replication": {"tls": True, "dynamic": True}}))
+    assert changing["wsrep_provider_options"].endswith(';socket.ssl_key=/etc/mysql/tls/node.key;socket.dynamic=YES"')
+    plain = render("galera.cnf.j2", **{**args, "galera": {**args["galera"], "tls": False},
+                                       "replication": {"tls": False, "dynamic": False}})
+    assert "socket.ssl" not in plain and "[sst]" not in plain and "ssl-mode" not in plain
+
+
+def test_replication_tls_changes_only_where_a_running_member_differs():
+    plain = {**SYNCED, "replication_tls": False}
+    assert galera.replication_tls_changes({"ctrl-1": {"grastate": RUNNING, "status": plain}, "ctrl-2": None}, True)
+    assert not galera.replication_tls_changes({"ctrl-1": {"grastate": RUNNING, "status": SYNCED}}, True)
+    assert galera.replication_tls_changes({"ctrl-1": {"grastate": RUNNING, "status": SYNCED}}, False)
+    # Stopped members start with the file as it is: they change nothing.
+    assert not galera.replication_tls_changes({"ctrl-1": {"grastate": LAST_STOPPED, "status": {}}}, True)
 
 
 def test_debian_cnf_has_no_password(args):

@@ -31,6 +31,7 @@ def test_wsrep_status_synced_member():
     assert SYNCED == {
         "cluster_size": 3, "cluster_status": "Primary", "local_state": 4, "local_state_comment": "Synced",
         "ready": True, "connected": True, "cluster_state_uuid": UUID, "node_name": "ctrl-1",
+        "replication_tls": False,  # captured before replication TLS: no wsrep_provider_options line
     }
     assert WsrepClusterSize().process(lines("galera/wsrep_cluster_size_trixie_synced.txt")) == 3
 

@@ -392,4 +392,11 @@ def test_secure_sql_transport_needs_tls(default_data):
     default_data["galera"].update(tls=True)
     assert problems(default_data) == []
     default_data["galera"]["tls"] = "on"
-    assert only(default_data) == "galera['tls']='on' is invalid; fix: set it to True (TLS offered to SQL clients) or False"
+    assert only(default_data) == "galera['tls']='on' is invalid; fix: set it to True (TLS for SQL clients, replication and SST) or False"
+
+
+def test_sst_in_tls_needs_mariabackup(default_data):
+    default_data["galera"].update(tls=True, sst_method="rsync")
+    assert only(default_data).startswith("galera['tls'] is True but galera['sst_method'] is 'rsync'")
+    default_data["galera"].update(tls=False)
+    assert problems(default_data) == []
