@@ -38,6 +38,7 @@ from pyinfra.operations.util import any_changed
 from facts.precheck import HostResources
 from facts.rabbitmq import (
     RabbitmqClusterStatus,
+    RabbitmqDistribution,
     RabbitmqPackageVersion,
     has_classic_mirroring,
     upstream_version,
@@ -49,6 +50,7 @@ from lib.run import fact_of_the_run
 from lib.sizing import Resources
 from lib.steps import limit
 from operations import rabbitmq, steady, tls
+from operations.common import decide_once, peer_fact
 
 topo = prologue()
 
@@ -79,6 +81,21 @@ settings_stale = was_running and host.get_fact(
 membership = {} if topo.is_first else host.get_fact(RabbitmqClusterStatus)
 # The files and the service below: one reading when nothing changes (operations/steady.py).
 snap = steady.Snapshot()
+
+
+def distribution_changes() -> bool:
+    """Whether a running node's Erlang distribution is not what ``rabbitmq['inter_node_tls']`` asks."""
+    wanted = "tls" if conf["inter_node_tls"] else "plain"
+    return any(peer_fact(name, RabbitmqDistribution) not in (None, "stopped", wanted) for name in topo.names)
+
+
+# Decided once per run, before any change: a TLS node and a plain one do not talk, so the nodes
+# cannot restart into the other kind one at a time. Every node stops while its files are the old
+# ones (rabbitmqctl stops it, with the old settings), then all start together with the new.
+distribution_change = decide_once("rabbitmq distribution", distribution_changes)
+if distribution_change:
+    systemd.service(name="Stop RabbitMQ on every node: its Erlang distribution changes between plain and TLS",
+                    service=rabbitmq.SERVICE, running=False)
 
 # --- 1. every node ------------------------------------------------------------------------
 # The files come first, so the package's first start already uses them (no restart on a
@@ -130,9 +147,21 @@ config = steady.template(
     mode="644",
     **args,
 )
-# AMQPS: the cluster CA and this controller's certificate and key, RabbitMQ's to read.
-certificates = (tls.service_copies(snap, "AMQPS", "rabbitmq", rabbitmq.TLS_CA, rabbitmq.TLS_CERT, rabbitmq.TLS_KEY,
-                                   topo) if conf["amqps"] else [])
+dist_tls = steady.template(
+    snap,
+    name="TLS options of the Erlang distribution (inter_node_tls.config)",
+    src="templates/rabbitmq/inter_node_tls.config.j2",
+    dest=rabbitmq.DIST_TLS_CONFIG,
+    user="rabbitmq",
+    group="rabbitmq",
+    mode="644",
+    **args,
+)
+# AMQPS and the distribution's TLS: the cluster CA and this controller's certificate and key,
+# RabbitMQ's to read.
+certificates = (tls.service_copies(snap, "RabbitMQ TLS", "rabbitmq", rabbitmq.TLS_CA, rabbitmq.TLS_CERT,
+                                   rabbitmq.TLS_KEY, topo)
+                if conf["amqps"] or conf["inter_node_tls"] else [])
 cookie = steady.put(
     snap,
     name="Erlang cookie shared by the cluster (0400)",
@@ -167,14 +196,15 @@ systemd.service(
     restarted=True,
     daemon_reload=True,
     # epmd's restart drops the node's registration: the node must register again.
-    _if=lambda: was_running and (settings_stale or any_changed(epmd_socket, unit, env, config, cookie)()),
+    _if=lambda: was_running and not distribution_change and (
+        settings_stale or any_changed(epmd_socket, unit, env, config, dist_tls, cookie)()),
     _serial=True,
 )
 # A renewed certificate or key: new TLS connections get it at once, no restart, none dropped.
 server.shell(
     name="RabbitMQ serves the new certificate to new AMQPS connections (PEM cache cleared, no restart)",
     commands=[rabbitmq.CLEAR_PEM_CACHE],
-    _if=lambda: was_running and any_changed(*certificates)(),
+    _if=lambda: was_running and not distribution_change and any_changed(*certificates)(),
 )
 # Also after a package installed earlier in this run without starting anything (deploys/prereqos.py):
 # systemd read the units before these drop-ins were written.

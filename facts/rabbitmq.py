@@ -236,3 +236,36 @@ def definitions(host, passwords: dict[str, str | HiddenValue] | None = None) -> 
 def definitions_stdin(passwords: dict[str, str | HiddenValue] | None = None) -> str:
     """The standard input of ``RabbitmqDefinitions``'s command: ``{user: password}`` as JSON."""
     return json.dumps({user: unmasked(secret) for user, secret in (passwords or {}).items()}, sort_keys=True)
+
+
+class RabbitmqDistribution(FactBase[str]):
+    """
+    How the running RabbitMQ node's Erlang distribution (inter-node and CLI traffic) was started,
+    read from its VM's command line (``/proc/<MainPID>/cmdline``), not through ``rabbitmqctl``: a
+    CLI configured for the other kind could not reach it. ``"tls"`` (``-proto_dist inet_tls``),
+    ``"plain"``, or ``"stopped"`` when ``rabbitmq-server`` runs no process.
+
+    .. code:: python
+
+        host.get_fact(RabbitmqDistribution)   # "plain": the node must stop before it goes TLS
+    """
+
+    @override
+    def requires_command(self, *args, **kwargs) -> str:
+        return "systemctl"
+
+    @staticmethod
+    def default() -> str:
+        return "stopped"
+
+    def command(self) -> str:
+        return ("pid=$(systemctl show -P MainPID rabbitmq-server); "
+                "if [ \"${pid:-0}\" -gt 0 ] && [ -r /proc/$pid/cmdline ]; then "
+                "tr '\\0' '\\n' < /proc/$pid/cmdline | grep -qx inet_tls && echo tls || echo plain; "
+                "else echo stopped; fi")
+
+    def process(self, output: list[str]) -> str:
+        answer = "".join(output).strip()
+        if answer not in ("tls", "plain", "stopped"):
+            raise FactProcessError(f"RabbitmqDistribution: unexpected answer {output!r}")
+        return answer

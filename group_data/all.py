@@ -101,6 +101,10 @@ rabbitmq = {
     # Plain AMQP (5672) beside it, for clients not configured for TLS yet; False: clear text
     # refused, every client uses amqps:// on 5671.
     "plain_amqp": True,
+    # The Erlang distribution (between controllers, and the CLI tools: port 25672) in TLS, each
+    # side with its controller's certificate, peers verified against the cluster CA. Changed over
+    # a running cluster: every node stops, then all start together (plain and TLS nodes do not talk).
+    "inter_node_tls": True,
     # ha-all (classic mirroring) on RabbitMQ 3.x as in the seed; RabbitMQ >= 4 has no
     # mirroring: clients must declare quorum queues (rabbit_quorum_queue = true).
     "ha_policy_name": "ha-all",

@@ -39,16 +39,21 @@ def key_bytes(path: str, secrets: Mapping) -> bytes:
     return to_bytes(secrets[name].unmask())
 
 
-def foreign_keys(host_name: str, remote_sha1: Mapping[str, str | None], secrets: Mapping) -> str | None:
+def foreign_keys(host_name: str, remote_sha1: Mapping[str, str | None], secrets: Mapping,
+                 unused: frozenset[str] = frozenset()) -> str | None:
     """A refusal naming each shared key present on the host that is not the secret's, else None.
 
     + remote_sha1: ``{path: sha1 or None (absent)}`` for every path of ``SHARED_KEYS``
     + secrets: ``host.data.secrets`` (``Secret`` values)
+    + unused: paths of keys no service has used yet, replaced rather than refused: Debian's
+      ``rabbitmq-server`` writes its own random cookie at install, and the stack's packages are
+      installed before deploys/rabbitmq.py writes the cluster's (a run stopped in between); a
+      node that never started (no node data, ``facts.identity.RabbitmqNodeData``) has used none
     """
     foreign = []
     for path, (name, _) in SHARED_KEYS.items():
         found = remote_sha1.get(path)
-        if found and found != hashlib.sha1(key_bytes(path, secrets)).hexdigest():
+        if found and path not in unused and found != hashlib.sha1(key_bytes(path, secrets)).hexdigest():
             foreign.append(f"{path} (secrets.json: {name})")
     if not foreign:
         return None

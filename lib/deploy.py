@@ -25,7 +25,7 @@ from pyinfra.operations import apt, files, python, server, systemd
 
 from facts.identity import MachineIdentity, RabbitmqNodeData
 from facts.precheck import HostResources
-from lib.cluster_keys import SHARED_KEYS, foreign_keys
+from lib.cluster_keys import RABBITMQ_COOKIE, SHARED_KEYS, foreign_keys
 from lib.hostnames import one_machine_twice, rabbitmq_under_another_name
 from lib.lock import hold_cluster_lock
 from lib.precheck_facts import refuse_unless_ready
@@ -89,15 +89,16 @@ def base() -> None:
     if refusal:
         raise DeployError(refusal)
     # A cluster key on the host that is not the secret's: another secrets.json (two sha1sum calls).
+    rabbitmq_nodes = host.get_fact(RabbitmqNodeData)
     refusal = foreign_keys(host.name, {path: host.get_fact(Sha1File, path=path) for path in SHARED_KEYS},
-                           host.data.secrets)
+                           host.data.secrets, unused=frozenset() if rabbitmq_nodes else frozenset({RABBITMQ_COOKIE}))
     if refusal:
         raise DeployError(refusal)
     # The hostname becomes the inventory name (below): refused where that cannot hold.
     identities = once_per_run("machine identities", lambda: {peer.name: machine_identity(peer.name)
                                                               for peer in controllers(host.inventory)})
     refusal = (one_machine_twice(identities)
-               or rabbitmq_under_another_name(host.name, host.get_fact(Hostname), host.get_fact(RabbitmqNodeData)))
+               or rabbitmq_under_another_name(host.name, host.get_fact(Hostname), rabbitmq_nodes))
     if refusal:
         raise DeployError(refusal)
     # Host prechecks (addresses, VIPs, ports, names, clock) of every controller, before any change.

@@ -146,6 +146,7 @@ SCHEMA: dict[str, dict[str, Rule]] = {
                                    "an integer of seconds, at least 60 (a slow but sound boot is not a hang)"),
         "amqps": (lambda v: isinstance(v, bool), "True (AMQPS on port 5671) or False"),
         "plain_amqp": (lambda v: isinstance(v, bool), "True (plain AMQP on port 5672) or False"),
+        "inter_node_tls": (lambda v: isinstance(v, bool), "True (Erlang distribution in TLS) or False"),
         "ha_policy_name": (_text, "a policy name"),
         "ha_policy_pattern": (_text, "a queue-name regex"),
         "memory_high_watermark": (_auto_or(_positive_int), '"auto" or a positive integer of bytes'),

@@ -57,9 +57,12 @@ TLS_CA = f"{TLS_DIR}/ca.crt"
 TLS_CERT = f"{TLS_DIR}/node.crt"
 TLS_KEY = f"{TLS_DIR}/node.key"
 # MariaDB reads the certificate and key again for new connections, Galera for new replication
-# connections (socket.ssl_reload); open ones keep theirs.
-FLUSH_SSL = (f"if systemctl is-active -q {SERVICE}; then "
-             "mysql -e \"FLUSH SSL; SET GLOBAL wsrep_provider_options='socket.ssl_reload=1'\"; fi")
+# connections (socket.ssl_reload); open ones keep theirs. MariaDB >= 11 (Debian 13) loads Galera
+# as a plugin: each provider option is a variable there, wsrep_provider_options is read-only.
+FLUSH_SSL = (f"if systemctl is-active -q {SERVICE}; then mysql -e 'FLUSH SSL' && "
+             "if mysql -NBe \"SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_socket_ssl_reload'\" | grep -q .; "
+             "then mysql -e 'SET GLOBAL wsrep_provider_socket_ssl_reload = 1'; "
+             "else mysql -e \"SET GLOBAL wsrep_provider_options = 'socket.ssl_reload=1'\"; fi; fi")
 MONITOR_CREDENTIALS = "/etc/mysql/galera-check.cnf"
 # The :9200 health check: one persistent responder (templates/galera/galera-checkd.py).
 CHECK_SERVICE = "galera-check.service"

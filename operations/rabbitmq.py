@@ -37,7 +37,9 @@ EPMD_SOCKET = "epmd.socket"  # Erlang's port mapper, started by its socket (and 
 UNIT_DROPIN = "/etc/systemd/system/rabbitmq-server.service.d/prereqos.conf"
 ENV_FILE = "/etc/rabbitmq/rabbitmq-env.conf"
 CONFIG_FILE = "/etc/rabbitmq/rabbitmq.conf"
-SETTINGS_FILES = (UNIT_DROPIN, ENV_FILE, CONFIG_FILE, RABBITMQ_COOKIE)
+# The Erlang distribution's TLS options (rabbitmq["inter_node_tls"]), named in ENV_FILE.
+DIST_TLS_CONFIG = "/etc/rabbitmq/inter_node_tls.config"
+SETTINGS_FILES = (UNIT_DROPIN, ENV_FILE, CONFIG_FILE, DIST_TLS_CONFIG, RABBITMQ_COOKIE)
 # AMQPS: copies of the cluster CA and of this controller's certificate and key (lib/tls.py) that
 # RabbitMQ's user may read (the originals in /etc/prereqos/tls are root's). Not settings: a
 # running node takes new ones without a restart (CLEAR_PEM_CACHE).
@@ -68,6 +70,8 @@ def template_args(topo: Topology, data, version: tuple[int, ...], resources: Res
         "port": AMQP_PORT if data.rabbitmq["plain_amqp"] else None,
         "tls_port": AMQPS_PORT if data.rabbitmq["amqps"] else None,
         "tls": {"ca": TLS_CA, "cert": TLS_CERT, "key": TLS_KEY},
+        "inter_node_tls": data.rabbitmq["inter_node_tls"],
+        "dist_tls_config": DIST_TLS_CONFIG,
         "version": version_text(version),
         "partition_handling": data.rabbitmq["partition_handling"] if has_partition_handling(version) else None,
         "net_ticktime": data.rabbitmq["net_ticktime"],

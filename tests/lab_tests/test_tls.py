@@ -275,17 +275,19 @@ def insert_markers(address: str, account, marker: str, numbers: range) -> None:
 
 
 def test_nothing_in_clear_on_srv_and_data_while_a_node_rejoins_by_sst(deployed):
-    """Galera's replication and IST, mariabackup's SST and the AMQPS client link carry nothing in
-    clear: a unique marker written through the srv VIP (PyMySQL, TLS) and published on AMQPS never
-    appears in a capture of every controller's srv and data veths, taken while ctrl-3 rejoins by
-    SST (its grastate.dat removed: a full copy of the data, the markers included) and while the
-    rows written after replicate to it; the joiner's SST went through socat in TLS with the peer's
-    chain verified. A string sent in clear between two controllers in the same capture is seen
-    (the capture does see their traffic)."""
+    """Galera's replication and IST, mariabackup's SST, AMQPS and RabbitMQ's Erlang distribution
+    carry nothing in clear: a unique marker written through the srv VIP (PyMySQL, TLS) and published
+    on AMQPS to a quorum queue (replicated to every node over the distribution) never appears in a
+    capture of every controller's srv and data veths, taken while ctrl-3 rejoins by SST (its
+    grastate.dat removed: a full copy of the data, the markers included) and while the rows written
+    after replicate to it; the joiner's SST went through socat in TLS with the peer's chain
+    verified. A string sent in clear between two controllers in the same capture is seen (the
+    capture does see their traffic)."""
     lab = deployed
     for n in lab.hosts:
         options = ok(lab.ssh(n, "mysql -NBe 'SELECT @@wsrep_provider_options'"))
         assert "socket.ssl = YES" in options and "socket.dynamic = YES" not in options, (n, options)
+    assert set(lab.fact("facts.rabbitmq.RabbitmqDistribution").values()) == {"tls"}
     marker = f"PQCLEAR{uuid.uuid4().hex}"
     control = f"PQPLAIN{uuid.uuid4().hex}"  # sent in clear: not the marker
     veths = [lab.lab.veth(net, n) for n in lab.hosts for net in ("srv", "data")]
@@ -293,14 +295,20 @@ def test_nothing_in_clear_on_srv_and_data_while_a_node_rejoins_by_sst(deployed):
         ok(lab.ssh(1, f"exec 3<>/dev/tcp/{lab.address('srv', 2)}/9200; "
                       f"printf 'GET /{control} HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3 >/dev/null"))
         insert_markers(lab.vip("srv"), account, marker, range(100))  # before the SST: it copies them
-        with amqp(lab, 1, tls=cluster_ca()) as connection:  # a server-named queue: not mirrored
+        with amqp(lab, 1, tls=cluster_ca()) as connection:  # a quorum queue: replicated to every node
             channel = connection.channel()
-            queue = channel.queue_declare("", exclusive=True).method.queue
-            channel.basic_publish("", queue, f"{marker}-amqp".encode())
-            deadline = time.monotonic() + 10
-            while (body := channel.basic_get(queue, auto_ack=True)[2]) is None and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert body == f"{marker}-amqp".encode()
+            queue = f"prereqos-capture-{marker}"
+            channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+            channel.confirm_delivery()
+            for i in range(50):
+                channel.basic_publish("", queue, f"{marker}-amqp-{i}".encode())
+            received = []
+            deadline = time.monotonic() + 20
+            while len(received) < 50 and time.monotonic() < deadline:
+                body = channel.basic_get(queue, auto_ack=True)[2]
+                received.append(body) if body is not None else time.sleep(0.2)
+            channel.queue_delete(queue)
+            assert received == [f"{marker}-amqp-{i}".encode() for i in range(50)]
         since = ok(lab.ssh(3, "date '+%F %T'")).strip()
         ok(lab.ssh(3, "systemctl stop mariadb && rm /var/lib/mysql/grastate.dat && systemctl start mariadb "
                       "&& until [ \"$(mysql -NBe \"SHOW STATUS LIKE 'wsrep_local_state_comment'\" | cut -f2)\" "

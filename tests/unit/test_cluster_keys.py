@@ -26,6 +26,14 @@ def test_other_cookie_is_refused_by_name_without_the_value():
     assert "PREREQOS_SECRETS" in refusal and "Rotating a shared key" in refusal
 
 
+def test_the_packages_own_cookie_is_replaced_while_rabbitmq_never_started():
+    """Debian's rabbitmq-server writes a random cookie at install; a node with no node data used none."""
+    other = {**SAME, RABBITMQ_COOKIE: "0" * 40}
+    assert foreign_keys("ctrl-2", other, SECRETS, unused=frozenset({RABBITMQ_COOKIE})) is None
+    refusal = foreign_keys("ctrl-2", {**other, COROSYNC_AUTHKEY: "0" * 40}, SECRETS, unused=frozenset({RABBITMQ_COOKIE}))
+    assert "corosync_authkey" in refusal and "rabbitmq_cookie" not in refusal
+
+
 def test_both_keys_foreign_are_both_named():
     refusal = foreign_keys("ctrl-1", {path: "f" * 40 for path in SHARED_KEYS}, SECRETS)
     assert "corosync_authkey" in refusal and "rabbitmq_cookie" in refusal

@@ -11,6 +11,7 @@ from pyinfra.api import FactProcessError, HiddenValue
 from facts.rabbitmq import (
     RabbitmqAppState,
     RabbitmqClusterStatus,
+    RabbitmqDistribution,
     RabbitmqPackageVersion,
     RabbitmqDefinitions,
     has_classic_mirroring,
@@ -327,12 +328,35 @@ def test_amqp_listeners_follow_the_two_switches(default_data, args):
 
 
 def test_erlang_distribution_and_epmd_on_the_srv_address(args):
-    env = render("rabbitmq-env.conf.j2", **args())
-    assert 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,0,2,12} -kernel net_ticktime 60 -aten poll_interval 2000 +S 2:2"' in env.splitlines()
+    plain = render("rabbitmq-env.conf.j2", **{**args(), "inter_node_tls": False})
+    assert 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,0,2,12} -kernel net_ticktime 60 -aten poll_interval 2000 +S 2:2"' in plain.splitlines()
+    assert "CTL_ERL_ARGS" not in plain and "inet_tls" not in plain
     socket = [line for line in render("epmd.socket.conf.j2", **args()).splitlines()
               if line and not line.startswith("#")]
     assert socket == ["[Socket]", "ListenStream=", "ListenStream=127.0.0.1:4369", "ListenStream=10.0.2.12:4369",
                       "FreeBind=true"]
+
+
+def test_erlang_distribution_in_tls_for_the_node_and_the_cli(args):
+    """rabbitmq['inter_node_tls'] (default): the node and the CLI tools start their distribution
+    with inet_tls and the options file, where each side shows its certificate and verifies the peer's."""
+    env = render("rabbitmq-env.conf.j2", **args()).splitlines()
+    tls_args = "-proto_dist inet_tls -ssl_dist_optfile /etc/rabbitmq/inter_node_tls.config"
+    assert f'CTL_ERL_ARGS="{tls_args}"' in env
+    assert f'SERVER_ADDITIONAL_ERL_ARGS="{tls_args} -kernel inet_dist_use_interface {{10,0,2,12}}' in "\n".join(env)
+    options = render("inter_node_tls.config.j2", **args())
+    body = "".join(line for line in options.splitlines() if not line.startswith("%%")).replace(" ", "")
+    for side in ("server", "client"):
+        assert (f'{{{side},[{{cacertfile,"/etc/rabbitmq/tls/ca.crt"}},{{certfile,"/etc/rabbitmq/tls/node.crt"}},'
+                f'{{keyfile,"/etc/rabbitmq/tls/node.key"}},{{secure_renegotiate,true}},{{verify,verify_peer}}') in body
+    assert "{fail_if_no_peer_cert,true}" in body and body.endswith("].")
+
+
+def test_distribution_read_from_the_running_vm():
+    assert [RabbitmqDistribution().process([answer]) for answer in ("tls", "plain", "stopped")] == [
+        "tls", "plain", "stopped"]
+    with pytest.raises(FactProcessError):
+        RabbitmqDistribution().process(["Failed to get unit"])
 
 
 def wrapper_stdin(tmp_path, command: str) -> str:
