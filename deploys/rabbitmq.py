@@ -206,11 +206,15 @@ server.shell(
     commands=[rabbitmq.CLEAR_PEM_CACHE],
     _if=lambda: was_running and not distribution_change and any_changed(*certificates)(),
 )
-# Also after a package installed earlier in this run without starting anything (deploys/prereqos.py):
-# systemd read the units before these drop-ins were written.
-systemd.daemon_reload(
-    name="systemd reads the new drop-ins of rabbitmq-server and epmd (RabbitMQ stopped: started below)",
-    _if=lambda: not was_running and any_changed(epmd_socket, unit)(),
+# RabbitMQ stopped (started below): systemd reads the drop-ins (a package installed earlier in this
+# run, deploys/prereqos.py, or by a run stopped before it started anything, had its units read
+# before them) and epmd listens where its drop-in says. An epmd that a CLI call started
+# (``epmd -daemon``: every address; it happens where rabbitmqctl exists and no epmd answered) or
+# that runs with the package's socket is stopped first; none holds a node's registration here.
+server.shell(
+    name="epmd listens where its drop-in says before RabbitMQ starts (systemd reads the drop-ins)",
+    commands=[rabbitmq.EPMD_AS_CONFIGURED],
+    _if=lambda: not was_running,
 )
 steady.service(
     snap,

@@ -33,6 +33,11 @@ AMQPS_PORT = 5671  # AMQP over TLS (rabbitmq["amqps"])
 PACKAGES = ["rabbitmq-server"]  # Debian packages (no Recommends)
 SERVICE = "rabbitmq-server"
 EPMD_SOCKET = "epmd.socket"  # Erlang's port mapper, started by its socket (and epmd.service)
+# Where RabbitMQ does not run: systemd reads the drop-ins, any epmd is stopped (systemd's, or one a
+# CLI call started on every address), and epmd.socket starts on the drop-in's addresses.
+EPMD_AS_CONFIGURED = (f"systemctl daemon-reload && if ! systemctl is-active -q {SERVICE}; then "
+                      f"systemctl stop {EPMD_SOCKET} epmd.service && {{ pkill -x epmd && sleep 1 || true; }} && "
+                      f"systemctl start {EPMD_SOCKET}; fi")
 # Remote files whose content the running node must have started with (a newer one: restart).
 UNIT_DROPIN = "/etc/systemd/system/rabbitmq-server.service.d/prereqos.conf"
 ENV_FILE = "/etc/rabbitmq/rabbitmq-env.conf"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from lib.secrets import load as load_secrets
-from lib.tls import tls_dir
 from tests.lab.lab import Lab
 from tests.lab.revive import revive
 from tests.lab_tests.drill_load import wait_until
@@ -75,12 +73,6 @@ class LabHandle:
     @property
     def hosts(self) -> range:
         return range(1, self.lab.hosts + 1)
-
-
-def cluster_ca() -> ssl.SSLContext:
-    """A client context that trusts the cluster CA the deploys generated (``lib/tls.py``) and
-    nothing else: what the lab tests use to reach the TLS frontends through the VIPs."""
-    return ssl.create_default_context(cafile=str(tls_dir() / "ca.crt"))
 
 
 def ok(proc: subprocess.CompletedProcess) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets as random
+import ssl
 import subprocess
 import sys
 import threading
@@ -36,7 +37,8 @@ import pika
 import pymysql
 
 from lib.secrets import load as load_secrets
-from operations.rabbitmq import AMQP_PORT
+from lib.tls import tls_dir
+from operations.rabbitmq import AMQP_PORT, AMQPS_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "prereqos_drill"
@@ -226,9 +228,11 @@ class SqlLoad(Load):
         self._db: pymysql.Connection | None = None
 
     def connect(self, address: str | None = None) -> pymysql.Connection:
+        # TLS, the server verified with the cluster CA (its certificate names the srv VIP and each
+        # controller's srv address), as an OpenStack service with ?ssl_ca= connects.
         return pymysql.connect(host=address or self.address, port=3306, user=self.account.user,
                                password=self.account.password, connect_timeout=2, read_timeout=5,
-                               write_timeout=5, autocommit=True)
+                               write_timeout=5, autocommit=True, ssl=cluster_ca())
 
     def attempt(self, token: str) -> bool:
         if self._db is None:
@@ -266,6 +270,12 @@ def rabbit_paused(lab, n: int) -> bool:
     return attach(lab, n, f"ss -Hltn 'sport = :{AMQP_PORT}'").stdout.strip() == ""
 
 
+def cluster_ca() -> ssl.SSLContext:
+    """A client context that trusts the cluster CA the deploys generated (``lib/tls.py``) and
+    nothing else: what the lab tests and the drills' loads use to reach the TLS listeners."""
+    return ssl.create_default_context(cafile=str(tls_dir() / "ca.crt"))
+
+
 def brokers(lab) -> list[str]:
     """Every controller's srv address: AMQP clients list all brokers (no HAProxy for AMQP)."""
     return [lab.address("srv", n) for n in lab.hosts]
@@ -274,9 +284,11 @@ def brokers(lab) -> list[str]:
 def amqp_parameters(addresses: list[str]) -> list[pika.ConnectionParameters]:
     password = load_secrets()["rabbitmq_openstack_password"].unmask()
     credentials = pika.PlainCredentials("openstack", password)
-    return [pika.ConnectionParameters(host=address, port=AMQP_PORT, credentials=credentials, heartbeat=4,
+    # AMQPS, each broker verified with the cluster CA by its srv address.
+    return [pika.ConnectionParameters(host=address, port=AMQPS_PORT, credentials=credentials, heartbeat=4,
                                       socket_timeout=2, blocked_connection_timeout=10,
-                                      connection_attempts=1, stack_timeout=5)
+                                      connection_attempts=1, stack_timeout=5,
+                                      ssl_options=pika.SSLOptions(cluster_ca(), server_hostname=address))
             for address in addresses]
 
 

@@ -14,8 +14,8 @@ import urllib.request
 import pytest
 
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import changed_ops, cluster_ca, ok
-from tests.lab_tests.drill_load import Load, running, wait_healthy, wait_until
+from tests.lab_tests.conftest import changed_ops, ok
+from tests.lab_tests.drill_load import Load, cluster_ca, running, wait_healthy, wait_until
 from tests.lab_tests.ps_sampler import Sampler, leaks, secret_values
 from tests.lab_tests.test_zz_drills import HEALTHY_WITHIN, start_all, vip_holder
 

@@ -20,8 +20,8 @@ import pytest
 from facts.rabbitmq import upstream_version
 from lib.secrets import load as load_secrets
 from operations.rabbitmq import AMQP_PORT, AMQPS_PORT, TLS_KEY
-from tests.lab_tests.conftest import ROOT, assert_quiet_rerun, cluster_ca, ok, run_deploy
-from tests.lab_tests.drill_load import wait_until
+from tests.lab_tests.conftest import ROOT, assert_quiet_rerun, ok, run_deploy
+from tests.lab_tests.drill_load import cluster_ca, wait_until
 
 pytestmark = pytest.mark.lab
 

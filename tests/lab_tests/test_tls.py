@@ -25,8 +25,8 @@ import pytest
 from lib.tls import CA_FILE, NODE_CERT, NODE_KEY, VIP, VIP_CERT, tls_dir
 from operations.rabbitmq import AMQPS_PORT
 from tests.lab_tests.capture import Capture
-from tests.lab_tests.conftest import ROOT, changed_ops, cluster_ca, ok, run_deploy
-from tests.lab_tests.drill_load import TABLE, sql_account
+from tests.lab_tests.conftest import ROOT, changed_ops, ok, run_deploy
+from tests.lab_tests.drill_load import TABLE, cluster_ca, sql_account
 from tests.lab_tests.test_rabbitmq import amqp
 
 pytestmark = pytest.mark.lab
