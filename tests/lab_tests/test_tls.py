@@ -35,7 +35,8 @@ DEPLOYS = ("deploys/tls.py", "deploys/haproxy.py")
 RABBITMQ = "deploys/rabbitmq.py"
 GALERA = "deploys/galera.py"
 REFUSED_PLAIN = (1045, 3159)  # ER_ACCESS_DENIED_ERROR, ER_SECURE_TRANSPORT_REQUIRED
-GALERA_DEFAULTS = runpy.run_path(str(ROOT / "group_data/all.py"))["galera"]
+GROUP_DATA = runpy.run_path(str(ROOT / "group_data/all.py"))
+GALERA_DEFAULTS, RABBITMQ_DEFAULTS = GROUP_DATA["galera"], GROUP_DATA["rabbitmq"]
 PORT = 5000  # haproxy_services["keystone_public"]: api and srv binds, TLS by default
 PEM = "/etc/haproxy/tls/vip.pem"
 
@@ -276,7 +277,7 @@ def insert_markers(address: str, account, marker: str, numbers: range) -> None:
 
 def test_nothing_in_clear_on_srv_and_data_while_a_node_rejoins_by_sst(deployed):
     """Galera's replication and IST, mariabackup's SST, AMQPS and RabbitMQ's Erlang distribution
-    carry nothing in clear: a unique marker written through the srv VIP (PyMySQL, TLS) and published
+    (rabbitmq['inter_node_tls'], turned on for this test) carry nothing in clear: a unique marker written through the srv VIP (PyMySQL, TLS) and published
     on AMQPS to a quorum queue (replicated to every node over the distribution) never appears in a
     capture of every controller's srv and data veths, taken while ctrl-3 rejoins by SST (its
     grastate.dat removed: a full copy of the data, the markers included) and while the rows written
@@ -287,7 +288,19 @@ def test_nothing_in_clear_on_srv_and_data_while_a_node_rejoins_by_sst(deployed):
     for n in lab.hosts:
         options = ok(lab.ssh(n, "mysql -NBe 'SELECT @@wsrep_provider_options'"))
         assert "socket.ssl = YES" in options and "socket.dynamic = YES" not in options, (n, options)
-    assert set(lab.fact("facts.rabbitmq.RabbitmqDistribution").values()) == {"tls"}
+    # RabbitMQ's distribution in TLS (rabbitmq['inter_node_tls'], off by default): every node
+    # stops, all start together; back to the default after.
+    run_deploy(lab, RABBITMQ, "--data", f"rabbitmq={json.dumps({**RABBITMQ_DEFAULTS, 'inter_node_tls': True})}")
+    try:
+        assert set(lab.fact("facts.rabbitmq.RabbitmqDistribution").values()) == {"tls"}
+        capture_markers(lab)
+    finally:
+        run_deploy(lab, RABBITMQ)
+    assert set(lab.fact("facts.rabbitmq.RabbitmqDistribution").values()) == {"plain"}
+
+
+def capture_markers(lab) -> None:
+    """The markers of the test above, the capture and its checks."""
     marker = f"PQCLEAR{uuid.uuid4().hex}"
     control = f"PQPLAIN{uuid.uuid4().hex}"  # sent in clear: not the marker
     veths = [lab.lab.veth(net, n) for n in lab.hosts for net in ("srv", "data")]

@@ -328,7 +328,7 @@ def test_amqp_listeners_follow_the_two_switches(default_data, args):
 
 
 def test_erlang_distribution_and_epmd_on_the_srv_address(args):
-    plain = render("rabbitmq-env.conf.j2", **{**args(), "inter_node_tls": False})
+    plain = render("rabbitmq-env.conf.j2", **args())  # group_data's default: inter_node_tls False
     assert 'SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {10,0,2,12} -kernel net_ticktime 60 -aten poll_interval 2000 +S 2:2"' in plain.splitlines()
     assert "CTL_ERL_ARGS" not in plain and "inet_tls" not in plain
     socket = [line for line in render("epmd.socket.conf.j2", **args()).splitlines()
@@ -338,9 +338,9 @@ def test_erlang_distribution_and_epmd_on_the_srv_address(args):
 
 
 def test_erlang_distribution_in_tls_for_the_node_and_the_cli(args):
-    """rabbitmq['inter_node_tls'] (default): the node and the CLI tools start their distribution
-    with inet_tls and the options file, where each side shows its certificate and verifies the peer's."""
-    env = render("rabbitmq-env.conf.j2", **args()).splitlines()
+    """rabbitmq['inter_node_tls']: the node and the CLI tools start their distribution with
+    inet_tls and the options file, where each side shows its certificate and verifies the peer's."""
+    env = render("rabbitmq-env.conf.j2", **{**args(), "inter_node_tls": True}).splitlines()
     tls_args = "-proto_dist inet_tls -ssl_dist_optfile /etc/rabbitmq/inter_node_tls.config"
     assert f'CTL_ERL_ARGS="{tls_args}"' in env
     assert f'SERVER_ADDITIONAL_ERL_ARGS="{tls_args} -kernel inet_dist_use_interface {{10,0,2,12}}' in "\n".join(env)
