@@ -34,9 +34,20 @@ RABBIT_USER, RABBIT_POLICY = "drill-backup-user", "drill-backup-policy"
 
 
 def write(lab, account, tokens: list[str]) -> None:
-    with pymysql.connect(host=lab.vip("srv"), port=3306, user=account.user, password=account.password,
-                         autocommit=True, connect_timeout=5) as db, db.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {TABLE} (token) VALUES (%s)", tokens)
+    """``tokens`` inserted through the srv VIP (one statement); again on a new connection if this one
+    is cut, as a client that reconnects does: a backup desyncs the writer for a moment, HAProxy
+    sends new sessions to a backup server, then cuts them when the writer is up again
+    (on-marked-up shutdown-backup-sessions). INSERT IGNORE keeps what a cut attempt committed."""
+    for attempt in range(3):
+        try:
+            with pymysql.connect(host=lab.vip("srv"), port=3306, user=account.user, password=account.password,
+                                 autocommit=True, connect_timeout=5) as db, db.cursor() as cursor:
+                cursor.executemany(f"INSERT IGNORE INTO {TABLE} (token) VALUES (%s)", tokens)
+            return
+        except pymysql.err.OperationalError:
+            if attempt == 2:
+                raise
+            time.sleep(2)
 
 
 def stored(lab, account) -> set[str]:
