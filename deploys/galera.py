@@ -91,11 +91,13 @@ certificates = (tls.service_copies(snap, "SQL TLS", "mysql", galera.TLS_CA, gale
                 if conf["tls"] else [])
 steady.template(snap, name="debian.cnf (root through the local socket)", src="templates/galera/debian.cnf.j2",
                              dest="/etc/mysql/debian.cnf", user="root", group="root", mode="600", **args)
+# galera.cnf, written here and, when replication TLS changes, once more below.
+GALERA_CNF = dict(src="templates/galera/galera.cnf.j2", dest=galera.CONFIG, user="root", group="mysql", mode="640")
 # Replication TLS turned on or off over a running cluster (tls_change): first with plain peers
 # still accepted (socket.dynamic) and a rolling restart; then without, and a second one (below).
 steady.template(snap, name="galera.cnf" + (" (replication TLS changes: plain peers accepted meanwhile)"
                                            if tls_change else ""),
-                src="templates/galera/galera.cnf.j2", dest=galera.CONFIG, user="root", group="mysql", mode="640",
+                **GALERA_CNF,
                 **{**args, "replication": {"tls": True, "dynamic": True} if tls_change else args["replication"]})
 # Controllers added or removed change only this file: no restart (members learn members from the
 # cluster), the list serves the next start.
@@ -131,8 +133,7 @@ else:
                         _serial=True, timeout=wait)
     if tls_change:
         files.template(name="galera.cnf: replication TLS changed everywhere, plain peers refused again",
-                       src="templates/galera/galera.cnf.j2", dest=galera.CONFIG, user="root", group="mysql",
-                       mode="640", **args)
+                       **GALERA_CNF, **args)
         galera.apply_config(name="Restart again without plain peers, one node at a time, until Synced",
                             _serial=True, timeout=wait)
     galera.join(name="Start stopped members, one at a time, until Synced", _serial=True, timeout=wait)
