@@ -1,4 +1,4 @@
-"""HAProxy on every controller: the group_data service catalog behind the VIPs, a stats page.
+"""HAProxy on every controller: the group_data service catalog behind the VIPs, a stats page (HTTPS).
 
 The configuration is rendered to haproxy.cfg.new, checked with ``haproxy -c`` and only then
 installed over haproxy.cfg; a running HAProxy is reloaded. Pacemaker owns the service (clone of
@@ -48,12 +48,20 @@ server.sysctl(
     persist_file="/etc/sysctl.d/60-haproxy.conf",
 )
 
-# The VIPs' certificate and key in one 0600 file, before the configuration that names it.
+# The VIPs' certificate and key in one 0600 file, this controller's (the stats page) in another,
+# the cluster CA (backends in TLS): before the configuration that names them.
 store = TlsStore.of(host.data)
 vip = tls.vip_certificate(store, topo, host.data)
+node = tls.node_certificate(store, topo)
 tls.save_issued(store)
-pem = steady.put(snap, name=f"The VIPs' certificate and key {haproxy.PEM} (0600)", src=StringIO(haproxy.pem(vip)),
-                 dest=haproxy.PEM, mode="600")
+certificates = [
+    steady.put(snap, name=f"The VIPs' certificate and key {haproxy.PEM} (0600)", src=StringIO(haproxy.pem(vip)),
+               dest=haproxy.PEM, mode="600"),
+    steady.put(snap, name=f"This controller's certificate and key {haproxy.NODE_PEM} (0600, the stats page)",
+               src=StringIO(haproxy.pem(node)), dest=haproxy.NODE_PEM, mode="600"),
+    steady.put(snap, name=f"The cluster CA {haproxy.CA} (backends in TLS)", src=StringIO(store.ca_pem),
+               dest=haproxy.CA, mode="644"),
+]
 
 steady.template(
     snap,
@@ -77,5 +85,5 @@ systemd.service(
     service=haproxy.SERVICE,
     running=None,
     reloaded=True,
-    _if=any_changed(installed, pem),
+    _if=any_changed(installed, *certificates),
 )

@@ -23,7 +23,7 @@ from pyinfra.operations.util import any_changed
 from lib.deploy import prologue
 from lib.health import evaluate, health_facts
 from lib.steps import limit
-from operations import buildenv, galera, keystone, secret_files
+from operations import apache, buildenv, galera, keystone, secret_files, steady, tls
 from operations.common import decide_once, peer_fact
 
 topo = prologue()
@@ -85,8 +85,14 @@ if topo.is_first:
 files.directory(name=keystone.WSGI_DIR, path=keystone.WSGI_DIR, mode="755")
 wsgi = files.put(name=f"Keystone's WSGI entry point {keystone.WSGI_SCRIPT}", src=keystone.WSGI_SOURCE,
                  dest=keystone.WSGI_SCRIPT, mode="644")
+tls_files = []
+if keystone.site_tls(host.data):
+    # Before the site that names them; a renewed certificate reloads Apache like any change here.
+    tls_files = [*tls.service_copies(steady.Snapshot(), "Keystone's site in TLS", "root", keystone.TLS_CA,
+                                     keystone.TLS_CERT, keystone.TLS_KEY, topo),
+                 apache.module(name="Enable Apache module ssl (Keystone's site in TLS)", module="ssl")]
 site = files.template(name=f"Apache site {keystone.SITE}", src=keystone.SITE_TEMPLATE, dest=keystone.SITE,
                       mode="644", **args)
 enabled = files.link(name="Apache site keystone enabled", path=keystone.SITE_ENABLED, target=keystone.SITE)
 systemd.service(name="Reload Apache (graceful) after a change of Keystone's files", service="apache2",
-                running=True, reloaded=True, _if=any_changed(config, wsgi, site, enabled, *key_changes))
+                running=True, reloaded=True, _if=any_changed(config, wsgi, site, enabled, *key_changes, *tls_files))

@@ -216,7 +216,11 @@ haproxy = {
 # galera["check_port"]; firstnode is the only writer, the others are backups).
 # tls: HAProxy terminates TLS on the frontend (every bind, certificate of the VIPs; TLS 1.2+);
 # default True for a service bound on the api network, False otherwise; never for galera. A TLS
-# service with an "http" check is proxied as HTTP (HSTS, X-Forwarded-Proto). Backends stay plain.
+# service with an "http" check is proxied as HTTP (HSTS, X-Forwarded-Proto).
+# backend_tls: HAProxy speaks TLS to the backends (default False: plain on the srv network), each
+# verified against the cluster CA and its controller's name; the backends must serve TLS on that
+# port with their controller's certificate (/etc/prereqos/tls/node.crt): Keystone does
+# (deploys/keystone.py) when keystone_public has it. Never for galera (MariaDB's own TLS).
 # retired: the OpenStack service no longer exists upstream (see README); it is still rendered
 # until you set "enabled": False.
 haproxy_services = {

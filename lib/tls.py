@@ -71,6 +71,13 @@ def service_tls(service: dict) -> bool:
     return bool(service.get("tls", "api" in service.get("binds", [])))
 
 
+def backend_tls(service: dict) -> bool:
+    """Whether HAProxy speaks TLS to a catalog service's backends (its ``backend_tls``, default
+    False: plain on the srv network), verifying each controller's certificate against the cluster
+    CA and its name. ``backend_tls({"port": 5000, "backend_tls": True}) is True``."""
+    return bool(service.get("backend_tls", False))
+
+
 def vip_names(data) -> list[str]:
     """The DNS names of the VIPs' certificate (group_data ``tls["vip_names"]``)."""
     return list(data.tls["vip_names"])

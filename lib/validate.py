@@ -271,6 +271,7 @@ SERVICE_SCHEMA: dict[str, Rule] = {
     "retired": (_text, "the release that retired it"),
     "enabled": (lambda v: isinstance(v, bool), "True or False"),
     "tls": (lambda v: isinstance(v, bool), "True or False (default: True when it binds the api network)"),
+    "backend_tls": (lambda v: isinstance(v, bool), "True (HAProxy to the backends in TLS) or False (default)"),
 }
 SERVICE_REQUIRED = ("port", "binds", "check")
 # The identity service that /root/.openrc (deploys/openrc.py) points at.
@@ -417,6 +418,9 @@ def _check_catalog(catalog) -> list[str]:
             if service.get("tls") is True and service.get("check") == "galera":
                 problems.append(f"{where}['tls']=True: HAProxy's galera frontend stays TCP (MariaDB's clients "
                                 f"speak its own protocol, TLS is negotiated inside it); fix: remove 'tls' or set it False")
+            if service.get("backend_tls") is True and service.get("check") == "galera":
+                problems.append(f"{where}['backend_tls']=True: HAProxy passes MariaDB's protocol through, whose TLS "
+                                f"runs end to end (galera['tls']); fix: remove 'backend_tls' or set it False")
             if service.get("enabled", True) is False or not _port(service.get("port")):
                 continue
             for net in service.get("binds") or []:

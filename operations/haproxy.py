@@ -12,7 +12,7 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import Sha1File
 
-from lib.tls import Issued, service_tls
+from lib.tls import Issued, backend_tls, service_tls
 from lib.topology import Topology
 from operations.common import fail, or_fail
 
@@ -26,6 +26,10 @@ SERVICE = "haproxy"
 # The VIPs' certificate, its CA-issued chain and its key in one file, root 0600 (HAProxy reads it as
 # root, before it drops to the haproxy user).
 PEM = "/etc/haproxy/tls/vip.pem"
+# The same for this controller's own certificate: the stats page on its api address.
+NODE_PEM = "/etc/haproxy/tls/node.pem"
+# The cluster CA, HAProxy's copy: it verifies the backends of the services with backend_tls.
+CA = "/etc/haproxy/tls/ca.crt"
 # Mozilla's "intermediate" settings (TLS 1.2 and 1.3): forward-secret AEAD ciphers only.
 TLS12_CIPHERS = ":".join([
     "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
@@ -49,7 +53,10 @@ def template_args(topo: Topology, data) -> dict[str, Any]:
         "services": data.haproxy_services,
         "galera_check_port": data.galera["check_port"],
         "tls": {name: service_tls(service) for name, service in data.haproxy_services.items()},
+        "backend_tls": {name: backend_tls(service) for name, service in data.haproxy_services.items()},
         "pem": PEM,
+        "node_pem": NODE_PEM,
+        "ca_file": CA,
         "ciphers": TLS12_CIPHERS,
         "ciphersuites": TLS13_CIPHERSUITES,
         "hsts_seconds": HSTS_SECONDS,

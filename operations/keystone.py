@@ -20,6 +20,7 @@ from pyinfra.api import HiddenValue, QuoteString, StringCommand, operation
 
 from facts.keystone import CONFIG, KeystoneBootstrap, KeystoneDbState
 from lib.secrets import SecretStdin, unmasked
+from lib.tls import backend_tls
 from lib.topology import Topology
 from lib.validate import KEYSTONE_SERVICE
 from operations import memcached, openrc
@@ -35,6 +36,10 @@ CLIENT_LINK = "/usr/local/bin/openstack"  # `openstack` on root's PATH, for /roo
 HOME = "/var/lib/keystone"
 LOG_DIR = "/var/log/keystone"
 DISABLE_FILE = "/etc/keystone/healthcheck_disable"
+# With keystone_public's backend_tls the site serves TLS with Apache's copies of the controller's
+# certificate and key (root, key 0400; Apache reads them before it drops to www-data).
+TLS_DIR = "/etc/apache2/tls"
+TLS_CA, TLS_CERT, TLS_KEY = (f"{TLS_DIR}/{name}" for name in ("ca.crt", "node.crt", "node.key"))
 # The key repositories: secrets keystone_<kind>_key_<index>, 0 staged, 1 primary.
 KEY_REPOSITORIES = {"fernet": "/etc/keystone/fernet-keys", "credential": "/etc/keystone/credential-keys"}
 KEY_INDEXES = (0, 1)
@@ -47,6 +52,11 @@ ENDPOINT_NETWORKS = {"public": openrc.AUTH_NETWORK, "internal": "srv", "admin": 
 def manage(venv: str) -> str:
     """The venv's ``keystone-manage``."""
     return f"{venv.rstrip('/')}/bin/keystone-manage"
+
+
+def site_tls(data) -> bool:
+    """Whether the Apache site serves TLS: HAProxy's keystone_public speaks TLS to its backends."""
+    return backend_tls(data.haproxy_services[KEYSTONE_SERVICE])
 
 
 def port(data) -> int:
@@ -94,6 +104,9 @@ def template_args(topo: Topology, data) -> dict[str, Any]:
         "credential_keys": KEY_REPOSITORIES["credential"],
         "max_active_keys": MAX_ACTIVE_KEYS,
         "disable_file": DISABLE_FILE,
+        "tls": site_tls(data),
+        "tls_cert": TLS_CERT,
+        "tls_key": TLS_KEY,
     }
 
 

@@ -26,7 +26,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
+from base64 import b64encode
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -274,6 +277,25 @@ def cluster_ca() -> ssl.SSLContext:
     """A client context that trusts the cluster CA the deploys generated (``lib/tls.py``) and
     nothing else: what the lab tests and the drills' loads use to reach the TLS listeners."""
     return ssl.create_default_context(cafile=str(tls_dir() / "ca.crt"))
+
+
+STATS_PORT = 9000  # group_data haproxy["stats_port"]
+
+
+def stats_page(lab, n: int, path: str = "", user: str | None = "admin", password: str | None = None,
+               scheme: str = "https", context: ssl.SSLContext | None = None) -> tuple[int, str]:
+    """(status, body) of HAProxy's stats page on controller ``n``'s api address: HTTPS with the
+    cluster CA trusted, as ``user`` with ``password`` (None: the generated one; ``user`` None: no
+    credentials). Example: ``stats_page(lab, 1, ";csv")`` -> (200, "# pxname,svname,...")."""
+    request = urllib.request.Request(f"{scheme}://{lab.address('api', n)}:{STATS_PORT}/haproxy_stats{path}")
+    if user is not None:
+        password = load_secrets()["haproxy_stats_password"].unmask() if password is None else password
+        request.add_header("Authorization", "Basic " + b64encode(f"{user}:{password}".encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context or cluster_ca()) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, ""
 
 
 def brokers(lab) -> list[str]:

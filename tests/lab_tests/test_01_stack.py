@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-import urllib.request
 from base64 import b64encode
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from lib.cluster import HAPROXY_RESOURCE, VIP_RESOURCE
 from lib.secrets import load as load_secrets
 from tests.lab_tests.conftest import ROOT, changed_ops
+from tests.lab_tests.drill_load import stats_page
 
 pytestmark = pytest.mark.lab
 
@@ -99,12 +99,9 @@ def test_haproxy_stats_show_galera_up(lab, converged):
     placed, _ = vip_holder(lab)
     holder = placed[VIP_RESOURCE["srv"]][0]
     n = int(holder.split("-")[1])
-    user = "admin"
-    password = load_secrets()["haproxy_stats_password"].unmask()
-    request = urllib.request.Request(f"http://{lab.address('api', n)}:9000/haproxy_stats;csv")
-    request.add_header("Authorization", "Basic " + b64encode(f"{user}:{password}".encode()).decode())
-    with urllib.request.urlopen(request, timeout=5) as response:
-        rows = response.read().decode().splitlines()
+    status, body = stats_page(lab, n, ";csv")
+    assert status == 200
+    rows = body.splitlines()
     galera = {r.split(",")[1]: r.split(",")[17] for r in rows if r.startswith("galera_cluster,")}
     assert galera["BACKEND"] == "UP" and galera["ctrl-1"] == "UP", galera
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import socket
 import stat
-import urllib.error
-import urllib.request
-from base64 import b64encode
 
 import pika
 import pymysql
@@ -15,6 +12,7 @@ import pytest
 
 from lib.secrets import load as load_secrets
 from lib.secrets import secrets_path
+from tests.lab_tests.drill_load import stats_page
 
 pytestmark = pytest.mark.lab
 
@@ -68,18 +66,9 @@ def test_mariadb_no_anonymous_no_test_db_root_local_only(lab):
 
 
 def test_haproxy_stats_need_the_generated_password_and_stay_on_api(lab):
-    url = f"http://{lab.address('api', 1)}:9000/haproxy_stats"
-    for user, password in (("admin", None), ("haproxy", "haproxy"),
-                           ("admin", load_secrets()["haproxy_stats_password"].unmask())):
-        request = urllib.request.Request(url)
-        if password:
-            request.add_header("Authorization", "Basic " + b64encode(f"{user}:{password}".encode()).decode())
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                status = response.status
-        except urllib.error.HTTPError as error:
-            status = error.code
-        assert status == (200 if user == "admin" and password else 401), (user, status)
+    for user, password in (("admin", ""), ("haproxy", "haproxy"), ("admin", None)):
+        status = stats_page(lab, 1, user=user, password=password)[0]
+        assert status == (200 if password is None else 401), (user, status)
     with pytest.raises(OSError):
         socket.create_connection((lab.address("srv", 1), 9000), timeout=3).close()
 

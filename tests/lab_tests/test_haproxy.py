@@ -7,11 +7,11 @@ stopped again at the end if it was not running before.
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import runpy
 import shlex
+import ssl
 import subprocess
 import time
 import types
@@ -21,10 +21,9 @@ import urllib.request
 import pytest
 
 from facts.haproxy import HaproxyBackends
-from lib.secrets import load as load_secrets
 from lib.validate import _Data
 from tests.lab_tests.conftest import ROOT, changed_ops, galera_check, ok
-from tests.lab_tests.drill_load import wait_until
+from tests.lab_tests.drill_load import stats_page, wait_until
 from tests.unit.test_haproxy import NAMES, render
 
 pytestmark = pytest.mark.lab
@@ -32,18 +31,6 @@ pytestmark = pytest.mark.lab
 DEPLOY = "deploys/haproxy.py"
 CONFIG = "/etc/haproxy/haproxy.cfg"
 SOCKET = "/run/haproxy/admin.sock"
-
-
-def stats_status(url: str, user: str | None = None, password: str | None = None) -> int:
-    request = urllib.request.Request(url)
-    if user is not None:
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 def socket_command(lab, n: int, command: str) -> str:
@@ -89,13 +76,16 @@ def test_default_group_data_render_passes_haproxy_check(deployed):
         assert "[WARNING]" not in check.stdout + check.stderr
 
 
-def test_stats_page_needs_the_generated_password(deployed):
-    password = load_secrets()["haproxy_stats_password"].unmask()
+def test_stats_page_needs_the_generated_password_over_https(deployed):
     for n in deployed.hosts:
-        url = f"http://{deployed.address('api', n)}:9000/haproxy_stats"
-        assert stats_status(url, "admin", password) == 200
-        assert stats_status(url) == 401
-        assert stats_status(url, "haproxy", "haproxy") == 401
+        assert stats_page(deployed, n)[0] == 200
+        assert stats_page(deployed, n, user=None)[0] == 401
+        assert stats_page(deployed, n, user="haproxy", password="haproxy")[0] == 401
+        # In TLS only, with this controller's certificate: plain HTTP and a client without the CA fail.
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            stats_page(deployed, n, scheme="http")
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            stats_page(deployed, n, context=ssl.create_default_context())
 
 
 def test_fact_lists_backends_from_the_stats_socket(deployed):
@@ -133,12 +123,10 @@ def test_bad_catalog_entry_never_replaces_the_good_config(deployed):
     assert proc.returncode != 0
     assert "character '/' is not permitted in 'listen' name 'bad/name_cluster'" in output
     assert f"haproxy -c rejected {CONFIG}.new; {CONFIG} left unchanged" in output
-    password = load_secrets()["haproxy_stats_password"].unmask()
     for n in deployed.hosts:
         assert ok(deployed.ssh(n, f"sha1sum {CONFIG}")) == before[n]
         assert ok(deployed.ssh(n, "systemctl is-active haproxy")).strip() == "active"
-        url = f"http://{deployed.address('api', n)}:9000/haproxy_stats"
-        assert stats_status(url, "admin", password) == 200
+        assert stats_page(deployed, n)[0] == 200
     # The next good run only puts the good candidate back: nothing to install, nothing to reload.
     restored = changed_ops(deployed.deploy(DEPLOY))
     assert list(restored) == ["Render the HAProxy configuration candidate"]

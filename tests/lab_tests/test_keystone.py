@@ -7,6 +7,8 @@ nothing and no run prints a secret. The deploy times are printed (``KEYSTONE ...
 from __future__ import annotations
 
 import json
+import runpy
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -14,7 +16,7 @@ import urllib.request
 import pytest
 
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import changed_ops, ok
+from tests.lab_tests.conftest import ROOT, changed_ops, ok
 from tests.lab_tests.drill_load import Load, cluster_ca, running, wait_healthy, wait_until
 from tests.lab_tests.ps_sampler import Sampler, leaks, secret_values
 from tests.lab_tests.test_zz_drills import HEALTHY_WITHIN, start_all, vip_holder
@@ -22,6 +24,8 @@ from tests.lab_tests.test_zz_drills import HEALTHY_WITHIN, start_all, vip_holder
 pytestmark = pytest.mark.lab
 
 DEPLOY = "deploys/keystone.py"
+HAPROXY_DEPLOY = "deploys/haproxy.py"
+KEYSTONE = "keystone_public"  # its haproxy_services entry
 PORT = 5000  # haproxy_services["keystone_public"]["port"]
 OPENRC = ". /root/.openrc && "
 
@@ -85,12 +89,14 @@ def keystone_backend(lab) -> dict:
     return {host: (found.get("keystone_public_cluster") or {}).get("servers", {}) for host, found in backends.items()}
 
 
-def test_haproxy_keystone_backend_3_of_3_up_by_healthcheck(lab, runs):
-    def all_up():
-        servers = keystone_backend(lab)
-        return all(len(s) == 3 and all(v["status"] == "UP" for v in s.values()) for s in servers.values())
+def backend_up(lab) -> bool:
+    """Every HAProxy sees the keystone backend's servers all UP."""
+    return all(len(s) == len(lab.hosts) and all(v["status"] == "UP" for v in s.values())
+               for s in keystone_backend(lab).values())
 
-    wait_until(all_up, 60, "keystone backend 3/3 UP on every HAProxy")
+
+def test_haproxy_keystone_backend_3_of_3_up_by_healthcheck(lab, runs):
+    wait_until(lambda: backend_up(lab), 60, "keystone backend 3/3 UP on every HAProxy")
     for n in lab.hosts:
         url = f"http://{lab.address('srv', n)}:{PORT}/healthcheck"
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -122,6 +128,57 @@ def test_a_token_from_the_vip_validates_on_every_node(lab, runs):
                              "stat -c '%a %U %G %n' fernet-keys/* credential-keys/* keystone.conf")) for n in lab.hosts}
     assert len(set(sums.values())) == 1, sums
     assert sums[1].count("600 keystone keystone") == 4 and "640 root keystone keystone.conf" in sums[1]
+
+
+# --- HAProxy to Keystone in TLS (keystone_public's backend_tls) --------------------------------------
+def backend_certificate(lab, n: int) -> dict:
+    """The certificate Keystone's Apache shows on controller ``n``'s srv address, verified with the
+    cluster CA and checked against the controller's name (what HAProxy's ``verifyhost`` does)."""
+    with socket.create_connection((lab.address("srv", n), PORT), timeout=10) as raw:
+        with cluster_ca().wrap_socket(raw, server_hostname=f"ctrl-{n}") as tls:
+            return tls.getpeercert()
+
+
+def test_backend_tls_haproxy_verifies_keystone_in_tls(lab, runs):
+    """With ``backend_tls`` on keystone_public, Apache serves Keystone in TLS with each controller's
+    certificate and HAProxy verifies it (checks too): tokens through the api VIP, backends 3/3 UP,
+    nothing in clear on the backend port, a second run changes nothing; then back to plain.
+    Run as an operator would: ``deploys/keystone.py deploys/haproxy.py`` in one command (the site
+    first); a token load through the VIP measures what the switch costs."""
+    catalog = runpy.run_path(str(ROOT / "group_data/all.py"))["haproxy_services"]
+    on = json.dumps({**catalog, KEYSTONE: {**catalog[KEYSTONE], "backend_tls": True}})
+    url = f"https://{lab.vip('api')}:{PORT}/v3/auth/tokens"
+    load = TokenLoad(url, load_secrets()["openstack_admin_password"].unmask(), max_seconds=300)
+    try:
+        with running(load):
+            switching = time.monotonic()
+            switched = lab.deploy(DEPLOY, HAPROXY_DEPLOY, "--data", f"haproxy_services={on}")
+            took = time.monotonic() - switching
+            wait_until(lambda: backend_up(lab), 60, "keystone backend 3/3 UP in TLS on every HAProxy")
+            load.wait_acks(5, timeout=60)
+            failed_on, gap_on = sum(1 for *_, acked in load.records if not acked), load.longest_gap(switching)
+        assert "Reload Apache (graceful) after a change of Keystone's files" in changed_ops(switched)
+        assert changed_ops(lab.deploy(DEPLOY, HAPROXY_DEPLOY, "--data", f"haproxy_services={on}")) == {}
+        for n in lab.hosts:
+            subject = dict(item[0] for item in backend_certificate(lab, n)["subject"])
+            assert subject["commonName"] == f"ctrl-{n}"
+            with pytest.raises(urllib.error.HTTPError) as plain:  # Apache: plain HTTP to its TLS port
+                urllib.request.urlopen(f"http://{lab.address('srv', n)}:{PORT}/healthcheck", timeout=5)
+            assert plain.value.code == 400
+            config = ok(lab.ssh(n, "grep -c 'ssl verify required ca-file /etc/haproxy/tls/ca.crt verifyhost' "
+                                   "/etc/haproxy/haproxy.cfg"))
+            assert config.strip() == str(len(lab.hosts))
+        token = json.loads(ok(lab.ssh(1, OPENRC + "openstack token issue -f json", timeout=120)))["id"]
+        assert validates(url, token)
+    finally:
+        started = time.monotonic()
+        lab.deploy(DEPLOY, HAPROXY_DEPLOY)
+        back = time.monotonic() - started
+    wait_until(lambda: backend_up(lab), 60, "keystone backend 3/3 UP in plain HTTP again")
+    with urllib.request.urlopen(f"http://{lab.address('srv', 1)}:{PORT}/healthcheck", timeout=5) as response:
+        assert response.status == 200
+    print(f"BACKEND_TLS keystone: on in {took:.1f}s ({failed_on} of {len(load.records)} token attempts failed "
+          f"during the switch, longest gap {gap_on:.1f}s), off in {back:.1f}s")
 
 
 # --- drill: tokens through the api VIP while its holder is hard-killed ------------------------------

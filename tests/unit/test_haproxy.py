@@ -182,6 +182,18 @@ def test_tls_follows_the_services_setting(default_data):
     assert all(" ssl" not in l for l in servers(found["listen glance_api_cluster"]))
 
 
+def test_backend_tls_verifies_each_controllers_certificate(default_data):
+    default_data["haproxy_services"]["keystone_public"]["backend_tls"] = True
+    default_data["haproxy_services"]["swift_proxy"]["backend_tls"] = True  # a TCP service: TLS added on the way
+    found = sections(render(default_data))
+    for name, port in (("keystone_public", 5000), ("swift_proxy", 8080)):
+        assert servers(found[f"listen {name}_cluster"]) == [
+            f"server ctrl-{n} 10.0.2.1{n}:{port} check inter 2000 rise 2 fall 5 "
+            f"ssl verify required ca-file /etc/haproxy/tls/ca.crt verifyhost ctrl-{n}" for n in (1, 2, 3)]
+    assert all(" ssl" not in l for l in servers(found["listen glance_api_cluster"]))
+    assert "ssl-default-server-options ssl-min-ver TLSv1.2 no-tls-tickets" in found["global"]
+
+
 def test_retired_services_are_flagged(default_data):
     config = render(default_data)
     retired = [n for n, s in default_data["haproxy_services"].items() if s.get("retired")]
@@ -247,7 +259,8 @@ def test_stats_page_on_own_api_address_with_generated_password(default_data):
     password = default_data["secrets"]["haproxy_stats_password"].unmask()
     for me, address in zip(NAMES, ("10.0.1.11", "10.0.1.12", "10.0.1.13")):
         stats = sections(render(default_data, me))["listen stats"]
-        assert f"bind {address}:9000" in stats
+        assert f"bind {address}:9000 ssl crt /etc/haproxy/tls/node.pem" in stats
+        assert 'http-response set-header Strict-Transport-Security "max-age=63072000"' in stats
         assert f"stats auth 'admin:{password}'" in stats
     config = render(default_data)
     assert "haproxy:haproxy" not in config and len(password) >= 32

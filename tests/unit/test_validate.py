@@ -340,6 +340,14 @@ def test_tls_on_the_galera_frontend_is_refused(default_data):
     assert message.startswith("haproxy_services['galera']['tls']=True") and "fix: remove 'tls' or set it False" in message
 
 
+def test_backend_tls_on_the_galera_service_is_refused(default_data):
+    default_data["haproxy_services"]["galera"]["backend_tls"] = True
+    message = only(default_data)
+    assert message.startswith("haproxy_services['galera']['backend_tls']=True") and "galera['tls']" in message
+    default_data["haproxy_services"]["galera"]["backend_tls"] = "on"
+    assert "haproxy_services['galera']['backend_tls']='on' is invalid; fix: set it to True" in only(default_data)
+
+
 def test_service_tls_must_be_a_boolean(default_data):
     default_data["haproxy_services"]["keystone_public"]["tls"] = "yes"
     assert "haproxy_services['keystone_public']['tls']='yes' is invalid; fix: set it to True or False" \
