@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -73,6 +74,12 @@ class LabHandle:
     @property
     def hosts(self) -> range:
         return range(1, self.lab.hosts + 1)
+
+
+def group_data() -> dict:
+    """group_data/all.py's variables as the deploys get them by default, a fresh copy each call (the
+    tests change them for ``--data``). Example: ``group_data()["haproxy_services"]["galera"]["port"]``."""
+    return runpy.run_path(str(ROOT / "group_data/all.py"))
 
 
 def ok(proc: subprocess.CompletedProcess) -> str:

@@ -282,6 +282,26 @@ def cluster_ca() -> ssl.SSLContext:
 STATS_PORT = 9000  # group_data haproxy["stats_port"]
 
 
+def insert_tokens(address: str, account: SqlAccount, tokens: list[str]) -> None:
+    """``tokens`` inserted into the drill table (one statement) through ``address`` (the srv VIP), in
+    TLS with the server verified by the cluster CA; again on a new connection if this one is cut, as
+    a client that reconnects does: a backup desyncs the writer for a moment, HAProxy sends new
+    sessions to a backup server, then cuts them when the writer is up again (on-marked-up
+    shutdown-backup-sessions). INSERT IGNORE keeps what a cut attempt committed.
+    Example: ``insert_tokens(lab.vip("srv"), account, ["a-1", "a-2"])``."""
+    for attempt in range(3):
+        try:
+            with pymysql.connect(host=address, port=3306, user=account.user, password=account.password,
+                                 ssl=cluster_ca(), connect_timeout=5, read_timeout=30, autocommit=True) as db, \
+                    db.cursor() as cursor:
+                cursor.executemany(f"INSERT IGNORE INTO {TABLE} (token) VALUES (%s)", tokens)
+            return
+        except pymysql.err.OperationalError:
+            if attempt == 2:
+                raise
+            time.sleep(2)
+
+
 def stats_page(lab, n: int, path: str = "", user: str | None = "admin", password: str | None = None,
                scheme: str = "https", context: ssl.SSLContext | None = None) -> tuple[int, str]:
     """(status, body) of HAProxy's stats page on controller ``n``'s api address: HTTPS with the

@@ -4,15 +4,14 @@ any operation runs on any host (``--dry`` included)."""
 from __future__ import annotations
 
 import json
-import runpy
 
 import pytest
 
-from tests.lab_tests.conftest import ROOT
+from tests.lab_tests.conftest import group_data
 
 pytestmark = pytest.mark.lab
 
-DEFAULTS = runpy.run_path(str(ROOT / "group_data/all.py"))
+DEFAULTS = group_data()
 
 
 def refused(lab, *args: str) -> str:

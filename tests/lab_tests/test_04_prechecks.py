@@ -9,17 +9,16 @@ lab may be converged or fresh). Nothing changed is shown twice: no operation sta
 from __future__ import annotations
 
 import json
-import runpy
 import subprocess
 from contextlib import contextmanager
 
 import pytest
 
-from tests.lab_tests.conftest import ROOT, ok
+from tests.lab_tests.conftest import group_data, ok
 
 pytestmark = pytest.mark.lab
 
-DEFAULTS = runpy.run_path(str(ROOT / "group_data/all.py"))
+DEFAULTS = group_data()
 # A VIP suffix no controller holds (pacemaker holds .10 on a converged lab): the VIP tests use it,
 # so that occupying it never disturbs the lab's real VIPs.
 FREE_VIP_SUFFIX = 99

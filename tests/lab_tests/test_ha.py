@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import os
-import runpy
 import socket
 import struct
 import time
@@ -21,10 +20,10 @@ import pytest
 
 from lib.cluster import HAPROXY_CLONE, VIP_GROUP, VIP_RESOURCE
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import ROOT, changed_ops, ok
+from tests.lab_tests.conftest import changed_ops, group_data, ok
 
 # The token the deploy writes: group_data's, whatever it is tuned to.
-COROSYNC = runpy.run_path(str(ROOT / "group_data/all.py"))["corosync"]
+COROSYNC = group_data()["corosync"]
 
 pytestmark = pytest.mark.lab
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import runpy
 import shlex
 import ssl
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 
 from facts.haproxy import HaproxyBackends
 from lib.validate import _Data
-from tests.lab_tests.conftest import ROOT, changed_ops, galera_check, ok
+from tests.lab_tests.conftest import changed_ops, galera_check, group_data, ok
 from tests.lab_tests.drill_load import stats_page, wait_until
 from tests.unit.test_haproxy import NAMES, render
 
@@ -63,7 +62,7 @@ def test_config_in_place_and_valid(deployed):
 
 def test_default_group_data_render_passes_haproxy_check(deployed):
     """The unit tests' render of the production data, checked by the lab's real haproxy."""
-    namespace = runpy.run_path(str(ROOT / "group_data/all.py"))
+    namespace = group_data()
     data = _Data(copy.deepcopy({k: v for k, v in namespace.items() if not k.startswith("__")
                                 and not isinstance(v, (types.ModuleType, types.FunctionType))}))
     for me in NAMES:
@@ -89,7 +88,7 @@ def test_stats_page_needs_the_generated_password_over_https(deployed):
 
 
 def test_fact_lists_backends_from_the_stats_socket(deployed):
-    catalog = runpy.run_path(str(ROOT / "group_data/all.py"))["haproxy_services"]
+    catalog = group_data()["haproxy_services"]
     enabled = {f"{name}_cluster" for name, s in catalog.items() if s.get("enabled", True)}
     facts = deployed.fact("facts.haproxy.HaproxyBackends")
     assert set(facts) == {f"ctrl-{n}" for n in deployed.hosts}
@@ -103,7 +102,7 @@ def test_fact_lists_backends_from_the_stats_socket(deployed):
 
 def test_changed_config_is_reloaded_not_restarted(deployed):
     pid = ok(deployed.ssh(1, "systemctl show -p MainPID --value haproxy")).strip()
-    changed = json.dumps({**runpy.run_path(str(ROOT / "group_data/all.py"))["haproxy"], "maxconn": 4001})
+    changed = json.dumps({**group_data()["haproxy"], "maxconn": 4001})
     try:
         results = deployed.deploy(DEPLOY, "--data", f"haproxy={changed}")
         assert "Reload HAProxy if it is running" in changed_ops(results)
@@ -116,7 +115,7 @@ def test_changed_config_is_reloaded_not_restarted(deployed):
 
 def test_bad_catalog_entry_never_replaces_the_good_config(deployed):
     before = {n: ok(deployed.ssh(n, f"sha1sum {CONFIG}")) for n in deployed.hosts}
-    catalog = runpy.run_path(str(ROOT / "group_data/all.py"))["haproxy_services"]
+    catalog = group_data()["haproxy_services"]
     bad = json.dumps({**catalog, "bad/name": {"port": 1234, "binds": ["srv"], "check": "tcp"}})
     proc = deployed.pyinfra(DEPLOY, "--data", f"haproxy_services={bad}")
     output = proc.stdout + proc.stderr

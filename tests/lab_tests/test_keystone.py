@@ -7,7 +7,6 @@ nothing and no run prints a secret. The deploy times are printed (``KEYSTONE ...
 from __future__ import annotations
 
 import json
-import runpy
 import socket
 import time
 import urllib.error
@@ -16,7 +15,7 @@ import urllib.request
 import pytest
 
 from lib.secrets import load as load_secrets
-from tests.lab_tests.conftest import ROOT, changed_ops, ok
+from tests.lab_tests.conftest import changed_ops, group_data, ok
 from tests.lab_tests.drill_load import Load, cluster_ca, running, wait_healthy, wait_until
 from tests.lab_tests.ps_sampler import Sampler, leaks, secret_values
 from tests.lab_tests.test_zz_drills import HEALTHY_WITHIN, start_all, vip_holder
@@ -145,7 +144,7 @@ def test_backend_tls_haproxy_verifies_keystone_in_tls(lab, runs):
     nothing in clear on the backend port, a second run changes nothing; then back to plain.
     Run as an operator would: ``deploys/keystone.py deploys/haproxy.py`` in one command (the site
     first); a token load through the VIP measures what the switch costs."""
-    catalog = runpy.run_path(str(ROOT / "group_data/all.py"))["haproxy_services"]
+    catalog = group_data()["haproxy_services"]
     on = json.dumps({**catalog, KEYSTONE: {**catalog[KEYSTONE], "backend_tls": True}})
     url = f"https://{lab.vip('api')}:{PORT}/v3/auth/tokens"
     load = TokenLoad(url, load_secrets()["openstack_admin_password"].unmask(), max_seconds=300)

@@ -9,7 +9,6 @@ queue on RabbitMQ >= 4), ctrl-1's RabbitMQ is stopped, and the message is consum
 
 from __future__ import annotations
 
-import runpy
 import ssl
 import time
 import uuid
@@ -20,7 +19,7 @@ import pytest
 from facts.rabbitmq import upstream_version
 from lib.secrets import load as load_secrets
 from operations.rabbitmq import AMQP_PORT, AMQPS_PORT, TLS_KEY
-from tests.lab_tests.conftest import ROOT, assert_quiet_rerun, ok, run_deploy
+from tests.lab_tests.conftest import assert_quiet_rerun, group_data, ok, run_deploy
 from tests.lab_tests.drill_load import cluster_ca, wait_until
 
 pytestmark = pytest.mark.lab
@@ -180,7 +179,7 @@ def test_watchdog_restarts_a_node_left_without_its_application(converged):
     watchdog of the healthy nodes does nothing."""
     lab = converged
     n = lab.hosts[-1]
-    stuck = runpy.run_path(str(ROOT / "group_data/all.py"))["rabbitmq"]["watchdog_stuck_seconds"]
+    stuck = group_data()["rabbitmq"]["watchdog_stuck_seconds"]
     for m in lab.hosts:
         assert ok(lab.ssh(m, "systemctl is-active prereqos-rabbitmq-watchdog.timer")).strip() == "active"
     ok(lab.ssh(n, "rabbitmqctl -q stop_app"))

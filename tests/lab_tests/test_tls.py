@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import runpy
 import socket
 import ssl
 import subprocess
@@ -25,8 +24,8 @@ import pytest
 from lib.tls import CA_FILE, NODE_CERT, NODE_KEY, VIP, VIP_CERT, tls_dir
 from operations.rabbitmq import AMQPS_PORT
 from tests.lab_tests.capture import Capture
-from tests.lab_tests.conftest import ROOT, changed_ops, ok, run_deploy
-from tests.lab_tests.drill_load import TABLE, cluster_ca, sql_account
+from tests.lab_tests.conftest import changed_ops, group_data, ok, run_deploy
+from tests.lab_tests.drill_load import TABLE, cluster_ca, insert_tokens, sql_account
 from tests.lab_tests.test_rabbitmq import amqp
 
 pytestmark = pytest.mark.lab
@@ -35,7 +34,7 @@ DEPLOYS = ("deploys/tls.py", "deploys/haproxy.py")
 RABBITMQ = "deploys/rabbitmq.py"
 GALERA = "deploys/galera.py"
 REFUSED_PLAIN = (1045, 3159)  # ER_ACCESS_DENIED_ERROR, ER_SECURE_TRANSPORT_REQUIRED
-GROUP_DATA = runpy.run_path(str(ROOT / "group_data/all.py"))
+GROUP_DATA = group_data()
 GALERA_DEFAULTS, RABBITMQ_DEFAULTS = GROUP_DATA["galera"], GROUP_DATA["rabbitmq"]
 PORT = 5000  # haproxy_services["keystone_public"]: api and srv binds, TLS by default
 PEM = "/etc/haproxy/tls/vip.pem"
@@ -263,18 +262,6 @@ def test_renewal_under_load_drops_nothing(deployed):
     print(f"renewal under load: {load.count} handshakes, none failed")
 
 
-def insert_markers(address: str, account, marker: str, numbers: range) -> None:
-    """Rows ``<marker>-<i>`` written through the srv VIP, the server verified with the cluster CA:
-    many copies, so that in clear at least one would lie whole inside one captured frame."""
-    db = pymysql.connect(host=address, port=3306, user=account.user, password=account.password,
-                         ssl=cluster_ca(), connect_timeout=5, read_timeout=30, autocommit=True)
-    try:
-        with db.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {TABLE} (token) VALUES (%s)", [f"{marker}-{i}" for i in numbers])
-    finally:
-        db.close()
-
-
 def test_nothing_in_clear_on_srv_and_data_while_a_node_rejoins_by_sst(deployed):
     """Galera's replication and IST, mariabackup's SST, AMQPS and RabbitMQ's Erlang distribution
     (rabbitmq['inter_node_tls'], turned on for this test) carry nothing in clear: a unique marker written through the srv VIP (PyMySQL, TLS) and published
@@ -307,7 +294,8 @@ def capture_markers(lab) -> None:
     with sql_account(lab) as account, Capture(veths) as capture:
         ok(lab.ssh(1, f"exec 3<>/dev/tcp/{lab.address('srv', 2)}/9200; "
                       f"printf 'GET /{control} HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3 >/dev/null"))
-        insert_markers(lab.vip("srv"), account, marker, range(100))  # before the SST: it copies them
+        # Many copies, so that in clear at least one would lie whole inside one captured frame.
+        insert_tokens(lab.vip("srv"), account, [f"{marker}-{i}" for i in range(100)])  # before the SST: it copies them
         with amqp(lab, 1, tls=cluster_ca()) as connection:  # a quorum queue: replicated to every node
             channel = connection.channel()
             queue = f"prereqos-capture-{marker}"
@@ -326,7 +314,7 @@ def capture_markers(lab) -> None:
         ok(lab.ssh(3, "systemctl stop mariadb && rm /var/lib/mysql/grastate.dat && systemctl start mariadb "
                       "&& until [ \"$(mysql -NBe \"SHOW STATUS LIKE 'wsrep_local_state_comment'\" | cut -f2)\" "
                       "= Synced ]; do sleep 1; done", timeout=600))
-        insert_markers(lab.vip("srv"), account, marker, range(100, 200))  # after: replicated to every node, ctrl-3 too
+        insert_tokens(lab.vip("srv"), account, [f"{marker}-{i}" for i in range(100, 200)])  # after: replicated to every node, ctrl-3 too
         journal = ok(lab.ssh(3, f"journalctl -u mariadb --since '{since}' --no-pager"))
     assert "Decrypting with cert=" in journal and "Verifying peer certificate chain" in journal, journal[-3000:]
     assert f"{marker}-199" in ok(lab.ssh(3, f"mysql -NBe 'SELECT token FROM {TABLE}'"))

@@ -20,7 +20,7 @@ import pymysql
 import pytest
 
 from tests.lab_tests.conftest import ok
-from tests.lab_tests.drill_load import TABLE, changes, sql_account, wait_healthy
+from tests.lab_tests.drill_load import TABLE, changes, insert_tokens, sql_account, wait_healthy
 from tests.lab_tests.ps_sampler import Sampler, leaks, secret_values
 from tests.lab_tests.test_zz_drills import record
 
@@ -31,23 +31,6 @@ PREREQOS = "deploys/prereqos.py"
 BACKUP_NODE = 1  # group_data's default: the first node
 TIMERS = "prereqos-backup-full.timer prereqos-backup-incremental.timer"
 RABBIT_USER, RABBIT_POLICY = "drill-backup-user", "drill-backup-policy"
-
-
-def write(lab, account, tokens: list[str]) -> None:
-    """``tokens`` inserted through the srv VIP (one statement); again on a new connection if this one
-    is cut, as a client that reconnects does: a backup desyncs the writer for a moment, HAProxy
-    sends new sessions to a backup server, then cuts them when the writer is up again
-    (on-marked-up shutdown-backup-sessions). INSERT IGNORE keeps what a cut attempt committed."""
-    for attempt in range(3):
-        try:
-            with pymysql.connect(host=lab.vip("srv"), port=3306, user=account.user, password=account.password,
-                                 autocommit=True, connect_timeout=5) as db, db.cursor() as cursor:
-                cursor.executemany(f"INSERT IGNORE INTO {TABLE} (token) VALUES (%s)", tokens)
-            return
-        except pymysql.err.OperationalError:
-            if attempt == 2:
-                raise
-            time.sleep(2)
 
 
 def stored(lab, account) -> set[str]:
@@ -103,11 +86,11 @@ def run(lab, account) -> None:
     before = [f"{run_id}-before-{i}" for i in range(200)]
     between = [f"{run_id}-between-{i}" for i in range(50)]
     after = [f"{run_id}-after-{i}" for i in range(50)]
-    write(lab, account, before)
+    insert_tokens(lab.vip("srv"), account, before)
     full_took, full = take(lab, "full")
-    write(lab, account, between)
+    insert_tokens(lab.vip("srv"), account, between)
     inc_took, incremental = take(lab, "incremental")
-    write(lab, account, after)
+    insert_tokens(lab.vip("srv"), account, after)
     _, corrupt = take(lab, "incremental")
     assert incremental["from_lsn"] == full["to_lsn"] and corrupt["from_lsn"] == incremental["to_lsn"]
     ok(lab.ssh(BACKUP_NODE, f"rabbitmqctl -q delete_user {RABBIT_USER} && rabbitmqctl -q clear_policy {RABBIT_POLICY}"))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import runpy
 import socket
 import threading
 import time
@@ -21,12 +20,12 @@ import time
 import pytest
 from pyinfra.operations.apt import APT_UPDATE_FILENAME
 
-from tests.lab_tests.conftest import ROOT, ok
+from tests.lab_tests.conftest import group_data, ok
 from tests.lab_tests.drill_load import health
 
 pytestmark = pytest.mark.lab
 
-DEFAULTS = runpy.run_path(str(ROOT / "group_data/all.py"))
+DEFAULTS = group_data()
 APT_LIMIT = 15
 # The stack's step, as the failure line shows it (a long name is shortened in its middle).
 STEP = re.compile(r"\"The stack's Debian packages, one apt transaction .*?\"")
