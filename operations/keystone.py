@@ -20,7 +20,7 @@ from pyinfra.api import HiddenValue, QuoteString, StringCommand, operation
 
 from facts.keystone import CONFIG, KeystoneBootstrap, KeystoneDbState
 from lib.secrets import SecretStdin, unmasked
-from lib.tls import backend_tls
+from lib.tls import CA_FILE, backend_tls
 from lib.topology import Topology
 from lib.validate import KEYSTONE_SERVICE
 from operations import memcached, openrc
@@ -52,6 +52,21 @@ ENDPOINT_NETWORKS = {"public": openrc.AUTH_NETWORK, "internal": "srv", "admin": 
 def manage(venv: str) -> str:
     """The venv's ``keystone-manage``."""
     return f"{venv.rstrip('/')}/bin/keystone-manage"
+
+
+# PyMySQL waits for an answer without end by default: a statement in flight when the VIP holder died
+# (sent and acknowledged by the dead HAProxy) would hold its worker for good. Seconds; well above
+# Galera's eviction of a dead node (~6 s), below a client's patience.
+DB_TIMEOUT_SECONDS = 30
+
+
+def database_options(data) -> str:
+    """The query string of Keystone's database URL: MariaDB's certificate verified with the cluster
+    CA through the srv VIP (it names it) when ``galera["tls"]``, and PyMySQL's read and write
+    timeouts. ``database_options(data)`` -> ``"ssl_ca=/etc/prereqos/tls/ca.crt&read_timeout=30&write_timeout=30"``."""
+    options = {"ssl_ca": CA_FILE} if data.galera["tls"] else {}
+    options.update(read_timeout=DB_TIMEOUT_SECONDS, write_timeout=DB_TIMEOUT_SECONDS)
+    return "&".join(f"{key}={value}" for key, value in options.items())
 
 
 def site_tls(data) -> bool:
@@ -99,6 +114,7 @@ def template_args(topo: Topology, data) -> dict[str, Any]:
         "db_password": unmasked(data.secrets["keystone_db_password"]),
         "db_host": topo.vip("srv"),
         "db_name": conf["db_name"],
+        "db_options": database_options(data),
         "memcache_servers": memcached.servers(topo, data),
         "fernet_keys": KEY_REPOSITORIES["fernet"],
         "credential_keys": KEY_REPOSITORIES["credential"],

@@ -27,6 +27,15 @@ HAPROXY_DEPLOY = "deploys/haproxy.py"
 KEYSTONE = "keystone_public"  # its haproxy_services entry
 PORT = 5000  # haproxy_services["keystone_public"]["port"]
 OPENRC = ". /root/.openrc && "
+# Keystone's own database URL (keystone.conf, read by the script: no password on a command line),
+# through Keystone's SQLAlchemy and PyMySQL: the TLS version of that session.
+DB_TLS = """
+import configparser, sqlalchemy
+conf = configparser.ConfigParser(interpolation=None)
+conf.read("/etc/keystone/keystone.conf")
+with sqlalchemy.create_engine(conf["database"]["connection"]).connect() as db:
+    print(db.exec_driver_sql("SHOW SESSION STATUS LIKE 'Ssl_version'").fetchone()[1])
+"""
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +136,14 @@ def test_a_token_from_the_vip_validates_on_every_node(lab, runs):
                              "stat -c '%a %U %G %n' fernet-keys/* credential-keys/* keystone.conf")) for n in lab.hosts}
     assert len(set(sums.values())) == 1, sums
     assert sums[1].count("600 keystone keystone") == 4 and "640 root keystone keystone.conf" in sums[1]
+
+
+def test_keystones_database_connection_is_tls_verified_through_the_srv_vip(lab, runs):
+    for n in lab.hosts:
+        version = ok(lab.ssh(n, "runuser -u keystone -- /opt/openstack/venv/bin/python -", input=DB_TLS)).strip()
+        assert version in ("TLSv1.2", "TLSv1.3"), (n, version)
+    assert ok(lab.ssh(1, "grep -c '^connection = .*?ssl_ca=/etc/prereqos/tls/ca.crt&read_timeout=30&write_timeout=30$' "
+                         "/etc/keystone/keystone.conf")).strip() == "1"
 
 
 # --- HAProxy to Keystone in TLS (keystone_public's backend_tls) --------------------------------------

@@ -52,7 +52,11 @@ def conf_lines(default_data, me: str = "ctrl-1") -> list[str]:
 def test_config_database_through_the_srv_vip_tokens_cached_in_every_memcached(default_data):
     lines = conf_lines(default_data)
     password = unmasked(default_data.secrets["keystone_db_password"])
-    assert f"connection = mysql+pymysql://keystone:{password}@10.0.2.10/keystone" in lines
+    assert (f"connection = mysql+pymysql://keystone:{password}@10.0.2.10/keystone"
+            "?ssl_ca=/etc/prereqos/tls/ca.crt&read_timeout=30&write_timeout=30") in lines
+    default_data.galera["tls"] = False
+    assert (f"connection = mysql+pymysql://keystone:{password}@10.0.2.10/keystone"
+            "?read_timeout=30&write_timeout=30") in conf_lines(default_data)
     assert "memcache_servers = 10.0.2.11:11211,10.0.2.12:11211,10.0.2.13:11211" in lines
     assert {"[cache]", "enabled = true", "backend = oslo_cache.memcache_pool", "provider = fernet",
             "key_repository = /etc/keystone/fernet-keys", "key_repository = /etc/keystone/credential-keys",
