@@ -21,7 +21,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import ConnectError, DeployError
 from pyinfra.facts.files import Sha1File
 from pyinfra.facts.server import Hostname, LinuxDistribution
-from pyinfra.operations import apt, files, python, server, systemd
+from pyinfra.operations import python, server, systemd
 
 from facts.identity import MachineIdentity, RabbitmqNodeData
 from facts.precheck import HostResources
@@ -34,13 +34,14 @@ from lib.serial_stop import SerialStop
 from lib.steps import limit, report_failures
 from lib.topology import Topology, controllers
 from lib.validate import unsupported_distribution, validate_or_raise
-from operations import apt_lists
+from operations import apt_lists, steady
 
 # The name the base's operations carry (``deploys/rabbitmq.py | deploys/base.py | ...``): the
 # file that runs it alone; the benchmark counts these operations as "base".
 BASE = "deploys/base.py"
 # apt's proxy (group_data apt_proxy), written by the base.
 APT_PROXY_CONF = "/etc/apt/apt.conf.d/90prereqos-proxy"
+CHRONY_DROPIN = "/etc/systemd/system/chrony.service.d/prereqos-container.conf"
 
 # Debian's chrony.service, started without its CAP_SYS_TIME condition and with -x.
 CHRONY_IN_CONTAINER = """# Managed by prereqos (lib/deploy.py): in a container the clock is the machine's.
@@ -121,13 +122,15 @@ def base() -> None:
     # RabbitMQ starts as rabbit@<inventory name>. hostnamectl writes /etc/hostname too; the file is
     # also checked, so a name set only until the next boot is caught.
     server.hostname(name="Hostname: the inventory name", hostname=host.name)
-    files.put(name="/etc/hostname", src=StringIO(f"{host.name}\n"), dest="/etc/hostname", mode="644")
+    # The base's files, package and service below: one reading when nothing changes (operations/steady.py).
+    snap = steady.Snapshot()
+    steady.put(snap, name="/etc/hostname", src=StringIO(f"{host.name}\n"), dest="/etc/hostname", mode="644")
     # apt's proxy before the first apt command; None removes the file.
     if host.data.apt_proxy:
-        files.template(name="apt proxy (apt_proxy)", src="templates/base/apt-proxy.conf.j2",
-                       dest=APT_PROXY_CONF, mode="644", apt_proxy=host.data.apt_proxy)
+        steady.template(snap, name="apt proxy (apt_proxy)", src="templates/base/apt-proxy.conf.j2",
+                        dest=APT_PROXY_CONF, mode="644", apt_proxy=host.data.apt_proxy)
     else:
-        files.file(name="No apt proxy", path=APT_PROXY_CONF, present=False)
+        steady.absent(snap, name="No apt proxy", path=APT_PROXY_CONF)
 
     # A stalled proxy or mirror: the host kills that apt-get update at its limit and it is retried.
     apt_lists.update_lists(name="Update apt lists (at most daily)", cache_time=86400)
@@ -138,13 +141,12 @@ def base() -> None:
     container = fact_of_the_run(host, HostResources)["container"]
     if container:
         logger.warning(f"{host.name}: in a container ({container}): chrony runs with -x (the clock is the machine's)")
-        dropin = files.put(name=f"chrony without setting the clock (-x): in a container ({container})",
-                           src=StringIO(CHRONY_IN_CONTAINER),
-                           dest="/etc/systemd/system/chrony.service.d/prereqos-container.conf", mode="644")
+        dropin = steady.put(snap, name=f"chrony without setting the clock (-x): in a container ({container})",
+                            src=StringIO(CHRONY_IN_CONTAINER), dest=CHRONY_DROPIN, mode="644")
         systemd.daemon_reload(name="systemd reads chrony's drop-in", _if=dropin.did_change)
-    apt.packages(name="python3 (the facts need it) and chrony (time sync)", packages=["python3", "chrony"],
-                 no_recommends=True, **limit("apt"))
-    systemd.service(name="chrony running and enabled", service="chrony", running=True, enabled=True)
+    steady.packages(snap, name="python3 (the facts need it) and chrony (time sync)", packages=["python3", "chrony"],
+                    no_recommends=True, **limit("apt"))
+    steady.service(snap, name="chrony running and enabled", service="chrony", running=True, enabled=True)
 
 
 def machine_identity(name: str) -> str | None:
