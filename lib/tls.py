@@ -51,6 +51,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyinfra.api.exceptions import DeployError
 
 from lib.secrets import PROJECT_ROOT, Secret, secrets_path, write_private
 
@@ -87,8 +88,9 @@ NONE, STARTED, SWITCHED = "none", "started", "switched"  # TlsStore.rotation()
 ROTATE = "python -m lib.tls rotate-ca"
 
 
-class TlsStateError(Exception):
-    """``secrets-tls/`` in a state that no step of a CA rotation leaves, or a step refused."""
+class TlsStateError(DeployError):
+    """``secrets-tls/`` in a state that no step of a CA rotation leaves, or a step refused. A
+    ``DeployError``: pyinfra ends the run with its message, before any operation executes."""
 
 
 def tls_dir() -> Path:
