@@ -15,13 +15,13 @@ key). So a re-run issues nothing.
 **Rotation of the generated CA** (``python -m lib.tls rotate-ca start|switch|finish|status``),
 each step followed by a deploy run; its state is which files ``secrets-tls/`` holds:
 
-====================  ===========================  =====================  ==================
-step                  files besides ``ca.*``       issuing CA (``ca()``)  trusted (``trusted``)
-====================  ===========================  =====================  ==================
-none                  -                            ``ca``                 ``ca``
-started               ``ca-next.crt/.key``         ``ca`` (the old)       ``ca``, ``ca-next``
-switched              ``ca-old.crt/.key``          ``ca`` (the new)       ``ca-old``, ``ca``
-====================  ===========================  =====================  ==================
+========  ======================  =====================  ==========================
+step      files besides ``ca.*``  issuing CA (``ca()``)  trusted (``trusted()``)
+========  ======================  =====================  ==========================
+none      -                       ``ca``                 ``ca``
+started   ``ca-next.crt/.key``    ``ca`` (the old)       ``ca``, ``ca-next``
+switched  ``ca-old.crt/.key``     ``ca`` (the new)       ``ca-old``, ``ca``
+========  ======================  =====================  ==========================
 
 ``finish`` keeps the retired CA's certificate as ``ca-retired-<UTC time>.crt`` and deletes its key.
 
