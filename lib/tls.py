@@ -236,10 +236,11 @@ class TlsStore:
             return STARTED
         if present == [CA, CA_OLD]:
             return SWITCHED
+        advice = {(CA_NEXT, CA_OLD): f"a `{ROTATE} switch` interrupted between its moves: finish it by hand "
+                                     f"(ca-next.crt -> ca.crt, ca-next.key -> ca.key)"}.get(
+            tuple(present), f"restore {self.directory.name}/ from your backup")
         raise TlsStateError(f"{self.directory}/ holds {', '.join(f'{n}.crt/.key' for n in present)}: no step of "
-                            f"a CA rotation leaves that (expected ca.* alone, with ca-next.* or with ca-old.*); "
-                            f"a `{ROTATE} switch` interrupted? Restore {self.directory.name}/ from your backup "
-                            f"or finish the moves by hand (ca.* -> ca-old.*, then ca-next.* -> ca.*)")
+                            f"a CA rotation leaves that (ca.* alone, with ca-next.* or with ca-old.*); {advice}")
 
     def _stored_cert(self, name: str) -> x509.Certificate:
         return x509.load_pem_x509_certificate((self.directory / f"{name}.crt").read_bytes())
