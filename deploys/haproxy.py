@@ -59,8 +59,8 @@ certificates = [
                dest=haproxy.PEM, mode="600"),
     steady.put(snap, name=f"This controller's certificate and key {haproxy.NODE_PEM} (0600, the stats page)",
                src=StringIO(haproxy.pem(node)), dest=haproxy.NODE_PEM, mode="600"),
-    steady.put(snap, name=f"The cluster CA {haproxy.CA} (backends in TLS)", src=StringIO(store.ca_pem),
-               dest=haproxy.CA, mode="644"),
+    steady.put(snap, name=f"The trusted CAs {haproxy.CA} (backends in TLS; two during a CA rotation)",
+               src=StringIO(store.trusted_pem), dest=haproxy.CA, mode="644"),
 ]
 
 steady.template(

@@ -24,11 +24,14 @@ _LINE = re.compile(r"^(/\S+) notAfter=(.+ GMT)$")
 class CertificateExpiry(FactBase[dict]):
     """
     The end of validity (ISO 8601, UTC) of each of the cluster's certificates present on the host
-    (``operations.tls.CERTIFICATES``: the CA, the controller's own, the VIPs'), ``{}`` when none is.
+    (``lib.tls.CERTIFICATES``: the CA, the controller's own, the VIPs'), ``{}`` when none is. Every
+    certificate of a file is read: the CA file holds two during a rotation of the CA, the second
+    one keyed ``<path>#2``.
 
     .. code:: python
 
         {"/etc/prereqos/tls/ca.crt": "2036-11-29T23:52:10+00:00",
+         "/etc/prereqos/tls/ca.crt#2": "2036-12-01T01:02:03+00:00",     # during a CA rotation
          "/etc/prereqos/tls/node.crt": "2027-12-01T23:52:10+00:00", ...}
     """
 
@@ -41,16 +44,19 @@ class CertificateExpiry(FactBase[dict]):
         return {}
 
     def command(self) -> StringCommand:
+        # Each certificate of a file to openssl in turn (openssl x509 reads only the first).
         return StringCommand("for f in", *map(QuoteString, CERTIFICATES), "; do",
-                             'if [ -e "$f" ]; then printf "%s " "$f" && openssl x509 -noout -enddate -in "$f" '
-                             "|| exit 1; fi; done")
+                             'if [ -e "$f" ]; then pem=; while IFS= read -r line; do pem="$pem$line\n"; '
+                             'case "$line" in *"END CERTIFICATE"*) printf "%s " "$f" && printf "%s" "$pem" '
+                             "| openssl x509 -noout -enddate || exit 1; pem=;; esac; done < \"$f\"; fi; done")
 
     def process(self, output: list[str]) -> dict:
-        found = {}
+        found: dict[str, str] = {}
         for line in output:
             match = _LINE.match(line.strip())
             if not match:
                 raise FactProcessError(f"CertificateExpiry: not `<path> notAfter=<date>`: {line!r}")
             when = datetime.datetime.strptime(match[2], "%b %d %H:%M:%S %Y GMT").replace(tzinfo=datetime.timezone.utc)
-            found[match[1]] = when.isoformat()
+            nth = sum(key.split("#")[0] == match[1] for key in found) + 1
+            found[match[1] if nth == 1 else f"{match[1]}#{nth}"] = when.isoformat()
         return found

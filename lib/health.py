@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lib.backup import freshness
 from lib.cluster import CONTROLLER_GROUP, HAPROXY_CLONE, HAPROXY_RESOURCE, VIP_RESOURCE
-from lib.tls import CERTIFICATES, UNHEALTHY_DAYS, WARN_DAYS
+from lib.tls import CERTIFICATES, ROTATE, UNHEALTHY_DAYS, WARN_DAYS
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = {
@@ -227,20 +227,30 @@ def check_fencing(report: Report, state_of: dict[str, dict]) -> None:
                      f"{last['status']} at {last['completed'] or '-'}" + (f"; {last['target']} is online again" if back else ""))
     else:
         report.lines.append("      no fencing event recorded")
+def _certificate_name(path: str) -> str:
+    """The report's name of a ``CertificateExpiry`` key: ``/etc/prereqos/tls/ca.crt`` -> ``ca``,
+    ``/etc/prereqos/tls/ca.crt#2`` (the second CA trusted during a rotation) -> ``ca#2``."""
+    file, mark, nth = path.partition("#")
+    return Path(file).stem + mark + nth
+
+
 def check_certificates(report: Report, expiry_of: dict[str, dict], now: datetime.datetime | None = None) -> None:
     """Every node holds the cluster's certificates, each with at least ``UNHEALTHY_DAYS`` left;
     fewer than ``WARN_DAYS`` is a warning (the next deploy issues it again: ``tls["renew_days"]``)."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     for host in report.hosts:
         expiry = expiry_of.get(host) or {}
-        days = {Path(path).stem: (datetime.datetime.fromisoformat(end) - now).days for path, end in expiry.items()}
+        days = {_certificate_name(path): (datetime.datetime.fromisoformat(end) - now).days
+                for path, end in expiry.items()}
         line = f"{host}: " + (", ".join(f"{name} {left} days left" for name, left in days.items())
                               or "no certificate (run deploys/tls.py)")
-        report.check(len(days) == len(CERTIFICATES) and min(days.values()) >= UNHEALTHY_DAYS, line)
+        report.check(set(CERTIFICATES) <= set(expiry) and min(days.values()) >= UNHEALTHY_DAYS, line)
         soon = [name for name, left in days.items() if UNHEALTHY_DAYS <= left < WARN_DAYS]
         if soon:
             report.lines.append(f"  WRN {host}: {', '.join(soon)} under {WARN_DAYS} days: run the deploy "
                                 f"(it issues them again) or renew the operator's")
+        if any("#" in path for path in expiry):
+            report.lines.append(f"      {host}: two CAs trusted: a rotation of the CA in progress ({ROTATE} status)")
 
 
 def evaluate(facts: dict[str, dict], hosts: list[str]) -> Report:

@@ -12,6 +12,19 @@ A certificate is kept while it was issued by the CA, holds exactly the wanted na
 addresses and has more than ``tls["renew_days"]`` days left; otherwise it is issued again (a new
 key). So a re-run issues nothing.
 
+**Rotation of the generated CA** (``python -m lib.tls rotate-ca start|switch|finish|status``),
+each step followed by a deploy run; its state is which files ``secrets-tls/`` holds:
+
+========  ======================  =====================  ==========================
+step      files besides ``ca.*``  issuing CA (``ca()``)  trusted (``trusted()``)
+========  ======================  =====================  ==========================
+none      -                       ``ca``                 ``ca``
+started   ``ca-next.crt/.key``    ``ca`` (the old)       ``ca``, ``ca-next``
+switched  ``ca-old.crt/.key``     ``ca`` (the new)       ``ca-old``, ``ca``
+========  ======================  =====================  ==========================
+
+``finish`` keeps the retired CA's certificate as ``ca-retired-<UTC time>.crt`` and deletes its key.
+
 Example::
 
     from lib.tls import TlsStore
@@ -27,6 +40,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
+import runpy
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +51,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyinfra.api.exceptions import DeployError
 
-from lib.secrets import Secret, secrets_path, write_private
+from lib.secrets import PROJECT_ROOT, Secret, secrets_path, write_private
 
 # The health report: a certificate with fewer days left is a warning, then a problem.
 WARN_DAYS = 30
@@ -51,12 +68,29 @@ SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 # On the controllers (deploys/tls.py puts them there).
 DIR = "/etc/prereqos/tls"
-CA_FILE = f"{DIR}/ca.crt"  # the cluster CA (also in the system trust store, TRUSTED_CA)
+CA_FILE = f"{DIR}/ca.crt"  # the trusted CAs: the cluster CA, two during a rotation (also in the system store)
 NODE_CERT = f"{DIR}/node.crt"  # the controller's certificate (its name, its api/srv/data addresses, the srv VIP)
 NODE_KEY = f"{DIR}/node.key"  # its key, root 0600
 VIP_CERT = f"{DIR}/vip.crt"  # the VIPs' certificate (HAProxy's pem holds it with its key)
-TRUSTED_CA = "/usr/local/share/ca-certificates/prereqos-ca.crt"  # read by update-ca-certificates
+# The system trust store (read by update-ca-certificates, one certificate per file): the CA, and
+# during a rotation the newer of the two trusted CAs (TlsStore.trusted).
+TRUSTED_CA = "/usr/local/share/ca-certificates/prereqos-ca.crt"
+TRUSTED_CA_NEXT = "/usr/local/share/ca-certificates/prereqos-ca-next.crt"
 CERTIFICATES = (CA_FILE, NODE_CERT, VIP_CERT)  # what the health report reads (facts.tls)
+
+
+# The CA rotation's files in secrets-tls/ (each a .crt and a .key): the current CA, the next one
+# (between ``start`` and ``switch``), the old one (between ``switch`` and ``finish``); the trusted
+# CAs in one file for clients off the controllers, during a rotation.
+CA, CA_NEXT, CA_OLD = "ca", "ca-next", "ca-old"
+BUNDLE = "ca-bundle.crt"
+NONE, STARTED, SWITCHED = "none", "started", "switched"  # TlsStore.rotation()
+ROTATE = "python -m lib.tls rotate-ca"
+
+
+class TlsStateError(DeployError):
+    """``secrets-tls/`` in a state that no step of a CA rotation leaves, or a step refused. A
+    ``DeployError``: pyinfra ends the run with its message, before any operation executes."""
 
 
 def tls_dir() -> Path:
@@ -178,9 +212,51 @@ class TlsStore:
         path = self.directory / name
         return path.read_text() if path.exists() else None
 
+    def _pair(self, name: str) -> bool:
+        """Whether ``name``.crt and ``name``.key are both in the directory (neither: False; only
+        one of them: ``TlsStateError``)."""
+        present = [(self.directory / f"{name}{suffix}").exists() for suffix in (".crt", ".key")]
+        if any(present) and not all(present):
+            raise TlsStateError(f"{self.directory}/ holds {name}.{'crt' if present[0] else 'key'} without "
+                                f"{name}.{'key' if present[0] else 'crt'}; restore both from your backup of "
+                                f"{self.directory.name}/ before any deploy")
+        return all(present)
+
+    def rotation(self) -> str:
+        """The step of a CA rotation the directory is in, read from its files: ``NONE``,
+        ``STARTED`` (``ca-next.*`` beside ``ca.*``) or ``SWITCHED`` (``ca-old.*`` beside ``ca.*``).
+        Any other state raises ``TlsStateError`` saying what to do, before any host is touched.
+
+        Example::
+
+            TlsStore(tls_dir(), options).rotation()      # "started"
+        """
+        rotating = [name for name in (CA_NEXT, CA_OLD) if self._pair(name)]
+        if not rotating:
+            return NONE  # a CA missing, or half of it: the next deploy generates one (as before rotations)
+        present = [CA, *rotating] if self._pair(CA) else rotating
+        if self.options.get("ca_cert"):
+            raise TlsStateError(f"tls['ca_cert'] names your CA, yet {self.directory}/ holds "
+                                f"{', '.join(f'{n}.*' for n in present if n != CA)} of a rotation of the "
+                                f"generated CA: move those files away (they are not used)")
+        if present == [CA, CA_NEXT]:
+            return STARTED
+        if present == [CA, CA_OLD]:
+            return SWITCHED
+        advice = {(CA_NEXT, CA_OLD): f"a `{ROTATE} switch` interrupted between its moves: finish it by hand "
+                                     f"(ca-next.crt -> ca.crt, ca-next.key -> ca.key)"}.get(
+            tuple(present), f"restore {self.directory.name}/ from your backup")
+        raise TlsStateError(f"{self.directory}/ holds {', '.join(f'{n}.crt/.key' for n in present)}: no step of "
+                            f"a CA rotation leaves that (ca.* alone, with ca-next.* or with ca-old.*); {advice}")
+
+    def _stored_cert(self, name: str) -> x509.Certificate:
+        return x509.load_pem_x509_certificate((self.directory / f"{name}.crt").read_bytes())
+
     def ca(self) -> tuple[x509.Certificate, object]:
-        """(certificate, key) of the CA: the operator's, the stored one, or one generated in memory."""
+        """(certificate, key) of the issuing CA: the operator's, the stored one, or one generated
+        in memory (never during a rotation: ``rotation()`` is checked first)."""
         if self._ca is None:
+            self.rotation()
             if self.options.get("ca_cert"):
                 cert_pem = Path(self.options["ca_cert"]).read_text()
                 key_pem = Path(self.options["ca_key"]).read_text()
@@ -196,7 +272,31 @@ class TlsStore:
 
     @property
     def ca_pem(self) -> str:
+        """PEM of the issuing CA."""
         return _cert_pem(self.ca()[0])
+
+    def trusted(self) -> list[x509.Certificate]:
+        """The CAs the controllers and clients trust, the older first: the issuing CA, and during
+        a rotation the next one (``STARTED``) or the old one (``SWITCHED``) too. The same pair,
+        in the same order, from ``start`` to ``finish``: ``switch`` changes no trust file."""
+        step = self.rotation()
+        issuing = self.ca()[0]
+        if step == STARTED:
+            return [issuing, self._stored_cert(CA_NEXT)]
+        if step == SWITCHED:
+            return [self._stored_cert(CA_OLD), issuing]
+        return [issuing]
+
+    @property
+    def trusted_pems(self) -> list[str]:
+        """PEM of each trusted CA (``trusted()``): one file each in the system trust store."""
+        return [_cert_pem(cert) for cert in self.trusted()]
+
+    @property
+    def trusted_pem(self) -> str:
+        """The trusted CAs in one PEM text: every controller's ``CA_FILE`` and the services'
+        copies (a bundle of two during a rotation); ``ca.crt`` of the controllers is this."""
+        return "".join(self.trusted_pems)
 
     def _current(self, name: str, wanted: set[x509.GeneralName]) -> Issued | None:
         """The stored certificate ``name`` if it can be kept, else None."""
@@ -262,3 +362,114 @@ class TlsStore:
             for name, text in sorted(self._pending.items()):
                 write_private(self.directory / name, text)
             self._pending.clear()
+
+
+# --- The CA's rotation (python -m lib.tls rotate-ca STEP): on this machine only ------------------
+class Rotation:
+    """The steps of a rotation of the generated CA over ``store``'s directory; each moves or
+    writes files there (0600) and returns what to do next. See the module docstring.
+
+    Example::
+
+        Rotation(TlsStore(tls_dir(), options)).start()   # ca-next.crt/.key, ca-bundle.crt
+    """
+
+    def __init__(self, store: TlsStore) -> None:
+        self.directory, self.options = store.directory, store.options
+
+    @property
+    def store(self) -> TlsStore:
+        """A store reading the directory as it is now (a store caches its CA)."""
+        return TlsStore(self.directory, self.options)
+
+    def _refuse(self, wanted: str, action: str) -> None:
+        """Refuse unless the store is at step ``wanted`` and its CA is the generated one."""
+        if self.options.get("ca_cert"):
+            raise TlsStateError("tls['ca_cert'] names your own CA: rotate-ca rotates only the CA prereqos "
+                                "generates. To replace yours: first give every client off the controllers your "
+                                "old and new CA together, then name the new one in tls['ca_cert']/['ca_key'] and "
+                                "run the deploy (every certificate is issued again by it in that run; the "
+                                "controllers trust only it from then on)")
+        step = self.store.rotation()
+        if step != wanted:
+            raise TlsStateError(f"cannot {action}: " + ("a rotation is already in progress, " if step != NONE else "")
+                                + self.status())
+        if step == NONE and not self.store._pair(CA):
+            raise TlsStateError(f"no CA in {self.directory}/ yet: the first deploy generates it; nothing to rotate")
+
+    def _move(self, old: str, new: str) -> None:
+        for suffix in (".key", ".crt"):
+            os.replace(self.directory / f"{old}{suffix}", self.directory / f"{new}{suffix}")
+
+    def _write_bundle(self) -> None:
+        write_private(self.directory / BUNDLE, self.store.trusted_pem)
+
+    def start(self) -> str:
+        """Step 1: the next CA, generated beside the current one (``ca-next.*``)."""
+        self._refuse(NONE, "start")
+        cert, key = _generate_ca(f"{self.options['ca_name']} {_now():%Y-%m-%dT%H:%M:%SZ}")
+        write_private(self.directory / f"{CA_NEXT}.key", _key_pem(key))
+        write_private(self.directory / f"{CA_NEXT}.crt", _cert_pem(cert))
+        self._write_bundle()
+        return (f"next CA {_subject(cert)} in {self.directory}/{CA_NEXT}.crt. Now: a deploy run (every "
+                f"controller trusts both CAs); off the controllers give clients {self.directory}/{BUNDLE}; "
+                f"then `{ROTATE} switch`")
+
+    def switch(self) -> str:
+        """Step 2: the next CA issues; the current one is kept as ``ca-old.*`` (trusted still)."""
+        self._refuse(STARTED, "switch")
+        self._move(CA, CA_OLD)
+        self._move(CA_NEXT, CA)
+        self._write_bundle()
+        return (f"{_subject(self.store._stored_cert(CA))} issues now. Now: a deploy run (every certificate "
+                f"issued again by it); when every client off the controllers trusts it, `{ROTATE} finish`")
+
+    def finish(self) -> str:
+        """Step 3: the old CA retired: its certificate kept as ``ca-retired-<UTC time>.crt``, its key
+        deleted (what it would sign, clients still holding it would trust)."""
+        self._refuse(SWITCHED, "finish")
+        retired = f"ca-retired-{_now():%Y%m%dT%H%M%SZ}.crt"
+        os.replace(self.directory / f"{CA_OLD}.crt", self.directory / retired)
+        (self.directory / f"{CA_OLD}.key").unlink()
+        (self.directory / BUNDLE).unlink(missing_ok=True)
+        return (f"old CA retired ({retired} kept, its key deleted). Now: a deploy run (only the new CA "
+                f"trusted on the controllers)")
+
+    def status(self) -> str:
+        """Which step the directory is in, and what comes next."""
+        step = self.store.rotation()
+        if step == NONE:
+            if not self.store._pair(CA):
+                return "no rotation in progress; no CA generated yet"
+            return f"no rotation in progress (CA {_subject(self.store._stored_cert(CA))}); to begin: `{ROTATE} start`"
+        if step == STARTED:
+            return (f"rotation step 1 of 3 (started): next CA {_subject(self.store._stored_cert(CA_NEXT))}, "
+                    f"certificates still from {_subject(self.store._stored_cert(CA))}; after a deploy run: "
+                    f"`{ROTATE} switch`")
+        return (f"rotation step 2 of 3 (switched): certificates from {_subject(self.store._stored_cert(CA))}, "
+                f"{_subject(self.store._stored_cert(CA_OLD))} still trusted; after a deploy run and every "
+                f"client given the new CA: `{ROTATE} finish`")
+
+
+def _subject(cert: x509.Certificate) -> str:
+    return f"'{cert.subject.rfc4514_string()}' (until {cert.not_valid_after_utc:%Y-%m-%d})"
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m lib.tls rotate-ca [start|switch|finish|status]``: touches no host."""
+    steps = ("start", "switch", "finish", "status")
+    if not argv or argv[0] != "rotate-ca" or len(argv) > 2 or (len(argv) == 2 and argv[1] not in steps):
+        print(f"usage: {ROTATE} [{'|'.join(steps)}]   (each step followed by a deploy run)", file=sys.stderr)
+        return 2
+    options = dict(runpy.run_path(str(PROJECT_ROOT / "group_data/all.py"))["tls"])  # reads no secret
+    rotation = Rotation(TlsStore(tls_dir(), options))
+    try:
+        print(getattr(rotation, argv[1] if len(argv) == 2 else "status")())
+    except TlsStateError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -53,8 +53,13 @@ TLS_CA = f"{TLS_DIR}/ca.crt"
 TLS_CERT = f"{TLS_DIR}/node.crt"
 TLS_KEY = f"{TLS_DIR}/node.key"
 # Erlang's ssl caches the PEM files it read: cleared, the next TLS handshakes read the new ones;
-# open connections keep theirs (left alone, Erlang checks the files again every 2 minutes).
-CLEAR_PEM_CACHE = "rabbitmqctl -q eval 'ssl:clear_pem_cache().'"
+# open connections keep theirs (left alone, Erlang checks the files again every 2 minutes). The
+# Erlang distribution over TLS (inter_node_tls) has its own cache, which ssl:clear_pem_cache()
+# leaves alone: cleared too, else after a CA rotation's switch the node still trusts only the
+# old CA and refuses the CLI (and restarted peers) showing a certificate of the new one.
+CLEAR_PEM_CACHE = ("rabbitmqctl -q eval 'ssl:clear_pem_cache(), case whereis(ssl_pem_cache_dist) of undefined -> ok; "
+                   "_ -> catch gen_server:call(ssl_pem_cache_dist, {unconditionally_clear_pem_cache, self()}, infinity) "
+                   "end.'")
 
 
 def version_text(version: tuple[int, ...]) -> str:

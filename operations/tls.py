@@ -50,7 +50,8 @@ def save_issued(store: TlsStore) -> None:
 
 def service_copies(snap: steady.Snapshot, label: str, owner: str, ca: str, cert: str, key: str,
                    topo: Topology) -> list[OperationMeta]:
-    """The cluster CA, this controller's certificate and its key (0400) as copies that the
+    """The trusted CAs (``TlsStore.trusted_pem``: two during a rotation of the CA), this
+    controller's certificate and its key (0400) as copies that the
     service's user ``owner`` may read (the originals in /etc/prereqos/tls are root's); the
     operations, so that a renewal can be acted on (``any_changed``).
 
@@ -64,6 +65,6 @@ def service_copies(snap: steady.Snapshot, label: str, owner: str, ca: str, cert:
     save_issued(store)
     return [steady.put(snap, name=f"{label}: {what}", src=StringIO(text), dest=dest, user=owner, group=owner,
                        mode=mode)
-            for what, text, dest, mode in (("the cluster CA", store.ca_pem, ca, "644"),
+            for what, text, dest, mode in (("the trusted CAs", store.trusted_pem, ca, "644"),
                                            ("this controller's certificate", node.cert, cert, "644"),
                                            ("its key (0400)", node.key.unmask(), key, "400"))]

@@ -20,12 +20,15 @@ import uuid
 
 import pymysql
 import pytest
+from cryptography import x509
 
-from lib.tls import CA_FILE, NODE_CERT, NODE_KEY, VIP, VIP_CERT, tls_dir
+from lib.tls import (BUNDLE, CA_FILE, NONE, NODE_CERT, NODE_KEY, STARTED, TRUSTED_CA, TRUSTED_CA_NEXT, VIP, VIP_CERT,
+                     SYSTEM_BUNDLE, TlsStore, tls_dir)
 from operations.rabbitmq import AMQPS_PORT
 from tests.lab_tests.capture import Capture
-from tests.lab_tests.conftest import changed_ops, group_data, ok, run_deploy
+from tests.lab_tests.conftest import ROOT, changed_ops, group_data, ok, run_deploy
 from tests.lab_tests.drill_load import TABLE, cluster_ca, insert_tokens, sql_account
+from tests.lab_tests.test_rabbitmq import nodes
 from tests.lab_tests.test_rabbitmq import amqp
 
 pytestmark = pytest.mark.lab
@@ -110,7 +113,8 @@ def test_python_ssl_through_the_api_vip_sees_the_vips_certificate(deployed):
     assert version in ("TLSv1.2", "TLSv1.3")
     sans = {value for kind, value in cert["subjectAltName"]}
     assert {deployed.vip("api"), deployed.vip("srv")} <= sans
-    assert cert["issuer"] == ((("commonName", "prereqos cluster CA"),),)
+    ca = x509.load_pem_x509_certificate((tls_dir() / "ca.crt").read_bytes())  # a rotated CA's name has a date
+    assert cert["issuer"] == ((("commonName", ca.subject.rfc4514_string().removeprefix("CN=")),),)
 
 
 def test_curl_with_the_ca_succeeds_and_without_it_fails(deployed):
@@ -171,23 +175,30 @@ def test_second_run_changes_nothing_issues_nothing_and_prints_no_key(deployed):
 
 # --- renewal under load -------------------------------------------------------------------------
 class Handshakes:
-    """TLS handshakes, verified with the cluster CA, to each ``(address, port)`` in turn, in a
-    thread: what failed, and the certificates served (DER)."""
+    """TLS handshakes, verified with ``context()`` (the cluster CA by default), to each ``(address,
+    port)`` in turn, in a thread, and with ``sql=(address, account)`` a PyMySQL session there too:
+    what failed, and the certificates served (DER)."""
 
-    def __init__(self, targets: list[tuple[str, int]]) -> None:
-        self.targets, self.failures, self.served = targets, [], {}
+    def __init__(self, targets: list[tuple[str, int]], context=cluster_ca, sql: tuple | None = None) -> None:
+        self.targets, self.context, self.sql, self.failures, self.served = targets, context, sql, [], {}
         self.count = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
+    def _probe(self, address: str, port: int) -> bytes:
+        if port == 3306:
+            return sql(address, self.sql[1], self.context())[1]
+        with socket.create_connection((address, port), timeout=5) as raw, \
+                self.context().wrap_socket(raw, server_hostname=address) as tls:
+            return tls.getpeercert(binary_form=True)
+
     def _loop(self) -> None:
+        targets = [*self.targets, *([(self.sql[0], 3306)] if self.sql else [])]
         while not self._stop.is_set():
-            for address, port in self.targets:
+            for address, port in targets:
                 try:
-                    with socket.create_connection((address, port), timeout=5) as raw, \
-                            cluster_ca().wrap_socket(raw, server_hostname=address) as tls:
-                        self.served.setdefault((address, port), set()).add(tls.getpeercert(binary_form=True))
-                except OSError as error:  # ssl.SSLError included
+                    self.served.setdefault((address, port), set()).add(self._probe(address, port))
+                except (OSError, pymysql.err.MySQLError) as error:  # ssl.SSLError included
                     self.failures.append(f"{time.strftime('%H:%M:%S')} {address}:{port} {error!r}")
                 self.count += 1
             self._stop.wait(0.05)
@@ -260,6 +271,92 @@ def test_renewal_under_load_drops_nothing(deployed):
     results, _ = run_deploy(lab, *DEPLOYS, RABBITMQ, GALERA)
     assert changed_ops(results) == {}
     print(f"renewal under load: {load.count} handshakes, none failed")
+
+
+# --- rotation of the CA under load --------------------------------------------------------------
+def rotate_ca(step: str) -> str:
+    """``python -m lib.tls rotate-ca <step>`` as an operator runs it (on this machine only)."""
+    return ok(subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "lib.tls", "rotate-ca", step], cwd=ROOT,
+                             capture_output=True, text=True))
+
+
+def trusting(pem: str) -> ssl.SSLContext:
+    """A client context that trusts the CAs of ``pem`` and nothing else."""
+    return ssl.create_default_context(cadata=pem)
+
+
+def clusters_whole(lab) -> None:
+    """Galera: every node Synced in a cluster of all; RabbitMQ: every node running (read over ssh:
+    cheaper than a pyinfra fact)."""
+    for n in lab.hosts:
+        status = dict(line.split("\t") for line in ok(lab.ssh(n, "mysql -NBe \"SHOW STATUS WHERE Variable_name IN "
+                                                                "('wsrep_local_state_comment', 'wsrep_cluster_size')\""
+                                                                )).strip().split("\n"))
+        assert status == {"wsrep_local_state_comment": "Synced", "wsrep_cluster_size": str(len(lab.hosts))}, (n, status)
+    running = json.loads(ok(lab.ssh(1, "rabbitmqctl -q cluster_status --formatter json")))["running_nodes"]
+    assert sorted(running) == nodes(lab), running
+
+
+def test_ca_rotation_under_load_drops_nothing(deployed):
+    """The CA replaced in its three steps (``rotate-ca start``, ``switch``, ``finish``), each
+    followed by a deploy run, while a client trusting the CAs of the start (the current and the
+    next: secrets-tls/ca-bundle.crt) handshakes without pause with the api VIP's keystone_public
+    frontend, every node's AMQPS port and MariaDB through the srv VIP: none fails. At the end every
+    served certificate is the new CA's, a client trusting only the old CA is refused, the clusters
+    are whole, no service restarted, and a further run changes nothing."""
+    lab = deployed
+    began = time.monotonic()
+    assert TlsStore(tls_dir(), GROUP_DATA["tls"]).rotation() == NONE
+    started = {n: ok(lab.ssh(n, "systemctl show -P ExecMainStartTimestamp rabbitmq-server mariadb")) for n in lab.hosts}
+    old_ca = (tls_dir() / "ca.crt").read_text()
+    targets = [(lab.vip("api"), PORT), *((lab.address("srv", n), AMQPS_PORT) for n in lab.hosts)]
+    runs = {}
+    try:
+        rotate_ca("start")
+        bundle = (tls_dir() / BUNDLE).read_text()
+        both = trusting(bundle)
+        with sql_account(lab) as account, Handshakes(targets, lambda: both, (lab.vip("srv"), account)) as load:
+            for step in ("start", "switch", "finish"):
+                if step != "start":
+                    rotate_ca(step)
+                at = time.monotonic()
+                run_deploy(lab, *DEPLOYS, RABBITMQ, GALERA)
+                runs[step] = round(time.monotonic() - at, 1)
+                if step == "start":  # every controller trusts both CAs: the bundle, the system store
+                    for n in lab.hosts:
+                        assert ok(lab.ssh(n, f"cat {CA_FILE} /etc/rabbitmq/tls/ca.crt /etc/mysql/tls/ca.crt; "
+                                             f"test -e {TRUSTED_CA_NEXT}")) == bundle * 3
+            time.sleep(1)
+        new_ca = (tls_dir() / "ca.crt").read_text()
+        assert load.failures == [] and load.count > 20, (load.count, load.failures[:10])
+        # Every endpoint served the new CA's certificates at the end, and only they verify with it alone.
+        only_new, only_old = trusting(new_ca), trusting(old_ca)
+        for address, port in targets:
+            handshake(address, only_new, port)
+            with pytest.raises(ssl.SSLCertVerificationError):
+                handshake(address, only_old, port)
+        with sql_account(lab) as account:
+            for address in (lab.vip("srv"), *(lab.address("srv", n) for n in lab.hosts)):
+                sql(address, account, only_new)
+                with pytest.raises(pymysql.err.OperationalError, match="CERTIFICATE_VERIFY_FAILED"):
+                    sql(address, account, only_old)
+        old_line = old_ca.splitlines()[2]  # a line of the old CA's base64: in the system bundle or not
+        for n in lab.hosts:  # only the new CA trusted on the controllers, the system bundle too
+            assert ok(lab.ssh(n, f"cat {CA_FILE} {TRUSTED_CA} /etc/rabbitmq/tls/ca.crt /etc/mysql/tls/ca.crt; "
+                                 f"test ! -e {TRUSTED_CA_NEXT} && ! grep -qF {old_line} {SYSTEM_BUNDLE}")) == new_ca * 4
+        clusters_whole(lab)
+        assert {n: ok(lab.ssh(n, "systemctl show -P ExecMainStartTimestamp rabbitmq-server mariadb"))
+                for n in lab.hosts} == started
+        results, _ = run_deploy(lab, *DEPLOYS, RABBITMQ, GALERA)
+        assert changed_ops(results) == {}
+    finally:  # never leave a rotation half done for the tests after this one: carried to its end
+        store = TlsStore(tls_dir(), GROUP_DATA["tls"])
+        if store.rotation() != NONE:
+            for step in (["switch"] if store.rotation() == STARTED else []) + ["finish"]:
+                rotate_ca(step)
+            run_deploy(lab, *DEPLOYS, RABBITMQ, GALERA)
+    print(f"CA rotation under load: {load.count} handshakes, none failed; runs {runs} s; "
+          f"test {time.monotonic() - began:.0f} s")
 
 
 def test_nothing_in_clear_on_srv_and_data_while_a_node_rejoins_by_sst(deployed):

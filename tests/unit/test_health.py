@@ -16,7 +16,7 @@ from facts.memcached import MemcachedStats
 from facts.pacemaker import CrmMon, FencingState
 from facts.rabbitmq import RabbitmqClusterStatus
 from facts.tls import CertificateExpiry
-from lib.health import COROSYNC_TEMPLATE, check_backups, corosync_link_count, evaluate, Report
+from lib.health import COROSYNC_TEMPLATE, Report, check_backups, check_certificates, corosync_link_count, evaluate
 from tests.unit.conftest import ROOT
 from tests.unit.test_corosync import render
 
@@ -164,3 +164,24 @@ def test_certificate_expiry_fact_refuses_other_output():
     with pytest.raises(FactProcessError):
         CertificateExpiry().process(["/etc/prereqos/tls/ca.crt Could not open file"])
 
+
+
+def test_during_a_ca_rotation_each_trusted_ca_is_reported():
+    """The CA file holds two CAs during a rotation (lib/tls.py): the fact reads both, the report
+    gives the days of each and says a rotation is in progress."""
+    lines = ["/etc/prereqos/tls/ca.crt notAfter=Nov 29 23:52:10 2036 GMT",
+             "/etc/prereqos/tls/ca.crt notAfter=Dec  1 01:02:03 2036 GMT",
+             "/etc/prereqos/tls/node.crt notAfter=Dec  1 23:52:10 2027 GMT",
+             "/etc/prereqos/tls/vip.crt notAfter=Dec  1 23:52:10 2027 GMT"]
+    expiry = CertificateExpiry().process(lines)
+    assert list(expiry) == ["/etc/prereqos/tls/ca.crt", "/etc/prereqos/tls/ca.crt#2", "/etc/prereqos/tls/node.crt",
+                            "/etc/prereqos/tls/vip.crt"]
+    assert expiry["/etc/prereqos/tls/ca.crt#2"] == "2036-12-01T01:02:03+00:00"
+    now = datetime.datetime(2026, 12, 3, tzinfo=datetime.timezone.utc)
+    report = Report(["ctrl-1"])
+    check_certificates(report, {"ctrl-1": expiry}, now)
+    assert report.problems == []
+    assert any("ctrl-1: ca 3649 days left, ca#2 3651 days left, node 363 days left, vip 363 days left" in line
+               for line in report.lines), report.lines
+    assert "      ctrl-1: two CAs trusted: a rotation of the CA in progress (python -m lib.tls rotate-ca status)" \
+        in report.lines

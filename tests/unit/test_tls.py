@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from lib.tls import TlsStore, service_tls, tls_dir
+from lib.tls import BUNDLE, NONE, STARTED, SWITCHED, Rotation, TlsStateError, TlsStore, _main, service_tls, tls_dir
 from lib.topology import Topology
 from operations import tls
 from tests.unit.conftest import NAMES
@@ -134,3 +134,163 @@ def test_hosts_certificates_from_the_topology(default_data):
 ])
 def test_tls_is_on_by_default_for_api_frontends(service, expected):
     assert service_tls(service) is expected
+
+
+# --- Rotation of the CA (python -m lib.tls rotate-ca) -------------------------------------------
+def deployed(options) -> TlsStore:
+    """secrets-tls/ as a deploy leaves it: the CA, a controller's and the VIPs' certificates."""
+    store = TlsStore(tls_dir(), options)
+    store.certificate("ctrl-1", ["ctrl-1"], ADDRESSES)
+    store.certificate("vip", [], ["10.0.1.10", "10.0.2.10"])
+    store.save()
+    return store
+
+
+def run(options) -> TlsStore:
+    """A deploy run's store: every certificate asked for, as deploys/tls.py does."""
+    store = TlsStore(tls_dir(), options)
+    store.certificate("ctrl-1", ["ctrl-1"], ADDRESSES)
+    store.certificate("vip", [], ["10.0.1.10", "10.0.2.10"])
+    return store
+
+
+def pems(text: str) -> list[str]:
+    return [x509.load_pem_x509_certificates(text.encode())[i].subject.rfc4514_string()
+            for i in range(text.count("BEGIN CERTIFICATE"))]
+
+
+def files() -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(tls_dir().iterdir())}
+
+
+def test_rotation_start_switch_finish(options):
+    first = deployed(options)
+    old_ca, old_node = first.ca_pem, (tls_dir() / "ctrl-1.crt").read_text()
+    rotation = Rotation(TlsStore(tls_dir(), options))
+    assert rotation.status().startswith("no rotation in progress")
+
+    # 1. start: the next CA beside the current one; both trusted; nothing issued again.
+    assert "ca-next.crt" in rotation.start()
+    for name in ("ca-next.crt", "ca-next.key", BUNDLE):
+        assert stat.S_IMODE((tls_dir() / name).stat().st_mode) == 0o600
+    started = run(options)
+    assert started.rotation() == STARTED and started.unsaved == [] and started.ca_pem == old_ca
+    next_ca = (tls_dir() / "ca-next.crt").read_text()
+    assert started.trusted_pem == old_ca + next_ca == (tls_dir() / BUNDLE).read_text()
+    assert started.trusted_pems == [old_ca, next_ca]
+    bundle = started.trusted_pem
+    assert pems(next_ca) != pems(old_ca) and pems(next_ca)[0].startswith(f"CN={options['ca_name']} ")
+    assert "step 1 of 3" in rotation.status()
+
+    # 2. switch: the next CA issues, the old one still trusted (the same bundle); everything issued again.
+    rotation.switch()
+    assert {"ca-old.crt", "ca-old.key"} <= set(files()) and "ca-next.crt" not in files()
+    switched = run(options)
+    assert switched.rotation() == SWITCHED and switched.ca_pem == next_ca
+    assert switched.trusted_pem == bundle == (tls_dir() / BUNDLE).read_text()
+    assert switched.unsaved == ["ctrl-1.crt", "ctrl-1.key", "vip.crt", "vip.key"]
+    switched.save()
+    node = x509.load_pem_x509_certificate((tls_dir() / "ctrl-1.crt").read_bytes())
+    node.verify_directly_issued_by(x509.load_pem_x509_certificate(next_ca.encode()))
+    assert (tls_dir() / "ctrl-1.crt").read_text() != old_node
+    assert "step 2 of 3" in rotation.status()
+
+    # 3. finish: only the new CA trusted; the old certificate kept as retired, its key deleted.
+    rotation.finish()
+    names = set(files())
+    retired = [name for name in names if name.startswith("ca-retired-")]
+    assert len(retired) == 1 and retired[0].endswith(".crt") and (tls_dir() / retired[0]).read_text() == old_ca
+    assert not names & {"ca-old.crt", "ca-old.key", "ca-next.crt", BUNDLE}
+    finished = run(options)
+    assert finished.rotation() == NONE and finished.trusted_pem == next_ca and finished.unsaved == []
+    assert rotation.status().startswith("no rotation in progress")
+
+
+@pytest.mark.parametrize("step", [NONE, STARTED, SWITCHED])
+def test_a_rerun_within_a_step_issues_nothing_and_writes_nothing(options, step):
+    deployed(options)
+    rotation = Rotation(TlsStore(tls_dir(), options))
+    for action in {NONE: [], STARTED: [rotation.start], SWITCHED: [rotation.start, rotation.switch]}[step]:
+        action()
+    run(options).save()
+    before = files()
+    again = run(options)
+    assert again.unsaved == [] and again.rotation() == step
+    again.save()
+    assert files() == before
+
+
+def test_steps_out_of_order_are_refused_and_change_nothing(options):
+    deployed(options)
+    rotation = Rotation(TlsStore(tls_dir(), options))
+    for step in (rotation.switch, rotation.finish):
+        with pytest.raises(TlsStateError, match="no rotation in progress"):
+            step()
+    rotation.start()
+    before = files()
+    with pytest.raises(TlsStateError, match="a rotation is already in progress, rotation step 1 of 3"):
+        rotation.start()
+    with pytest.raises(TlsStateError, match="cannot finish"):
+        rotation.finish()
+    assert files() == before
+
+
+def test_no_rotation_before_the_first_ca(options):
+    with pytest.raises(TlsStateError, match="no CA in .* yet"):
+        Rotation(TlsStore(tls_dir(), options)).start()
+    assert not tls_dir().exists()
+
+
+def test_an_operators_ca_is_not_rotated(options, tmp_path):
+    generated = TlsStore(tmp_path / "other", options)
+    generated.ca()
+    generated.save()
+    operator = {**options, "ca_cert": str(tmp_path / "other/ca.crt"), "ca_key": str(tmp_path / "other/ca.key")}
+    with pytest.raises(TlsStateError, match="names your own CA.*give every client"):
+        Rotation(TlsStore(tls_dir(), operator)).start()
+    assert not tls_dir().exists()
+
+
+@pytest.mark.parametrize("leftover, message", [
+    (("ca-next.crt", "ca-next.key", "ca-old.crt", "ca-old.key"), "no step of a CA rotation leaves that"),
+    (("ca-next.crt",), "holds ca-next.crt without ca-next.key"),
+    (("ca-old.key",), "holds ca-old.key without ca-old.crt"),
+])
+def test_a_state_no_step_leaves_is_refused_before_anything(options, leftover, message):
+    deployed(options)
+    for name in leftover:
+        (tls_dir() / name).write_text((tls_dir() / ("ca" + name[name.index("."):])).read_text())
+    store = TlsStore(tls_dir(), options)
+    for use in (store.rotation, store.ca, lambda: store.trusted_pem, Rotation(store).status):
+        with pytest.raises(TlsStateError, match=message):
+            use()
+
+
+def test_a_switch_interrupted_is_refused(options):
+    deployed(options)
+    Rotation(TlsStore(tls_dir(), options)).start()
+    for suffix in (".crt", ".key"):  # ca.* moved to ca-old.*, ca-next.* not moved yet
+        (tls_dir() / f"ca{suffix}").rename(tls_dir() / f"ca-old{suffix}")
+    with pytest.raises(TlsStateError, match="holds ca-next.crt/.key, ca-old.crt/.key: no step .* switch` interrupted .*ca-next.crt -> ca.crt"):
+        TlsStore(tls_dir(), options).ca()
+    assert "ca.crt" not in files()  # no new CA generated in its place
+
+
+def test_rotation_files_beside_an_operators_ca_are_refused(options, tmp_path):
+    deployed(options)
+    Rotation(TlsStore(tls_dir(), options)).start()
+    operator = {**options, "ca_cert": str(tls_dir() / "ca.crt"), "ca_key": str(tls_dir() / "ca.key")}
+    with pytest.raises(TlsStateError, match="names your CA, yet .* holds ca-next"):
+        TlsStore(tls_dir(), operator).ca()
+
+
+def test_the_command_line(options, capsys):
+    deployed(options)
+    assert _main(["rotate-ca"]) == 0 and "no rotation in progress" in capsys.readouterr().out
+    assert _main(["rotate-ca", "start"]) == 0
+    assert _main(["rotate-ca", "start"]) == 1 and "refused: cannot start" in capsys.readouterr().err
+    assert _main(["rotate-ca", "status"]) == 0 and "step 1 of 3" in capsys.readouterr().out
+    assert _main(["rotate-ca", "bogus"]) == 2 and "usage" in capsys.readouterr().err
+    for name in ("ca-next.key", "ca.key"):  # nothing printed holds a key
+        secret = "".join((tls_dir() / name).read_text().splitlines()[1:-1])[48:88]
+        assert secret not in capsys.readouterr().out
