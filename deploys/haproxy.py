@@ -10,7 +10,7 @@ installed over haproxy.cfg; a running HAProxy is reloaded. Pacemaker owns the se
 from io import StringIO
 
 from pyinfra import host
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import server, systemd
 from pyinfra.operations.util import any_changed
 
 from lib.deploy import prologue
@@ -20,8 +20,6 @@ from operations import haproxy, steady, tls
 
 topo = prologue()
 
-CONFIG = "/etc/haproxy/haproxy.cfg"
-CANDIDATE = f"{CONFIG}.new"
 # The candidate and the boot setting below: one reading when nothing changes (operations/steady.py).
 snap = steady.Snapshot()
 
@@ -63,23 +61,7 @@ certificates = [
                src=StringIO(store.trusted_pem), dest=haproxy.CA, mode="644"),
 ]
 
-steady.template(
-    snap,
-    name="Render the HAProxy configuration candidate",
-    src=haproxy.TEMPLATE,
-    dest=CANDIDATE,
-    user="root",
-    group="haproxy",
-    mode="640",
-    **haproxy.template_args(topo, host.data),
-)
-installed = haproxy.install_checked_config(
-    name="Check the candidate with haproxy -c and install it",
-    candidate=CANDIDATE,
-    dest=CONFIG,
-)
-files.file(name="Keep haproxy.cfg root:haproxy 0640 (it holds the stats password)", path=CONFIG,
-           user="root", group="haproxy", mode="640")
+installed = haproxy.configure(snap, topo, host.data)
 systemd.service(
     name="Reload HAProxy if it is running",
     service=haproxy.SERVICE,

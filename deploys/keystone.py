@@ -10,7 +10,8 @@ HAProxy's ``keystone_public`` service, tokens cached in memcached. Not part of
 
 Order: packages and files on every controller; then, on ``firstnode`` only, the database and its
 account, ``keystone-manage db_sync`` and ``bootstrap`` (never on two nodes, never concurrently:
-one deploy at a time holds the cluster lock); then Apache serves it on every controller.
+one deploy at a time holds the cluster lock); then Apache serves it on every controller, and
+HAProxy's configuration follows at once (keystone_public's ``backend_tls``: the site in TLS or not).
 """
 
 from io import StringIO
@@ -23,7 +24,7 @@ from pyinfra.operations.util import any_changed
 from lib.deploy import prologue
 from lib.health import evaluate, health_facts
 from lib.steps import limit
-from operations import apache, buildenv, galera, keystone, secret_files, steady, tls
+from operations import apache, buildenv, galera, haproxy, keystone, secret_files, steady, tls
 from operations.common import decide_once, peer_fact
 
 topo = prologue()
@@ -96,3 +97,8 @@ site = files.template(name=f"Apache site {keystone.SITE}", src=keystone.SITE_TEM
 enabled = files.link(name="Apache site keystone enabled", path=keystone.SITE_ENABLED, target=keystone.SITE)
 systemd.service(name="Reload Apache (graceful) after a change of Keystone's files", service="apache2",
                 running=True, reloaded=True, _if=any_changed(config, wsgi, site, enabled, *key_changes, *tls_files))
+# HAProxy's view of Keystone's backends follows at once (keystone_public's backend_tls): the seconds
+# between the two reloads are all a switch of backend_tls costs. Otherwise nothing changes here.
+proxied = haproxy.configure(steady.Snapshot(), topo, host.data)
+systemd.service(name="Reload HAProxy if it is running (its configuration changed)", service=haproxy.SERVICE,
+                running=None, reloaded=True, _if=proxied.did_change)

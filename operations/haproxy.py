@@ -10,10 +10,13 @@ from typing import Any
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import Sha1File
+from pyinfra.operations import files
 
 from lib.tls import Issued, backend_tls, service_tls
 from lib.topology import Topology
+from operations import steady
 from operations.common import fail, or_fail
 
 TEMPLATE = "templates/haproxy/haproxy.cfg.j2"
@@ -23,6 +26,8 @@ STATS_PACKAGES = ["socat"]
 SERVER_PACKAGES = ["haproxy"]
 PACKAGES = [*STATS_PACKAGES, *SERVER_PACKAGES]
 SERVICE = "haproxy"
+CONFIG = "/etc/haproxy/haproxy.cfg"
+CANDIDATE = f"{CONFIG}.new"  # rendered here, checked with haproxy -c, then installed as CONFIG
 # The VIPs' certificate, its CA-issued chain and its key in one file, root 0600 (HAProxy reads it as
 # root, before it drops to the haproxy user).
 PEM = "/etc/haproxy/tls/vip.pem"
@@ -63,6 +68,27 @@ def template_args(topo: Topology, data) -> dict[str, Any]:
         # Plain text for the template only: files.template never prints it (no --diff).
         "stats_password": data.secrets["haproxy_stats_password"].unmask(),
     }
+
+
+def configure(snap: steady.Snapshot, topo: Topology, data) -> OperationMeta:
+    """The operations that render haproxy.cfg's candidate, check it with ``haproxy -c``, install it
+    and keep its mode; the install operation (changed: the live configuration is new, to be
+    reloaded). ``deploys/haproxy.py`` uses it, and ``deploys/keystone.py`` right after Apache's
+    reload, so that HAProxy follows Keystone's site at once when ``backend_tls`` changes.
+
+    Example::
+
+        installed = haproxy.configure(steady.Snapshot(), topo, host.data)
+        systemd.service(name="Reload HAProxy", service=haproxy.SERVICE, running=None, reloaded=True,
+                        _if=installed.did_change)
+    """
+    steady.template(snap, name="Render the HAProxy configuration candidate", src=TEMPLATE, dest=CANDIDATE,
+                    user="root", group="haproxy", mode="640", **template_args(topo, data))
+    installed = install_checked_config(name="Check the candidate with haproxy -c and install it",
+                                       candidate=CANDIDATE, dest=CONFIG)
+    files.file(name="Keep haproxy.cfg root:haproxy 0640 (it holds the stats password)", path=CONFIG,
+               user="root", group="haproxy", mode="640")
+    return installed
 
 
 @operation()
