@@ -86,10 +86,12 @@ if topo.is_first:
 files.directory(name=keystone.WSGI_DIR, path=keystone.WSGI_DIR, mode="755")
 wsgi = files.put(name=f"Keystone's WSGI entry point {keystone.WSGI_SCRIPT}", src=keystone.WSGI_SOURCE,
                  dest=keystone.WSGI_SCRIPT, mode="644")
+# The TLS copies and HAProxy's candidate below: one reading when nothing changes (operations/steady.py).
+snap = steady.Snapshot()
 tls_files = []
 if keystone.site_tls(host.data):
     # Before the site that names them; a renewed certificate reloads Apache like any change here.
-    tls_files = [*tls.service_copies(steady.Snapshot(), "Keystone's site in TLS", "root", keystone.TLS_CA,
+    tls_files = [*tls.service_copies(snap, "Keystone's site in TLS", "root", keystone.TLS_CA,
                                      keystone.TLS_CERT, keystone.TLS_KEY, topo),
                  apache.module(name="Enable Apache module ssl (Keystone's site in TLS)", module="ssl")]
 site = files.template(name=f"Apache site {keystone.SITE}", src=keystone.SITE_TEMPLATE, dest=keystone.SITE,
@@ -99,6 +101,6 @@ systemd.service(name="Reload Apache (graceful) after a change of Keystone's file
                 running=True, reloaded=True, _if=any_changed(config, wsgi, site, enabled, *key_changes, *tls_files))
 # HAProxy's view of Keystone's backends follows at once (keystone_public's backend_tls): the seconds
 # between the two reloads are all a switch of backend_tls costs. Otherwise nothing changes here.
-proxied = haproxy.configure(steady.Snapshot(), topo, host.data)
+proxied = haproxy.configure(snap, topo, host.data)
 systemd.service(name="Reload HAProxy if it is running (its configuration changed)", service=haproxy.SERVICE,
                 running=None, reloaded=True, _if=proxied.did_change)

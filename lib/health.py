@@ -227,6 +227,8 @@ def check_fencing(report: Report, state_of: dict[str, dict]) -> None:
                      f"{last['status']} at {last['completed'] or '-'}" + (f"; {last['target']} is online again" if back else ""))
     else:
         report.lines.append("      no fencing event recorded")
+
+
 def _certificate_name(path: str) -> str:
     """The report's name of a ``CertificateExpiry`` key: ``/etc/prereqos/tls/ca.crt`` -> ``ca``,
     ``/etc/prereqos/tls/ca.crt#2`` (the second CA trusted during a rotation) -> ``ca#2``."""
