@@ -45,16 +45,13 @@ steady.packages(
     no_recommends=True,
     **limit("apt"),
 )
-modules = [
-    apache.module(name=f"Enable Apache module {module}", module=module)
-    for module in apache.MODULES
-]
+modules = apache.modules(name=f"Enable Apache modules {', '.join(apache.MODULES)}", modules=apache.MODULES)
 systemd.service(
     name="Restart Apache after a configuration change",
     service=apache.SERVICE,
     running=True,
     restarted=True,
-    _if=any_changed(ports, site, *modules),
+    _if=any_changed(ports, site, modules),
 )
 steady.service(
     snap,

@@ -9,7 +9,6 @@ Runnable alone::
 """
 
 from pyinfra import host
-from pyinfra.operations import files, pip
 
 from lib.deploy import prologue
 from lib.steps import limit
@@ -38,14 +37,16 @@ steady.user(
     system=True,
     create_home=True,
 )
-files.directory(
+steady.directory(
+    snap,
     name=f"Build tmp dir {home}/tmp",
     path=f"{home}/tmp",
     user=user,
     group=user,
     mode="750",
 )
-pip.venv(
+steady.venv(
+    snap,
     name=f"Python venv {conf['venv']}",
     path=conf["venv"],
     python="python3",
@@ -60,7 +61,7 @@ if any(pip_settings.values()):
     steady.template(snap, name=f"pip settings {pip_conf}", src="templates/buildenv/pip.conf.j2", dest=pip_conf,
                     mode="644", **pip_settings)
 else:
-    files.file(name=f"No pip settings {pip_conf}", path=pip_conf, present=False)
+    steady.absent(snap, name=f"No pip settings {pip_conf}", path=pip_conf)
 buildenv.current_packages(
     name=f"Current {', '.join(conf['pip_packages'])} in the venv (from PyPI)",
     packages=conf["pip_packages"],

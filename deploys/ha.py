@@ -28,7 +28,6 @@ from io import BytesIO
 from pyinfra import host, logger
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import files
 
 from facts.corosync import CorosyncCmap
 from facts.pacemaker import CibConfiguration
@@ -104,8 +103,8 @@ if FENCE_DEVICES:
         no_recommends=True,
         **limit("apt"),
     )
-files.directory(name="Fence device passwords: directory (0700; removed without devices)", path=SECRET_DIR,
-                present=bool(FENCE_DEVICES), user="root", group="root", mode="700")
+steady.directory(snap, name="Fence device passwords: directory (0700; removed without devices)", path=SECRET_DIR,
+                 present=bool(FENCE_DEVICES), user="root", group="root", mode="700")
 password_puts = {}
 for device in FENCE_DEVICES:
     password_puts[device.rsc_id] = steady.put(
@@ -128,8 +127,7 @@ if any(d.agent == "fence_ipmilan" for d in FENCE_DEVICES):
         mode="755",
     )
 else:
-    files.file(name="fence_ipmilan's ipmitool wrapper: absent (no IPMI device)", path=IPMITOOL_WRAPPER,
-               present=False)
+    steady.absent(snap, name="fence_ipmilan's ipmitool wrapper: absent (no IPMI device)", path=IPMITOOL_WRAPPER)
 
 for service in corosync.SERVICES:
     steady.service(snap, name=f"{service}: running, enabled at boot", service=service, running=True, enabled=True)

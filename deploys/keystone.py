@@ -93,7 +93,7 @@ if keystone.site_tls(host.data):
     # Before the site that names them; a renewed certificate reloads Apache like any change here.
     tls_files = [*tls.service_copies(snap, "Keystone's site in TLS", "root", keystone.TLS_CA,
                                      keystone.TLS_CERT, keystone.TLS_KEY, topo),
-                 apache.module(name="Enable Apache module ssl (Keystone's site in TLS)", module="ssl")]
+                 apache.modules(name="Enable Apache module ssl (Keystone's site in TLS)", modules=["ssl"])]
 site = files.template(name=f"Apache site {keystone.SITE}", src=keystone.SITE_TEMPLATE, dest=keystone.SITE,
                       mode="644", **args)
 enabled = files.link(name="Apache site keystone enabled", path=keystone.SITE_ENABLED, target=keystone.SITE)

@@ -23,7 +23,7 @@ from typing import Any
 from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import Directory, File, Sha1File
-from pyinfra.facts.server import Groups, Os, Users
+from pyinfra.facts.server import EtcHosts, Groups, Hostname, Os, Users, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
 # Starts each part's output; the part's exit status ends it: "##part 2" ... "##end 2 0".
@@ -40,8 +40,14 @@ def _as_list(value: list[str] | str | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+# With ``names``: what ``server.etc_hosts`` and ``server.hostname`` read (state key, fact, its arguments).
+NAMES = (("etc_hosts", EtcHosts, {"path": "/etc/hosts"}), ("hostname", Hostname, {}),
+         ("hostnamectl", Which, {"command": "hostnamectl"}))
+
+
 def _parts(paths: list[str], services: list[str], packages: bool = False, accounts: bool = False,
-           directories: list[str] | None = None) -> list[tuple[tuple[str, str], FactBase, StringCommand]]:
+           directories: list[str] | None = None,
+           names: bool = False) -> list[tuple[tuple[str, str], FactBase, StringCommand]]:
     """((kind, key), fact instance, its command) for every value to read."""
     parts: list[tuple[tuple[str, str], FactBase, StringCommand]] = []
     for path in paths:
@@ -62,6 +68,10 @@ def _parts(paths: list[str], services: list[str], packages: bool = False, accoun
     for path in directories or []:
         fact = Directory()
         parts.append((("directory", path), fact, fact.command(path=path)))
+    if names:
+        for key, cls, kwargs in NAMES:
+            fact = cls()
+            parts.append(((key, ""), fact, StringCommand(fact.command(**kwargs))))
     return parts
 
 
@@ -69,7 +79,8 @@ class ComponentState(FactBase[dict]):
     """
     For each of ``paths``, pyinfra's ``File`` and ``Sha1File``; for ``services`` (full unit
     names), ``SystemdStatus`` and ``SystemdEnabled``; with ``packages``, ``DebPackages``; with
-    ``accounts``, ``Users``, ``Groups`` and ``Os``; for each of ``directories``, ``Directory``. A
+    ``accounts``, ``Users``, ``Groups`` and ``Os``; for each of ``directories``, ``Directory``;
+    with ``names``, ``EtcHosts`` of /etc/hosts, ``Hostname`` and ``Which`` of hostnamectl. A
     value whose command failed is left out, or ``None`` (``UNKNOWN``) for services, packages and
     accounts: the caller reads it the usual way.
 
@@ -84,13 +95,13 @@ class ComponentState(FactBase[dict]):
     @staticmethod
     def default() -> dict:
         return {"files": {}, "running": {}, "enabled": {}, "packages": None, "users": None, "groups": None,
-                "os": None, "directories": {}}
+                "os": None, "directories": {}, "etc_hosts": None, "hostname": None, "hostnamectl": None}
 
     def command(self, paths: list[str] | str | None = None, services: list[str] | str | None = None,
                 packages: bool = False, accounts: bool = False,
-                directories: list[str] | str | None = None) -> StringCommand:
+                directories: list[str] | str | None = None, names: bool = False) -> StringCommand:
         # Kept for process(), as pyinfra's Sha1File keeps its path: the same instance runs both.
-        self.parts = _parts(_as_list(paths), _as_list(services), packages, accounts, _as_list(directories))
+        self.parts = _parts(_as_list(paths), _as_list(services), packages, accounts, _as_list(directories), names)
         bits: list[Any] = []
         for index, (_, _, command) in enumerate(self.parts):
             bits += [f"echo '{_BEGIN} {index}'; (", command, f"); echo \"{_END} {index} $?\";"]
@@ -128,7 +139,7 @@ def parse(output: list[str], parts: list[tuple[tuple[str, str], FactBase, String
             else:
                 state["running"] = state["enabled"] = UNKNOWN
             continue
-        if kind in ("packages", "users", "groups", "os"):
+        if kind in ("packages", "users", "groups", "os", "etc_hosts", "hostname", "hostnamectl"):
             state[kind] = fact.process(out) if ok and out else UNKNOWN
             continue
         if not ok:

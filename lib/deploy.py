@@ -21,7 +21,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import ConnectError, DeployError
 from pyinfra.facts.files import Sha1File
 from pyinfra.facts.server import Hostname, LinuxDistribution
-from pyinfra.operations import python, server, systemd
+from pyinfra.operations import python, systemd
 
 from facts.identity import MachineIdentity, RabbitmqNodeData
 from facts.precheck import HostResources
@@ -109,11 +109,14 @@ def base() -> None:
     if host.data.secrets.unsaved:
         python.call(name="Save the generated secrets to secrets.json (0600)", function=host.data.secrets.save)
 
+    # The names, files, package and service below: one reading when nothing changes (operations/steady.py).
+    snap = steady.Snapshot()
     # RabbitMQ names its node after the hostname (the inventory name, below): it must resolve to
     # the srv address, never to 127.0.1.1.
-    server.etc_hosts(name="Remove the 127.0.1.1 hostname entry", ip="127.0.1.1", present=False)
+    steady.etc_hosts(snap, name="Remove the 127.0.1.1 hostname entry", ip="127.0.1.1", present=False)
     for node in Topology.of(host).nodes:
-        server.etc_hosts(
+        steady.etc_hosts(
+            snap,
             name=f"Resolve {node.name} to its srv address",
             ip=node.addresses["srv"],
             hostnames=[node.name],
@@ -121,9 +124,7 @@ def base() -> None:
     # The hostname is the inventory name (lib/hostnames.py), set before any package is installed:
     # RabbitMQ starts as rabbit@<inventory name>. hostnamectl writes /etc/hostname too; the file is
     # also checked, so a name set only until the next boot is caught.
-    server.hostname(name="Hostname: the inventory name", hostname=host.name)
-    # The base's files, package and service below: one reading when nothing changes (operations/steady.py).
-    snap = steady.Snapshot()
+    steady.hostname(snap, name="Hostname: the inventory name", hostname=host.name)
     steady.put(snap, name="/etc/hostname", src=StringIO(f"{host.name}\n"), dest="/etc/hostname", mode="644")
     # apt's proxy before the first apt command; None removes the file.
     if host.data.apt_proxy:

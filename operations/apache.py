@@ -25,13 +25,14 @@ def template_args(topo: Topology, data) -> dict[str, Any]:
 
 
 @operation()
-def module(module: str, enabled: bool = True) -> Generator[StringCommand, None, None]:
+def modules(modules: list[str], enabled: bool = True) -> Generator[StringCommand, None, None]:
     """
-    Enable or disable an Apache module the Debian way (``a2enmod``/``a2dismod``, which also
-    enable the modules it depends on and record that the administrator chose it).
+    Enable or disable Apache modules the Debian way (``a2enmod``/``a2dismod``, which also
+    enable the modules they depend on and record that the administrator chose them); one
+    reading of the enabled modules for all of them.
 
-    + module: module name as in ``/etc/apache2/mods-available`` (``proxy_uwsgi``, not ``mod_proxy_uwsgi``)
-    + enabled: whether the module should be enabled
+    + modules: module names as in ``/etc/apache2/mods-available`` (``proxy_uwsgi``, not ``mod_proxy_uwsgi``)
+    + enabled: whether the modules should be enabled
 
     Apache is not reloaded here: restart it when this operation changed something.
 
@@ -39,14 +40,13 @@ def module(module: str, enabled: bool = True) -> Generator[StringCommand, None, 
 
     .. code:: python
 
-        uwsgi = apache.module(name="Enable mod_proxy_uwsgi", module="proxy_uwsgi")
+        mods = apache.modules(name="Enable mod_wsgi and mod_proxy_uwsgi", modules=["wsgi", "proxy_uwsgi"])
         systemd.service(name="Restart Apache", service="apache2", restarted=True,
-                        _if=uwsgi.did_change)
+                        _if=mods.did_change)
     """
-    is_enabled = module in host.get_fact(ApacheModules)
-    if enabled and not is_enabled:
-        yield StringCommand("a2enmod", "-q", QuoteString(module))
-    elif not enabled and is_enabled:
-        yield StringCommand("a2dismod", "-q", QuoteString(module))
+    present = host.get_fact(ApacheModules)
+    to_change = [module for module in modules if (module in present) != enabled]
+    if to_change:
+        yield StringCommand("a2enmod" if enabled else "a2dismod", "-q", *map(QuoteString, to_change))
     else:
-        host.noop(f"Apache module {module} is {'enabled' if enabled else 'disabled'}")
+        host.noop(f"Apache modules {', '.join(modules)}: {'enabled' if enabled else 'disabled'}")

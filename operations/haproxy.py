@@ -12,7 +12,6 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import Sha1File
-from pyinfra.operations import files
 
 from lib.tls import Issued, backend_tls, service_tls
 from lib.topology import Topology
@@ -84,11 +83,18 @@ def configure(snap: steady.Snapshot, topo: Topology, data) -> OperationMeta:
     """
     steady.template(snap, name="Render the HAProxy configuration candidate", src=TEMPLATE, dest=CANDIDATE,
                     user="root", group="haproxy", mode="640", **template_args(topo, data))
-    installed = install_checked_config(name="Check the candidate with haproxy -c and install it",
-                                       candidate=CANDIDATE, dest=CONFIG)
-    files.file(name="Keep haproxy.cfg root:haproxy 0640 (it holds the stats password)", path=CONFIG,
-               user="root", group="haproxy", mode="640")
+    snap.paths.append(CONFIG)  # read with the candidate, for the install's comparison
+    installed = _install_answered(snap, name="Check the candidate with haproxy -c and install it",
+                                  candidate=CANDIDATE, dest=CONFIG)
+    steady.mode(snap, name="Keep haproxy.cfg root:haproxy 0640 (it holds the stats password)", path=CONFIG,
+                user="root", group="haproxy", mode="640")
     return installed
+
+
+@operation()
+def _install_answered(snap: steady.Snapshot, **kwargs: Any):
+    """``install_checked_config``, the two files' checksums answered from ``snap``'s reading."""
+    yield from snap.commands(install_checked_config, **kwargs)
 
 
 @operation()

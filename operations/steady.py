@@ -6,7 +6,7 @@ service (``SystemdStatus``, ``SystemdEnabled``), ``DebPackages`` per package ste
 user, one round trip each, every run. Here a component's are read together, once
 (``facts.component.ComponentState``: the same commands, the same ``process()``), when its first
 such operation runs. Each operation is pyinfra's own (``secret_files.template``,
-``secret_files.put``, ``files.directory``, ``files.file`` of an absent file, ``systemd.service``,
+``secret_files.put``, ``files.directory``, ``files.file``, ``systemd.service``, ``pip.venv``, ``server.etc_hosts``, ``server.hostname``,
 ``apt.packages``, ``server.user``, ``server.group``),
 its facts answered from that reading while nothing this run did since has executed a command on
 any host; a fact the reading does not hold, or any fact after something executed, is read from
@@ -37,9 +37,9 @@ from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import Directory, File, Sha1File
 from pyinfra.facts.server import Groups, Os, Users
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, pip, server, systemd
 
-from facts.component import ComponentState
+from facts.component import NAMES, ComponentState
 from lib.run import executed_operations
 from operations import secret_files
 
@@ -62,6 +62,7 @@ class Snapshot:
         self.packages = False  # whether an operation asks about Debian packages
         self.accounts = False  # whether an operation asks about users and groups
         self.directories: list[str] = []
+        self.names = False  # whether an operation asks about /etc/hosts or the hostname
         self._reading: tuple[Any, int, dict] | None = None  # (what it covers, executed operations, value)
 
     def value(self) -> dict | None:
@@ -72,11 +73,11 @@ class Snapshot:
         ``-y`` also run each operation as it is added, to tell its change."""
         executed = executed_operations()
         covers = (state.current_stage, len(self.paths), len(self.services), self.packages, self.accounts,
-                  len(self.directories))
+                  len(self.directories), self.names)
         if self._reading is None or self._reading[0] != covers:
             value = host.get_fact(ComponentState, paths=list(self.paths), services=list(self.services),
                                   packages=self.packages, accounts=self.accounts,
-                                  directories=list(self.directories))
+                                  directories=list(self.directories), names=self.names)
             self._reading = (covers, executed, value)
         _, at, value = self._reading
         return value if at == executed else None
@@ -127,6 +128,10 @@ def answer(value: dict, cls: type, kwargs: dict[str, Any]) -> Any:
         if found is not None and system_wide and services and all(s in found for s in services):
             return {s: found[s] for s in services}
         return _UNREAD
+    for key, named, named_kwargs in NAMES:
+        if cls is named and kwargs == named_kwargs:
+            found = value.get(key)
+            return _UNREAD if found is None else found
     if cls in _WHOLE_HOST_PARTS and not kwargs:
         found = value.get(_WHOLE_HOST_PARTS[cls])
         return _UNREAD if found is None else found
@@ -162,8 +167,23 @@ def _directory(snapshot: Snapshot, **kwargs: Any) -> Commands:
 
 
 @operation()
-def _absent(snapshot: Snapshot, path: str) -> Commands:
-    yield from snapshot.commands(files.file, path=path, present=False)
+def _existing_file(snapshot: Snapshot, **kwargs: Any) -> Commands:
+    yield from snapshot.commands(files.file, **kwargs)
+
+
+@operation()
+def _venv(snapshot: Snapshot, **kwargs: Any) -> Commands:
+    yield from snapshot.commands(pip.venv, **kwargs)
+
+
+@operation()
+def _etc_hosts(snapshot: Snapshot, **kwargs: Any) -> Commands:
+    yield from snapshot.commands(server.etc_hosts, **kwargs)
+
+
+@operation()
+def _hostname(snapshot: Snapshot, **kwargs: Any) -> Commands:
+    yield from snapshot.commands(server.hostname, **kwargs)
 
 
 @operation()
@@ -216,7 +236,32 @@ def directory(snapshot: Snapshot, *, path: str, **kwargs: Any) -> OperationMeta:
 def absent(snapshot: Snapshot, *, path: str, **kwargs: Any) -> OperationMeta:
     """``files.file`` with ``present=False``: ``path`` removed where it exists."""
     snapshot.paths.append(path)
-    return _absent(snapshot=snapshot, path=path, **kwargs)
+    return _existing_file(snapshot=snapshot, path=path, present=False, **kwargs)
+
+
+def mode(snapshot: Snapshot, *, path: str, **kwargs: Any) -> OperationMeta:
+    """``files.file`` of a file another operation writes (``user``, ``group``, ``mode``): kept so."""
+    if path not in snapshot.paths:
+        snapshot.paths.append(path)
+    return _existing_file(snapshot=snapshot, path=path, **kwargs)
+
+
+def venv(snapshot: Snapshot, *, path: str, **kwargs: Any) -> OperationMeta:
+    """``pip.venv`` (``path``, ``python``): its ``bin/activate`` read with the component."""
+    snapshot.paths.append(posixpath.join(path, "bin", "activate"))
+    return _venv(snapshot=snapshot, path=path, **kwargs)
+
+
+def etc_hosts(snapshot: Snapshot, *, ip: str, **kwargs: Any) -> OperationMeta:
+    """``server.etc_hosts`` of /etc/hosts (``ip``, ``hostnames``, ``present``)."""
+    snapshot.names = True
+    return _etc_hosts(snapshot=snapshot, ip=ip, **kwargs)
+
+
+def hostname(snapshot: Snapshot, *, hostname: str, **kwargs: Any) -> OperationMeta:
+    """``server.hostname`` where hostnamectl sets it (``hostname``)."""
+    snapshot.names = True
+    return _hostname(snapshot=snapshot, hostname=hostname, **kwargs)
 
 
 def group(snapshot: Snapshot, *, group: str, **kwargs: Any) -> OperationMeta:

@@ -40,30 +40,30 @@ def test_fact_treats_no_module_as_empty_not_error():
     assert fact.requires_command() == "a2query" and fact.default() == []
 
 
-# --- operation: module ------------------------------------------------------------------------------
-def run_module(modules: list[str], *args, **kwargs) -> tuple[list[str], FakeHost]:
-    """apache.module on a host where ``modules`` are enabled (ApacheModules takes no argument)."""
-    host = FakeHost({ApacheModules: lambda: modules})
-    return run(apache.module, host, *args, **kwargs), host
+# --- operation: modules -----------------------------------------------------------------------------
+def run_modules(present: list[str], *args, **kwargs) -> tuple[list[str], FakeHost]:
+    """apache.modules on a host where ``present`` are enabled (ApacheModules takes no argument)."""
+    host = FakeHost({ApacheModules: lambda: present})
+    return run(apache.modules, host, *args, **kwargs), host
 
 
-def test_module_enabled_when_missing():
-    assert run_module(["wsgi"], "proxy_uwsgi")[0] == ["a2enmod -q proxy_uwsgi"]
+def test_modules_enabled_when_missing_in_one_command():
+    assert run_modules(["wsgi"], ["wsgi", "proxy", "proxy_uwsgi"])[0] == ["a2enmod -q proxy proxy_uwsgi"]
 
 
-def test_module_noop_when_enabled():
-    commands, host = run_module(["proxy", "proxy_uwsgi", "wsgi"], "proxy_uwsgi")
-    assert commands == [] and host.noops == ["Apache module proxy_uwsgi is enabled"]
+def test_modules_noop_when_enabled():
+    commands, host = run_modules(["proxy", "proxy_uwsgi", "wsgi"], ["proxy_uwsgi", "wsgi"])
+    assert commands == [] and host.noops == ["Apache modules proxy_uwsgi, wsgi: enabled"]
 
 
-def test_module_disabled_when_present_only():
-    assert run_module(["status", "wsgi"], "status", enabled=False)[0] == ["a2dismod -q status"]
-    commands, host = run_module(["wsgi"], "status", enabled=False)
-    assert commands == [] and host.noops == ["Apache module status is disabled"]
+def test_modules_disabled_when_present_only():
+    assert run_modules(["status", "wsgi"], ["status", "info"], enabled=False)[0] == ["a2dismod -q status"]
+    commands, host = run_modules(["wsgi"], ["status"], enabled=False)
+    assert commands == [] and host.noops == ["Apache modules status: disabled"]
 
 
-def test_module_name_is_quoted():
-    assert run_module([], "x; rm -rf /")[0] == ["a2enmod -q 'x; rm -rf /'"]
+def test_module_names_are_quoted():
+    assert run_modules([], ["x; rm -rf /"])[0] == ["a2enmod -q 'x; rm -rf /'"]
 
 
 # --- templates: ports.conf and the default site, as deploys/apache.py renders them ----------------

@@ -240,13 +240,34 @@ def test_a_directory_as_asked_and_an_absent_file_are_no_change_otherwise_pyinfra
     host = file_host(AS_ASKED)
     assert run(steady._directory, host, fake_state(), snapshot=steady.Snapshot(), path="/etc", user="root",
                group="root", mode="755") == []
-    assert run(steady._absent, host, fake_state(), snapshot=steady.Snapshot(), path="/etc/gone") == []
+    assert run(steady._existing_file, host, fake_state(), snapshot=steady.Snapshot(), path="/etc/gone",
+               present=False) == []
     assert [cls for cls, _ in host.asked] == [ComponentState, ComponentState, File]  # not in the reading: asked
     component = {**AS_ASKED, "files": {"/etc/gone": {"file": {"user": "root", "group": "root", "mode": 644}}},
                  "directories": {"/etc": {**ROOT_DIR, "mode": 700}}}
     host = file_host(component)
     assert [c.get_raw_value() for c in run(steady._directory, host, fake_state(), snapshot=steady.Snapshot(),
                                            path="/etc", mode="755")] == ["chmod 755 /etc"]
-    assert [c.get_raw_value() for c in run(steady._absent, host, fake_state(), snapshot=steady.Snapshot(),
-                                           path="/etc/gone")] == ["rm -f /etc/gone"]
-    assert [cls for cls, _ in host.asked] == [ComponentState, ComponentState]
+    assert [c.get_raw_value() for c in run(steady._existing_file, host, fake_state(), snapshot=steady.Snapshot(),
+                                           path="/etc/gone", present=False)] == ["rm -f /etc/gone"]
+    assert [c.get_raw_value() for c in run(steady._existing_file, host, fake_state(), snapshot=steady.Snapshot(),
+                                           path="/etc/gone", mode="640")] == ["chmod 640 /etc/gone"]
+    assert [cls for cls, _ in host.asked] == [ComponentState, ComponentState, ComponentState]
+
+
+NAMED = ["##part 0", "127.0.0.1 localhost", "10.0.2.11 ctrl-1", "##end 0 0", "##part 1", "ctrl-1", "##end 1 0",
+         "##part 2", "/usr/bin/hostnamectl", "##end 2 0"]
+
+
+def test_names_parse_as_pyinfra_facts_and_answer_etc_hosts_and_hostname():
+    value = parse(NAMED, _parts([], [], names=True))
+    assert value["etc_hosts"] == {"127.0.0.1": ["localhost"], "10.0.2.11": ["ctrl-1"]}
+    assert (value["hostname"], value["hostnamectl"]) == ("ctrl-1", "/usr/bin/hostnamectl")
+    host = FakeHost({ComponentState: value})
+    assert run(steady._etc_hosts, host, fake_state(), snapshot=steady.Snapshot(), ip="10.0.2.11",
+               hostnames=["ctrl-1"]) == []
+    assert run(steady._etc_hosts, host, fake_state(), snapshot=steady.Snapshot(), ip="127.0.1.1", present=False) == []
+    assert run(steady._hostname, host, fake_state(), snapshot=steady.Snapshot(), hostname="ctrl-1") == []
+    assert [c.get_raw_value() for c in run(steady._hostname, host, fake_state(), snapshot=steady.Snapshot(),
+                                           hostname="ctrl-9")] == ["hostnamectl set-hostname ctrl-9"]
+    assert {cls for cls, _ in host.asked} == {ComponentState}  # nothing read from the host itself
