@@ -24,9 +24,10 @@ from facts.precheck import HostResources
 from facts.systemd import ServiceConfigState
 from lib.cluster import GALERA_CHECK_DAEMON
 from lib.deploy import prologue
-from lib.run import fact_of_the_run
+from lib.run import fact_of_the_run, once_per_run, read_ahead
 from lib.sizing import Resources
 from lib.steps import limit
+from lib.topology import controllers
 from operations import apt_lists, galera, steady, tls
 from operations.common import decide_once, peer_fact
 
@@ -80,7 +81,11 @@ def decide_plan() -> tuple[str, bool]:
     return galera.plan_cluster(facts, first=topo.firstnode), galera.replication_tls_changes(facts, conf["tls"])
 
 
-# Decided once per run, before any change, from every controller's facts (two reads each):
+# What this file reads of the controllers before any change: one command per controller.
+CHECK_FILES = {"service": galera.CHECK_SERVICE, "paths": [GALERA_CHECK_DAEMON, galera.CHECK_UNIT]}
+once_per_run("galera facts", lambda: read_ahead(controllers(host.inventory), [
+    (GraState, {}), (WsrepStatus, {}), (ServiceConfigState, CHECK_FILES)]))
+# Decided once per run, before any change, from every controller's facts:
 # every host acts on the same plan.
 plan, tls_change = decide_once("galera plan", decide_plan)
 
@@ -154,8 +159,7 @@ steady.template(snap, name="Health check SQL credentials (its user only)", src="
                       mode="600", **args)
 # Read before any change: a responder that started before its files (a run stopped between
 # them and its restart) restarts too.
-check_stale = host.get_fact(ServiceConfigState, service=galera.CHECK_SERVICE,
-                            paths=[GALERA_CHECK_DAEMON, galera.CHECK_UNIT]) == "stale"
+check_stale = fact_of_the_run(host, ServiceConfigState, **CHECK_FILES) == "stale"
 daemon = steady.put(snap, name="Health check responder", src="templates/galera/galera-checkd.py", dest=GALERA_CHECK_DAEMON,
                    user="root", group="root", mode="755")
 unit = steady.template(snap, name="Health check service unit", src="templates/galera/galera-check.service.j2",

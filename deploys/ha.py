@@ -36,8 +36,10 @@ from lib.cluster_keys import COROSYNC_AUTHKEY, key_bytes
 from lib.deploy import prologue
 from lib.fencing import IPMITOOL_WRAPPER, SECRET_DIR, fence_devices, fence_levels
 from lib.fencing import packages as fence_packages
+from lib.run import fact_of_the_run, once_per_run, read_ahead
 from lib.secrets import unmasked
 from lib.steps import limit
+from lib.topology import controllers
 from operations import corosync, pacemaker, steady
 
 topo = prologue()
@@ -46,12 +48,16 @@ PACEMAKER = host.data.pacemaker
 FENCE_DEVICES = fence_devices(host.data.fencing)
 
 # --- Corosync: key and configuration first ----------------------------------------------------
-was_running = host.get_fact(SystemdStatus, services=["corosync.service"]).get("corosync.service", False)
+# What this file reads of the controllers before any change: one command per controller.
+KEY_FILES = {"service": "corosync", "paths": [COROSYNC_AUTHKEY]}
+once_per_run("corosync facts", lambda: read_ahead(controllers(host.inventory), [
+    (SystemdStatus, {"services": ["corosync.service"]}), (CorosyncCmap, {}), (ServiceConfigState, KEY_FILES)]))
+was_running = fact_of_the_run(host, SystemdStatus, services=["corosync.service"]).get("corosync.service", False)
 # What the running corosync lacks: nothing, a reload (controllers added or removed, token) or a restart.
-change = corosync.change_needed(host.get_fact(CorosyncCmap) if was_running else {}, COROSYNC, topo.nodes)
+change = corosync.change_needed(fact_of_the_run(host, CorosyncCmap) if was_running else {}, COROSYNC, topo.nodes)
 # A key an earlier run wrote without the restart that applies it (its one-node-at-a-time restart
 # stopped at another node): the running corosync started before it, it restarts below.
-key_stale = was_running and host.get_fact(ServiceConfigState, service="corosync", paths=[COROSYNC_AUTHKEY]) == "stale"
+key_stale = was_running and fact_of_the_run(host, ServiceConfigState, **KEY_FILES) == "stale"
 
 # The key, the configuration and the services below: one reading when nothing changes
 # (operations/steady.py).

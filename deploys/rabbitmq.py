@@ -46,9 +46,10 @@ from facts.rabbitmq import (
 from facts.systemd import ServiceConfigState
 from lib.cluster_keys import RABBITMQ_COOKIE, key_bytes
 from lib.deploy import prologue
-from lib.run import fact_of_the_run
+from lib.run import fact_of_the_run, once_per_run, read_ahead
 from lib.sizing import Resources
 from lib.steps import limit
+from lib.topology import controllers
 from operations import rabbitmq, steady, tls
 from operations.common import decide_once, peer_fact
 
@@ -61,8 +62,13 @@ conf = host.data.rabbitmq
 secrets = host.data.secrets
 first_node = f"rabbit@{topo.firstnode}"
 
+UNIT = f"{rabbitmq.SERVICE}.service"
+# What this file reads of the controllers before any change: one command per controller.
+once_per_run("rabbitmq facts", lambda: read_ahead(controllers(host.inventory), [
+    (RabbitmqPackageVersion, {}), (SystemdStatus, {"services": [UNIT]}), (RabbitmqDistribution, {}),
+    (ServiceConfigState, {"service": rabbitmq.SERVICE, "paths": rabbitmq.SETTINGS_FILES})]))
 # The version apt has installed, or is about to install: it decides the settings below.
-package = host.get_fact(RabbitmqPackageVersion)
+package = fact_of_the_run(host, RabbitmqPackageVersion)
 version = upstream_version(package["installed"] or package["candidate"])
 version_text = rabbitmq.version_text(version)
 has_mirroring = has_classic_mirroring(version)
@@ -72,11 +78,11 @@ was_installed = package["installed"] is not None
 # Where RabbitMQ runs when the run starts: a changed setting restarts it there (one at a time).
 # Stopped nodes (a stopped cluster) are started together below: one started alone would wait for
 # the others and time out.
-was_running = host.get_fact(SystemdStatus, services=["rabbitmq-server.service"]).get("rabbitmq-server.service", False)
+was_running = fact_of_the_run(host, SystemdStatus, services=[UNIT]).get(UNIT, False)
 # Settings an earlier run changed without the restart that applies them (its one-node-at-a-time
 # restart stopped at another node): the running node started before them, it restarts below.
-settings_stale = was_running and host.get_fact(
-    ServiceConfigState, service=rabbitmq.SERVICE, paths=rabbitmq.SETTINGS_FILES) == "stale"
+settings_stale = was_running and fact_of_the_run(
+    host, ServiceConfigState, service=rabbitmq.SERVICE, paths=rabbitmq.SETTINGS_FILES) == "stale"
 # Whether this node must join (it is not firstnode, and not yet a member): {} when stopped or not installed.
 membership = {} if topo.is_first else host.get_fact(RabbitmqClusterStatus)
 # The files and the service below: one reading when nothing changes (operations/steady.py).

@@ -28,8 +28,9 @@ from facts.precheck import HostResources
 from lib.cluster_keys import RABBITMQ_COOKIE, SHARED_KEYS, foreign_keys
 from lib.hostnames import one_machine_twice, rabbitmq_under_another_name
 from lib.lock import hold_cluster_lock
+from lib import precheck_facts
 from lib.precheck_facts import refuse_unless_ready
-from lib.run import fact_of_the_run, once_per_run, run_memory
+from lib.run import fact_of_the_run, once_per_run, read_ahead, run_memory
 from lib.serial_stop import SerialStop
 from lib.steps import limit, report_failures
 from lib.topology import Topology, controllers
@@ -51,6 +52,10 @@ ConditionCapability=
 ExecStart=
 ExecStart=!/usr/sbin/chronyd $DAEMON_OPTS -x
 """
+
+# What the base reads of each controller before any change (with the prechecks': ``prologue``).
+BASE_FACTS = [(LinuxDistribution, {}), (RabbitmqNodeData, {}), (Hostname, {}), (MachineIdentity, {}),
+              *((Sha1File, {"path": path}) for path in SHARED_KEYS)]
 
 DIFF_REFUSED = (
     "--diff is refused: pyinfra would print the old and new content of every changed file, and "
@@ -86,12 +91,14 @@ def lock_order(inventory) -> list:
 def base() -> None:
     # Bad data stops the run here, before any operation on any host; so does an unsupported OS.
     validate_or_raise(host.inventory)
-    refusal = unsupported_distribution(host.name, host.get_fact(LinuxDistribution))
+    # What the base and the prechecks read of every controller: one command per controller.
+    once_per_run("read ahead", lambda: read_ahead(controllers(host.inventory), BASE_FACTS + precheck_facts.FACTS))
+    refusal = unsupported_distribution(host.name, fact_of_the_run(host, LinuxDistribution))
     if refusal:
         raise DeployError(refusal)
     # A cluster key on the host that is not the secret's: another secrets.json (two sha1sum calls).
-    rabbitmq_nodes = host.get_fact(RabbitmqNodeData)
-    refusal = foreign_keys(host.name, {path: host.get_fact(Sha1File, path=path) for path in SHARED_KEYS},
+    rabbitmq_nodes = fact_of_the_run(host, RabbitmqNodeData)
+    refusal = foreign_keys(host.name, {path: fact_of_the_run(host, Sha1File, path=path) for path in SHARED_KEYS},
                            host.data.secrets, unused=frozenset() if rabbitmq_nodes else frozenset({RABBITMQ_COOKIE}))
     if refusal:
         raise DeployError(refusal)
@@ -99,7 +106,7 @@ def base() -> None:
     identities = once_per_run("machine identities", lambda: {peer.name: machine_identity(peer.name)
                                                               for peer in controllers(host.inventory)})
     refusal = (one_machine_twice(identities)
-               or rabbitmq_under_another_name(host.name, host.get_fact(Hostname), rabbitmq_nodes))
+               or rabbitmq_under_another_name(host.name, fact_of_the_run(host, Hostname), rabbitmq_nodes))
     if refusal:
         raise DeployError(refusal)
     # Host prechecks (addresses, VIPs, ports, names, clock) of every controller, before any change.
@@ -153,6 +160,6 @@ def base() -> None:
 def machine_identity(name: str) -> str | None:
     """A controller's MachineIdentity, ``None`` when it cannot be reached."""
     try:
-        return host.inventory.get_host(name).get_fact(MachineIdentity)
+        return fact_of_the_run(host.inventory.get_host(name), MachineIdentity)
     except ConnectError:
         return None

@@ -8,8 +8,6 @@ Example (what the common base and ``deploys/precheck.py`` run)::
 
 from __future__ import annotations
 
-import time
-
 from pyinfra import host, logger
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.facts.hardware import Ipv4Addrs
@@ -19,22 +17,26 @@ from facts.pacemaker import CrmMon
 from facts.precheck import ClockState, HostResources, HostsLookup, VipNeighbour
 from lib import precheck
 from lib.cluster import VIP_RESOURCE
-from lib.run import fact_of_the_run
+from lib.run import fact_of_the_run, read_window
 from lib.topology import Topology, controllers
 
 
+# What ``host_state`` reads of every controller: the common base reads them ahead, with its own
+# (``lib.deploy.prologue``), one command per controller.
+FACTS = [(ClockState, {}), (Ipv4Addrs, {}), (Ports, {}), (EtcHosts, {}), (HostsLookup, {}), (HostResources, {})]
+
+
 def host_state(peer) -> precheck.HostState:
-    before = time.time()
-    clock = peer.get_fact(ClockState)
-    after = time.time()
-    addresses = peer.get_fact(Ipv4Addrs)
+    clock = fact_of_the_run(peer, ClockState)
+    before, after = read_window(peer, ClockState)
+    addresses = fact_of_the_run(peer, Ipv4Addrs)
     vips = set(Topology.of(host).vips.values())
     holds_vip = any(vip in found for found in addresses.values() for vip in vips)
     return precheck.HostState(
         addresses=addresses,
-        listeners=peer.get_fact(Ports),
-        etc_hosts=peer.get_fact(EtcHosts),
-        lookup=peer.get_fact(HostsLookup),
+        listeners=fact_of_the_run(peer, Ports),
+        etc_hosts=fact_of_the_run(peer, EtcHosts),
+        lookup=fact_of_the_run(peer, HostsLookup),
         clock=clock,
         clock_offset=clock["epoch"] - (before + after) / 2,
         clock_error=(after - before) / 2,

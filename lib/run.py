@@ -15,11 +15,15 @@ Example::
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 from weakref import WeakKeyDictionary
 
 from gevent.lock import BoundedSemaphore
-from pyinfra.context import ctx_state
+from pyinfra.api.exceptions import ConnectError
+from pyinfra.context import ctx_host, ctx_state
+
+from facts import together
 
 _memories: WeakKeyDictionary[Any, dict[str, Any]] = WeakKeyDictionary()
 
@@ -70,16 +74,55 @@ def once_per_run(name: str, compute: Callable[[], Any]) -> Any:
         return memory[name]
 
 
-def fact_of_the_run(peer: Any, fact: type) -> Any:
-    """``peer.get_fact(fact)`` read once per run and host, for a fact no operation changes (the
-    machine's CPUs, memory, the container it runs in): later callers get the same value.
+def read_ahead(peers: list[Any], facts: list[tuple[type, dict[str, Any]]]) -> None:
+    """Read ``facts`` (``(fact class, keyword arguments)``) of each of ``peers``, one remote
+    command per peer (``facts.together.Together``): the ``fact_of_the_run`` calls that follow get
+    them while nothing has executed since. An unreachable peer is left out (its callers meet its
+    ``ConnectError`` as before).
+
+    Example::
+
+        read_ahead(controllers(host.inventory), [(Hostname, {}), (Sha1File, {"path": "/etc/corosync/authkey"})])
+        name = fact_of_the_run(host, Hostname)      # no remote command
+    """
+    memo = run_memory().setdefault("facts of the run", {})
+    for peer in peers:
+        before = time.time()
+        try:
+            # A fact whose command reads other facts (pyinfra's Ports: Kernel, Which) reads the peer's.
+            with ctx_host.use(peer):
+                found = peer.get_fact(together.Together, facts=facts)
+        except ConnectError:
+            continue
+        window = (before, time.time())
+        for key, value in found.items():
+            memo[(peer.name, *key)] = (executed_operations(), value, window)
+
+
+def fact_of_the_run(peer: Any, fact: type, **kwargs: Any) -> Any:
+    """``peer.get_fact(fact, **kwargs)`` read once per run and host while nothing has executed
+    since (the common base and the prechecks, before any change; a fact no operation changes, as
+    the machine's CPUs): later callers get the same value, and a ``read_ahead`` gives it without a
+    command of its own.
 
     Example::
 
         container = fact_of_the_run(host, HostResources)["container"]
     """
+    return _reading(peer, fact, kwargs)[1]
+
+
+def read_window(peer: Any, fact: type, **kwargs: Any) -> tuple[float, float]:
+    """The local times (``time.time()``) just before and after the command that read
+    ``fact_of_the_run(peer, fact, **kwargs)``: a clock read is known to within that window."""
+    return _reading(peer, fact, kwargs)[2]
+
+
+def _reading(peer: Any, fact: type, kwargs: dict[str, Any]) -> tuple[int, Any, tuple[float, float]]:
     memo = run_memory().setdefault("facts of the run", {})
-    key = (peer.name, fact)
-    if key not in memo:
-        memo[key] = peer.get_fact(fact)
+    key = (peer.name, *together.key(fact, kwargs))
+    if key not in memo or memo[key][0] != executed_operations():
+        before = time.time()
+        value = peer.get_fact(fact, **kwargs)
+        memo[key] = (executed_operations(), value, (before, time.time()))
     return memo[key]

@@ -21,7 +21,7 @@ from pyinfra import host
 from pyinfra.api import FactBase, FunctionCommand, OperationError, QuoteString, StringCommand
 from pyinfra.api.exceptions import ConnectError, DeployError
 
-from lib.run import run_memory
+from lib.run import fact_of_the_run, run_memory
 
 
 # --- waiting ------------------------------------------------------------------------------------
@@ -70,9 +70,10 @@ def or_fail(command: StringCommand, message: str) -> StringCommand:
 
 # --- peers and cluster-wide decisions -----------------------------------------------------------
 def peer_fact(name: str, fact: type, **kwargs: Any) -> Any:
-    """A fact of the controller ``name``; ``None`` when it cannot be reached."""
+    """A fact of the controller ``name`` (``lib.run.fact_of_the_run``: read ahead, or once while
+    nothing executed); ``None`` when it cannot be reached."""
     try:
-        return host.inventory.get_host(name).get_fact(fact, **kwargs)
+        return fact_of_the_run(host.inventory.get_host(name), fact, **kwargs)
     except ConnectError:
         return None
 
