@@ -84,7 +84,8 @@ def decide_plan() -> tuple[str, bool]:
 # What this file reads of the controllers before any change: one command per controller.
 CHECK_FILES = {"service": galera.CHECK_SERVICE, "paths": [GALERA_CHECK_DAEMON, galera.CHECK_UNIT]}
 once_per_run("galera facts", lambda: read_ahead(controllers(host.inventory), [
-    (GraState, {}), (WsrepStatus, {}), (ServiceConfigState, CHECK_FILES)]))
+    (GraState, {}), (WsrepStatus, {}), (ServiceConfigState, CHECK_FILES),
+    (ServiceConfigState, {"service": galera.SERVICE, "paths": [galera.CONFIG]})]))
 # Decided once per run, before any change, from every controller's facts:
 # every host acts on the same plan.
 plan, tls_change = decide_once("galera plan", decide_plan)

@@ -37,6 +37,7 @@ from facts.galera import (
 )
 from facts.systemd import ServiceConfigState
 from lib.cluster import GALERA_CHECK_DAEMON
+from lib.run import fact_of_the_run
 from lib.sizing import Resources, galera_sizes
 from lib.topology import Topology
 from operations.common import fail
@@ -239,7 +240,7 @@ def bootstrap(timeout: int = SYNC_TIMEOUT, resume: bool = False):
         if plan == "new" and topo.is_first:
             galera.bootstrap(name="Bootstrap the new Galera cluster on the first node")
     """
-    status = host.get_fact(WsrepStatus)
+    status = fact_of_the_run(host, WsrepStatus)
     if status.get("cluster_status") == "Primary":
         host.noop(f"already in a Primary component ({status.get('local_state_comment')})")
         return
@@ -274,7 +275,7 @@ def join(timeout: int = SYNC_TIMEOUT):
 
         galera.join(name="Join the cluster one node at a time", _serial=True)
     """
-    status = host.get_fact(WsrepStatus)
+    status = fact_of_the_run(host, WsrepStatus)
     if _is_synced(status):
         host.noop(f"Synced member of a {status['cluster_size']}-node cluster")
         return
@@ -302,11 +303,11 @@ def apply_config(config: str = CONFIG, timeout: int = SYNC_TIMEOUT):
 
         galera.apply_config(name="Rolling restart where galera.cnf changed", _serial=True)
     """
-    state = host.get_fact(ServiceConfigState, service=SERVICE, paths=[config])
+    state = fact_of_the_run(host, ServiceConfigState, service=SERVICE, paths=[config])
     if state != "stale":
         host.noop(f"server {'not running' if state == 'stopped' else 'runs with ' + config}")
         return
-    status = host.get_fact(WsrepStatus)
+    status = fact_of_the_run(host, WsrepStatus)
     if status.get("cluster_size", 0) < 2:
         host.noop(f"{config} is newer than the server, but this node is the only member of its "
                   f"component: not restarted (restart it once the others have joined)")
@@ -333,7 +334,7 @@ def account(user: str, password: HiddenValue, user_hostname: str = "localhost", 
 
         galera.account(name="SST account", user="sst", password=host.data.secrets["galera_sst_password"])
     """
-    current = host.get_fact(MariadbAccounts).get(f"{user}@{user_hostname}")
+    current = fact_of_the_run(host, MariadbAccounts).get(f"{user}@{user_hostname}")
     plugins = sorted({"mysql_native_password", *(["unix_socket"] if unix_socket else [])})
     if current and current["plugins"] == plugins and password_is(host, user, user_hostname, password):
         host.noop(f"account {user}@{user_hostname} is up to date")
@@ -383,10 +384,10 @@ def secure_installation():
         galera.secure_installation(name="No anonymous account, network root or test database")
     """
     unwanted = sorted(
-        key for key in host.get_fact(MariadbAccounts)
+        key for key in fact_of_the_run(host, MariadbAccounts)
         if key.startswith("@") or (key.startswith("root@") and key != "root@localhost")
     )
-    has_test = "test" in host.get_fact(MariadbDatabases)
+    has_test = "test" in fact_of_the_run(host, MariadbDatabases)
     if not unwanted and not has_test:
         host.noop("no anonymous account, network root or test database")
         return

@@ -28,6 +28,7 @@ from facts.pacemaker import CibConfiguration, CrmMon, element_tree
 from lib.fencing import RESOURCE_PREFIX as FENCE_PREFIX
 from lib.fencing import FenceDevice
 from lib.cluster import HAPROXY_BEFORE_VIPS, HAPROXY_CLONE, HAPROXY_RESOURCE, VIP_GROUP, VIP_RESOURCE, VIPS_WITH_HAPROXY
+from lib.run import fact_of_the_run
 from operations.common import wait_unless_ready
 
 # Where each kind of top-level object lives in the CIB.
@@ -249,7 +250,7 @@ def cluster_properties(properties: Mapping[str, Any]):
             properties={"stonith-enabled": False, "cluster-recheck-interval": "5min"},
         )
     """
-    current = host.get_fact(CibConfiguration)["properties"]
+    current = fact_of_the_run(host, CibConfiguration)["properties"]
     wanted = {name: cib_value(value) for name, value in properties.items()}
     differing = {name: value for name, value in wanted.items() if current.get(name) != value}
     if not differing:
@@ -279,7 +280,7 @@ def configure(obj: Element):
     if obj.tag not in SCOPES:
         raise OperationValueError(f"cannot configure <{obj.tag}>: one of {', '.join(SCOPES)}")
     scope, obj_id = SCOPES[obj.tag], obj.get("id")
-    current = host.get_fact(CibConfiguration)[scope].get(obj_id)
+    current = fact_of_the_run(host, CibConfiguration)[scope].get(obj_id)
     if current == element_tree(obj):
         host.noop(f"{obj.tag} {obj_id} is configured")
         return
@@ -304,7 +305,7 @@ def absent(obj_id: str, tag: str):
     """
     if tag not in SCOPES:
         raise OperationValueError(f"cannot delete <{tag}>: one of {', '.join(SCOPES)}")
-    if obj_id not in host.get_fact(CibConfiguration)[SCOPES[tag]]:
+    if obj_id not in fact_of_the_run(host, CibConfiguration)[SCOPES[tag]]:
         host.noop(f"{tag} {obj_id} is absent")
         return
     yield StringCommand("cibadmin", "--delete", "--scope", SCOPES[tag], "--xml-text",
@@ -325,7 +326,7 @@ def levels(topology: Element | None):
         pacemaker.levels(name="Fencing levels", topology=pacemaker.fencing_topology(
             {"ctrl-1": ["fence-ctrl-1-1", "fence-ctrl-1-2"]}))
     """
-    current = host.get_fact(CibConfiguration)["fencing_topology"]
+    current = fact_of_the_run(host, CibConfiguration)["fencing_topology"]
     wanted = element_tree(topology) if topology is not None else None
     if current == wanted or (wanted is None and current is not None and not current["children"]):
         host.noop("fencing levels are set" if wanted else "no fencing levels")

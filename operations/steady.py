@@ -68,19 +68,36 @@ class Snapshot:
     def value(self) -> dict | None:
         """The reading, or ``None`` when something executed since it was taken.
 
-        Read again at each stage, and when operations were added since: with ``-y`` every
-        operation is added before the first runs (one reading); ``--dry`` and a run without
-        ``-y`` also run each operation as it is added, to tell its change."""
+        Read at each stage; when operations were added since, only what they added is read and
+        merged in while nothing executed (``--dry`` and a run without ``-y`` run each operation as
+        it is added, to tell its change; with ``-y`` every operation is added before the first
+        runs: one reading)."""
         executed = executed_operations()
-        covers = (state.current_stage, len(self.paths), len(self.services), self.packages, self.accounts,
-                  len(self.directories), self.names)
-        if self._reading is None or self._reading[0] != covers:
-            value = host.get_fact(ComponentState, paths=list(self.paths), services=list(self.services),
-                                  packages=self.packages, accounts=self.accounts,
-                                  directories=list(self.directories), names=self.names)
-            self._reading = (covers, executed, value)
-        _, at, value = self._reading
+        covers = self._covers()
+        if self._reading is None or self._reading[0][0] != covers[0]:
+            self._reading = (covers, executed, self._read(self._covers_nothing()))
+        old, at, value = self._reading
+        if old != covers:
+            if at == executed:
+                value = merged(value, self._read(old))
+            else:
+                value, at = self._read(self._covers_nothing()), executed
+            self._reading = (covers, at, value)
         return value if at == executed else None
+
+    def _covers(self) -> tuple:
+        return (state.current_stage, len(self.paths), len(self.services), self.packages, self.accounts,
+                len(self.directories), self.names)
+
+    def _covers_nothing(self) -> tuple:
+        return (state.current_stage, 0, 0, False, False, 0, False)
+
+    def _read(self, since: tuple) -> dict:
+        """A ``ComponentState`` of what was added since ``since`` (a ``_covers()``)."""
+        _, paths, services, packages, accounts, directories, names = since
+        return host.get_fact(ComponentState, paths=self.paths[paths:], services=self.services[services:],
+                             packages=self.packages and not packages, accounts=self.accounts and not accounts,
+                             directories=self.directories[directories:], names=self.names and not names)
 
     def commands(self, op, **kwargs: Any) -> list[PyinfraCommand | str]:
         """The commands of pyinfra operation ``op`` (its undecorated generator) with ``kwargs``, its
@@ -94,6 +111,17 @@ class Snapshot:
 
     def to_json(self) -> str:  # ``--dry --json`` prints operation arguments
         return f"Snapshot({len(self.paths)} files, {len(self.services)} services)"
+
+
+def merged(old: dict, new: dict) -> dict:
+    """A reading with a later reading of what was added since merged in (pure: unit-tested)."""
+    value = dict(old)
+    for part in ("files", "directories", "running", "enabled"):
+        value[part] = {**(old.get(part) or {}), **(new.get(part) or {})}
+    for part, found in new.items():
+        if part not in ("files", "directories", "running", "enabled") and found is not None:
+            value[part] = found
+    return value
 
 
 class _Answering:

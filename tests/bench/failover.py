@@ -1,13 +1,15 @@
 """Failover as a client sees it: SQL through the srv VIP while the VIP holder goes away.
 
 ``SqlProbe`` opens a new connection to ``VIP:3306`` every 0.1 s (each attempt in its own
-thread, 1 s connect/read timeout) and runs ``SELECT @@hostname``, recording (start, end, ok,
-backend). It stops by itself after ``max_seconds``. ``outage()`` turns the record into the
-figure: from the disruption (``t0``) to the end of the first successful query that started
-after the first failed one (0 when no query failed).
+thread, 1 s connect/read/write timeout), INSERTs a row and commits it (a write acknowledged by
+the cluster: a read can succeed while Galera still waits to evict a dead member, a commit
+cannot), then reads ``@@hostname``, recording (start, end, ok, backend). It stops by itself
+after ``max_seconds``. ``outage_after()`` turns the record into the figure: from the disruption
+(``t0``) to the end of the first successful commit that started after the first failure (0 when
+none failed).
 
-The probe's account is a throwaway: created on the first node before the drill (any host of
-the srv network, where HAProxy connects from), dropped afterwards.
+The probe's account and database are throwaways: created on the first node before the drill
+(the account allowed from the srv network, where HAProxy connects from), dropped afterwards.
 
 Example::
 
@@ -28,6 +30,7 @@ from typing import Callable
 import pymysql
 
 ACCOUNT = "prereqos_bench"
+DATABASE = "prereqos_bench"  # one table, ``probe``: a row per successful attempt
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class SqlProbe:
                                    write_timeout=self.timeout)
             try:
                 with conn.cursor() as cursor:
+                    cursor.execute(f"INSERT INTO {DATABASE}.probe (at) VALUES (%s)", (time.time(),))
+                    conn.commit()
                     cursor.execute("SELECT @@hostname")
                     backend = cursor.fetchone()[0]
                     ok = True
@@ -168,10 +173,13 @@ def new_password() -> str:
 
 
 def account_sql(password: str, network: str) -> str:
-    """SQL creating the probe's account, allowed from the srv network only (``10.108.2.%``)."""
-    return (f"CREATE OR REPLACE USER '{ACCOUNT}'@'{network}' IDENTIFIED BY '{password}';\n"
-            f"GRANT USAGE ON *.* TO '{ACCOUNT}'@'{network}';\n")
+    """SQL creating the probe's database and account (INSERT on its table only), allowed from the
+    srv network only (``10.108.2.%``)."""
+    return (f"CREATE DATABASE IF NOT EXISTS {DATABASE};\n"
+            f"CREATE TABLE IF NOT EXISTS {DATABASE}.probe (id BIGINT AUTO_INCREMENT PRIMARY KEY, at DOUBLE NOT NULL);\n"
+            f"CREATE OR REPLACE USER '{ACCOUNT}'@'{network}' IDENTIFIED BY '{password}';\n"
+            f"GRANT INSERT ON {DATABASE}.probe TO '{ACCOUNT}'@'{network}';\n")
 
 
 def drop_sql(network: str) -> str:
-    return f"DROP USER IF EXISTS '{ACCOUNT}'@'{network}';\n"
+    return f"DROP USER IF EXISTS '{ACCOUNT}'@'{network}';\nDROP DATABASE IF EXISTS {DATABASE};\n"

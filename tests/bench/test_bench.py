@@ -110,7 +110,7 @@ def test_report_of_every_figure_renders():
     }
     figs = {(f.key, f.what): f for f in figures_of(data)}
     assert figs[("P1", "converge / floor (same repetition)")].median == 96.0 / 60.0
-    assert figs[("P4", "hard kill of the VIP holder -> first SQL query via VIP")].met is True
+    assert figs[("P4", "hard kill of the VIP holder -> first committed SQL write via VIP")].met is True
     text = details(data)
     assert "| 1 | 60.0 s | 5.0 s / 50.0 s | 70.0 s |" in text and "| 1 hard | ctrl-1 | ctrl-1 -> ctrl-2 | 4.2 s |" in text
 

@@ -188,7 +188,7 @@ def test_dpkg_list_parses_as_debpackages():
     assert parse(["##part 0", "##end 0 1"], parts)["packages"] is None
 
 
-def test_an_operation_added_after_the_reading_is_read_again_with_it():
+def test_an_operation_added_after_the_reading_is_read_alone_and_merged():
     # --dry and a run without -y run each operation as the deploy file adds it.
     host = file_host(AS_ASKED)
     snap, state = steady.Snapshot(), fake_state()
@@ -196,7 +196,22 @@ def test_an_operation_added_after_the_reading_is_read_again_with_it():
         snap.paths.append(path)
         run(steady._put, host, state, snapshot=snap, src=StringIO(CONTENT), dest=path, mode="644")
     readings = [kwargs["paths"] for cls, kwargs in host.asked if cls is ComponentState]
-    assert readings == [["/etc/x.conf"], ["/etc/x.conf", "/etc/y.conf"]]
+    assert readings == [["/etc/x.conf"], ["/etc/y.conf"]]
+    executed = fake_state(executed=1)  # something ran since: everything is read again
+    snap.paths.append("/etc/z.conf")
+    run(steady._put, host, executed, snapshot=snap, src=StringIO(CONTENT), dest="/etc/z.conf", mode="644")
+    readings = [kwargs["paths"] for cls, kwargs in host.asked if cls is ComponentState]
+    assert readings[-1] == ["/etc/x.conf", "/etc/y.conf", "/etc/z.conf"]
+
+
+def test_a_later_reading_is_merged_into_the_first():
+    first = {"files": {"/a": {"sha1": "1"}}, "running": {"x.service": True}, "enabled": {"x.service": True},
+             "directories": {}, "packages": {"apache2": {"2"}}, "users": None}
+    later = {"files": {"/b": {"sha1": "2"}}, "running": None, "enabled": None, "directories": {"/d": None},
+             "packages": None, "users": {"root": {}}}
+    value = steady.merged(first, later)
+    assert value["files"] == {"/a": {"sha1": "1"}, "/b": {"sha1": "2"}} and value["running"] == {"x.service": True}
+    assert value["packages"] == {"apache2": {"2"}} and value["users"] == {"root": {}} and "/d" in value["directories"]
 
 
 RABBIT = {"home": "/var/lib/rabbitmq", "shell": "/usr/sbin/nologin", "group": "rabbitmq", "groups": []}
