@@ -19,6 +19,7 @@ from typing import Any
 
 from pyinfra.api.exceptions import PyinfraError
 
+from facts.rabbitmq import AMQP_PORT, AMQPS_PORT
 from lib.cluster import GALERA_CHECK_DAEMON, VIP_RESOURCE
 from lib.run import once_per_run
 from lib.topology import Topology
@@ -73,8 +74,8 @@ def stack_binds(topo: Topology, data) -> list[Bind]:
     api, srv, data_addr = (topo.address(net) for net in NETWORKS)
     rabbitmq = data.rabbitmq
     binds = [
-        *([Bind("tcp", srv, 5672, RABBITMQ, "RabbitMQ AMQP")] if rabbitmq["plain_amqp"] else []),
-        *([Bind("tcp", srv, 5671, RABBITMQ, "RabbitMQ AMQPS")] if rabbitmq["amqps"] else []),
+        *([Bind("tcp", srv, AMQP_PORT, RABBITMQ, "RabbitMQ AMQP")] if rabbitmq["plain_amqp"] else []),
+        *([Bind("tcp", srv, AMQPS_PORT, RABBITMQ, "RabbitMQ AMQPS")] if rabbitmq["amqps"] else []),
         Bind("tcp", srv, 25672, RABBITMQ, "RabbitMQ Erlang distribution"),
         Bind("tcp", srv, 4369, EPMD, "epmd"),
         Bind("tcp", srv, 3306, MARIADB, "MariaDB"),

@@ -20,7 +20,8 @@ from typing import Any, Literal
 from pyinfra import host
 from pyinfra.api import HiddenValue, QuoteString, StringCommand, operation
 
-from facts.rabbitmq import RabbitmqAppState, RabbitmqClusterStatus, definitions, has_partition_handling
+from facts.rabbitmq import (AMQP_PORT, AMQPS_PORT, RabbitmqAppState, RabbitmqClusterStatus, definitions,
+                            has_partition_handling)
 from lib.cluster_keys import RABBITMQ_COOKIE
 from lib.secrets import unmasked
 from lib.sizing import Resources, rabbitmq_sizes
@@ -28,8 +29,6 @@ from lib.topology import Topology
 from operations.common import fail
 
 Commands = Generator[StringCommand, None, None]
-AMQP_PORT = 5672
-AMQPS_PORT = 5671  # AMQP over TLS (rabbitmq["amqps"])
 PACKAGES = ["rabbitmq-server"]  # Debian packages (no Recommends)
 SERVICE = "rabbitmq-server"
 EPMD_SOCKET = "epmd.socket"  # Erlang's port mapper, started by its socket (and epmd.service)

@@ -398,6 +398,15 @@ def test_app_state_from_real_answers(answer, state):
     assert RabbitmqAppState().process(lines(answer)) == state
 
 
+def test_app_state_is_running_from_beams_amqp_listener_without_rabbitmqctl(tmp_path):
+    ss = tmp_path / "ss"
+    ss.write_text("#!/bin/sh\necho 'LISTEN 0 128 10.0.2.11:5671 0.0.0.0:* users:((\"beam.smp\",pid=9,fd=40))'\n")
+    ss.chmod(0o755)
+    assert app_state(tmp_path, "{false,false}", 0) == (0, "{true,false}\n")  # rabbitmqctl never asked
+    ss.write_text("#!/bin/sh\necho 'LISTEN 0 128 10.0.2.10:5671 0.0.0.0:* users:((\"haproxy\",pid=9,fd=4))'\n")
+    assert app_state(tmp_path, "{false,false}", 0) == (0, "{false,false}")  # another listener: asked
+
+
 def test_app_state_exit_codes(tmp_path):
     assert app_state(tmp_path, "{false,false}", 0) == (0, "{false,false}")
     # 69: the VM is not running (nothing answers): "down", an answer, not an error.
