@@ -21,8 +21,9 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, mysql, server, systemd
 from pyinfra.operations.util import any_changed
 
+from facts.health import FACTS, HealthState
 from lib.deploy import prologue
-from lib.health import evaluate, health_facts
+from lib.health import evaluate
 from lib.steps import limit
 from operations import apache, buildenv, galera, haproxy, keystone, secret_files, steady, tls
 from operations.common import decide_once, peer_fact
@@ -35,9 +36,11 @@ manage = keystone.manage(venv)
 
 
 def base_health() -> list[str]:
-    """The health report's problems (``lib/health.py``), from every controller's facts."""
-    facts = {key: {name: value for name in topo.names if (value := peer_fact(name, fact)) is not None}
-             for key, fact in health_facts().items()}
+    """The health report's problems (``lib/health.py``), from every controller's facts (one
+    command each: ``facts.health.HealthState``)."""
+    states = {name: peer_fact(name, HealthState) for name in topo.names}
+    facts = {key: {name: state[key] for name, state in states.items() if state and state[key] is not None}
+             for key in FACTS}
     return evaluate(facts, topo.names).problems
 
 

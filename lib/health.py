@@ -3,7 +3,8 @@
     python -m lib.health inventory.py            # or tests/lab/inventory.py
     python -m lib.health inventory.py --json     # the raw facts
 
-Runs one ``pyinfra <inventory> fact ... --json`` for every health fact, prints RabbitMQ
+Runs ``pyinfra <inventory> fact facts.health.HealthState --json`` (every health fact, one
+command per controller), prints RabbitMQ
 nodes, Galera size/state, corosync quorum and links, Pacemaker nodes and where each VIP runs,
 HAProxy backends, memcached, the age of the newest backups on each backup node, the fence
 devices (their status checks, the last fencing event), the days left of each TLS certificate (a
@@ -14,7 +15,6 @@ when anything is unhealthy (a host that did not answer counts).
 from __future__ import annotations
 
 import datetime
-import importlib
 import json
 import re
 import subprocess
@@ -22,23 +22,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facts.health import FACTS
 from lib.backup import freshness
 from lib.cluster import CONTROLLER_GROUP, HAPROXY_CLONE, HAPROXY_RESOURCE, VIP_RESOURCE
 from lib.tls import CERTIFICATES, ROTATE, UNHEALTHY_DAYS, WARN_DAYS
 
 ROOT = Path(__file__).resolve().parent.parent
-FACTS = {
-    "rabbitmq": "facts.rabbitmq.RabbitmqClusterStatus",
-    "galera": "facts.galera.WsrepStatus",
-    "quorum": "facts.corosync.CorosyncQuorum",
-    "links": "facts.corosync.CorosyncLinks",
-    "crm": "facts.pacemaker.CrmMon",
-    "haproxy": "facts.haproxy.HaproxyBackends",
-    "backups": "facts.backup.BackupCatalog",
-    "memcached": "facts.memcached.MemcachedStats",
-    "fencing": "facts.pacemaker.FencingState",
-    "certificates": "facts.tls.CertificateExpiry",
-}
+HEALTH_FACT = "facts.health.HealthState"  # every section's fact, one command per controller
 COROSYNC_TEMPLATE = ROOT / "templates/corosync/corosync.conf.j2"
 
 
@@ -63,20 +53,15 @@ def start_pyinfra(inventory: str, *args: str) -> subprocess.Popen:
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
 
-def health_facts() -> dict[str, type]:
-    """The fact classes of ``FACTS``, for a deploy that checks the same health (``deploys/keystone.py``)."""
-    return {key: getattr(importlib.import_module(path.rpartition(".")[0]), path.rpartition(".")[2])
-            for key, path in FACTS.items()}
-
-
 def gather(run: subprocess.Popen) -> dict[str, dict]:
-    """The facts of ``start_pyinfra(inventory, "fact", *FACTS.values(), "--json")``."""
+    """The facts of ``start_pyinfra(inventory, "fact", HEALTH_FACT, "--json")``: per section name,
+    every host's value."""
     stdout, stderr = run.communicate()
     try:
-        raw = json.loads(stdout)
+        raw = json.loads(stdout).get(HEALTH_FACT) or {}
     except json.JSONDecodeError:
         raise SystemExit(f"health: pyinfra gave no facts (rc={run.returncode}):\n{stderr[-2000:]}")
-    return {key: raw.get(name) or {} for key, name in FACTS.items()}
+    return {name: {h: (state or {}).get(name) for h, state in raw.items()} for name in FACTS}
 
 
 def check_rabbitmq(report: Report, status_of: dict[str, dict]) -> None:
@@ -285,7 +270,7 @@ def main(argv: list[str]) -> int:
         return 2
     inventory = argv[0]
     # Both at once: the inventory listing no longer waits for the facts' pyinfra run.
-    facts_run = start_pyinfra(inventory, "fact", *FACTS.values(), "--json")
+    facts_run = start_pyinfra(inventory, "fact", HEALTH_FACT, "--json")
     inventory_run = start_pyinfra(inventory, "debug-inventory", "--json")
     facts = gather(facts_run)
     if "--json" in argv:

@@ -68,3 +68,16 @@ def test_read_ahead_answers_until_something_executes(monkeypatch):
         executed[0] = 1  # an operation ran: read again
         peer.values[Hostname] = "renamed"
         assert run_lib.fact_of_the_run(peer, Hostname) == "renamed" and peer.asked == [Together, Hostname]
+
+
+def test_the_health_state_names_each_fact_by_its_report_section():
+    from facts.health import FACTS, HealthState
+
+    fact = HealthState()
+    command = fact.command().get_raw_value()
+    assert command.count("##done") == len(FACTS)
+    # galera (index 1) answered, every other command failed: those sections are None (not answering).
+    output = [line for i in range(len(FACTS)) for line in (f"##fact {i}", f"##done {i} {0 if i == 1 else 1}")]
+    output[2:2] = ["wsrep_cluster_size\t3"]
+    state = fact.process(output)
+    assert list(state) == list(FACTS) and state["rabbitmq"] is None and state["galera"] is not None
