@@ -18,16 +18,14 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
-from pyinfra.api import FactBase, FactProcessError, QuoteString, StringCommand
+from pyinfra.api import FactBase, QuoteString, StringCommand
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import Directory, File, Sha1File
 from pyinfra.facts.server import EtcHosts, Groups, Hostname, Os, Users, Which
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 
-# Starts each part's output; the part's exit status ends it: "##part 2" ... "##end 2 0".
-_BEGIN, _END = "##part", "##end"
+from facts.together import framed, sections
+
 # A part whose command failed or could not run is left out (files, directories) or ``None``
 # (services, packages, accounts): the operation reads that fact itself, and a failure then fails
 # the host as it always did.
@@ -102,10 +100,7 @@ class ComponentState(FactBase[dict]):
                 directories: list[str] | str | None = None, names: bool = False) -> StringCommand:
         # Kept for process(), as pyinfra's Sha1File keeps its path: the same instance runs both.
         self.parts = _parts(_as_list(paths), _as_list(services), packages, accounts, _as_list(directories), names)
-        bits: list[Any] = []
-        for index, (_, _, command) in enumerate(self.parts):
-            bits += [f"echo '{_BEGIN} {index}'; (", command, f"); echo \"{_END} {index} $?\";"]
-        return StringCommand(*bits) if bits else StringCommand("true")
+        return framed([command for _, _, command in self.parts])
 
     def process(self, output: list[str]) -> dict:
         return parse(output, self.parts)
@@ -113,21 +108,7 @@ class ComponentState(FactBase[dict]):
 
 def parse(output: list[str], parts: list[tuple[tuple[str, str], FactBase, StringCommand]]) -> dict:
     """The value from the output of the parts' commands (pure: unit-tested on captured output)."""
-    lines: dict[int, list[str]] = {}
-    status: dict[int, int] = {}
-    current = None
-    for line in output:
-        if line.startswith(_BEGIN + " "):
-            current = int(line.split()[1])
-            lines[current] = []
-        elif line.startswith(_END + " "):
-            fields = line.split()
-            if len(fields) != 3 or not fields[2].isdigit():
-                raise FactProcessError(f"ComponentState: unexpected line {line!r}")
-            status[int(fields[1])] = int(fields[2])
-            current = None
-        elif current is not None:
-            lines[current].append(line)
+    lines, status = sections(output, "ComponentState")
     state = ComponentState.default()
     for index, ((kind, key), fact, _) in enumerate(parts):
         ok = status.get(index) == 0

@@ -20,8 +20,8 @@ from typing import Any
 from pyinfra.api import FactBase, FactProcessError, StringCommand
 from pyinfra.api.facts import ShortFactBase
 
-# Starts each part's output; the part's exit status ends it: "##fact 2" ... "##done 2 0".
-_BEGIN, _END = "##fact", "##done"
+# Starts each part's output; the part's exit status ends it: "##part 2" ... "##end 2 0".
+_BEGIN, _END = "##part", "##end"
 _MISSING_COMMAND = "##PYINFRA_NOCMD##"  # what pyinfra's guard prints when the fact's command is absent
 
 FactKey = tuple[type, tuple[tuple[str, Any], ...]]
@@ -66,18 +66,23 @@ class Together(FactBase[dict]):
         # Kept for process(): the same instance runs both (as pyinfra's Sha1File keeps its path).
         self.facts = [(cls, dict(kwargs), cls.fact() if issubclass(cls, ShortFactBase) else cls())
                       for cls, kwargs in facts]
-        bits: list[Any] = []
-        for index, (_, kwargs, fact) in enumerate(self.facts):
-            bits += [f"echo '{_BEGIN} {index}'; (", _guarded(fact, kwargs), f"); echo \"{_END} {index} $?\";"]
-        return StringCommand(*bits) if bits else StringCommand("true")
+        return framed([_guarded(fact, kwargs) for _, kwargs, fact in self.facts])
 
     def process(self, output: list[str]) -> dict:
         return parse(output, self.facts)
 
 
-def parse(output: list[str], facts: list[tuple[type, dict[str, Any], FactBase]]) -> dict:
-    """The value from the parts' output, each by the fact instance that made its command (pure:
-    unit-tested on captured output)."""
+def framed(commands: list[Any]) -> StringCommand:
+    """``commands`` run one after the other, each one's output framed with its index and exit
+    status (``sections`` reads them back); ``true`` when there is none."""
+    bits: list[Any] = []
+    for index, command in enumerate(commands):
+        bits += [f"echo '{_BEGIN} {index}'; (", command, f"); echo \"{_END} {index} $?\";"]
+    return StringCommand(*bits) if bits else StringCommand("true")
+
+
+def sections(output: list[str], fact_name: str) -> tuple[dict[int, list[str]], dict[int, int]]:
+    """The output lines and the exit status of each command of ``framed()``, by index (pure)."""
     lines: dict[int, list[str]] = {}
     status: dict[int, int] = {}
     current = None
@@ -88,11 +93,18 @@ def parse(output: list[str], facts: list[tuple[type, dict[str, Any], FactBase]])
         elif line.startswith(_END + " "):
             fields = line.split()
             if len(fields) != 3 or not fields[2].isdigit():
-                raise FactProcessError(f"Together: unexpected line {line!r}")
+                raise FactProcessError(f"{fact_name}: unexpected line {line!r}")
             status[int(fields[1])] = int(fields[2])
             current = None
         elif current is not None:
             lines[current].append(line)
+    return lines, status
+
+
+def parse(output: list[str], facts: list[tuple[type, dict[str, Any], FactBase]]) -> dict:
+    """The value from the parts' output, each by the fact instance that made its command (pure:
+    unit-tested on captured output)."""
+    lines, status = sections(output, "Together")
     value = {}
     for index, (cls, kwargs, fact) in enumerate(facts):
         out = lines.get(index, [])

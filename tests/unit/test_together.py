@@ -17,9 +17,9 @@ FACTS = [(Hostname, {}), (Sha1File, {"path": "/etc/corosync/authkey"}), (Which, 
 def test_each_fact_is_processed_by_its_own_and_a_failed_one_is_left_out():
     fact = Together()
     command = fact.command(facts=FACTS).get_raw_value()
-    assert "uname -n" in command and "sha1sum /etc/corosync/authkey" in command and "##done 2 $?" in command
-    output = ["##fact 0", "ctrl-1", "##done 0 0", "##fact 1", "a" * 40 + "  /etc/corosync/authkey", "##done 1 0",
-              "##fact 2", "##done 2 1"]
+    assert "uname -n" in command and "sha1sum /etc/corosync/authkey" in command and "##end 2 $?" in command
+    output = ["##part 0", "ctrl-1", "##end 0 0", "##part 1", "a" * 40 + "  /etc/corosync/authkey", "##end 1 0",
+              "##part 2", "##end 2 1"]
     assert fact.process(output) == {key(Hostname, {}): "ctrl-1",
                                     key(Sha1File, {"path": "/etc/corosync/authkey"}): "a" * 40}
 
@@ -28,13 +28,13 @@ def test_a_missing_command_gives_the_default_as_pyinfra_does():
     fact = Together()
     command = fact.command(facts=[(ApacheModules, {})]).get_raw_value()
     assert "if command -v a2query >/dev/null 2>&1; then ( a2query -m" in command
-    assert fact.process(["##fact 0", "##PYINFRA_NOCMD##", "##done 0 0"]) == {key(ApacheModules, {}): []}
+    assert fact.process(["##part 0", "##PYINFRA_NOCMD##", "##end 0 0"]) == {key(ApacheModules, {}): []}
 
 
 def test_a_short_fact_is_its_base_facts_value_reshaped():
     fact = Together()
     assert "ip" in fact.command(facts=[(Ipv4Addrs, {})]).get_raw_value()
-    assert fact.process(["##fact 0", "##done 0 0"]) == {key(Ipv4Addrs, {}): Ipv4Addrs().process_data({})}
+    assert fact.process(["##part 0", "##end 0 0"]) == {key(Ipv4Addrs, {}): Ipv4Addrs().process_data({})}
 
 
 def test_list_arguments_make_a_key():
@@ -75,9 +75,9 @@ def test_the_health_state_names_each_fact_by_its_report_section():
 
     fact = HealthState()
     command = fact.command().get_raw_value()
-    assert command.count("##done") == len(FACTS)
+    assert command.count("##end ") == len(FACTS)
     # galera (index 1) answered, every other command failed: those sections are None (not answering).
-    output = [line for i in range(len(FACTS)) for line in (f"##fact {i}", f"##done {i} {0 if i == 1 else 1}")]
+    output = [line for i in range(len(FACTS)) for line in (f"##part {i}", f"##end {i} {0 if i == 1 else 1}")]
     output[2:2] = ["wsrep_cluster_size\t3"]
     state = fact.process(output)
     assert list(state) == list(FACTS) and state["rabbitmq"] is None and state["galera"] is not None
