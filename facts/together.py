@@ -4,8 +4,9 @@ pyinfra reads each fact with a round trip of its own and keeps nothing (3.x has 
 What a run reads before it changes anything (the base's checks, the host prechecks) is read
 here in one command per host: each fact's command as pyinfra would run it (guarded by its
 ``requires_command``), its output given to the same fact's ``process()``. A fact whose command
-failed is left out: the caller reads it the usual way, and a failure then fails the host as it
-always did (``lib.run.fact_of_the_run`` does both).
+failed, or whose output its ``process()`` refused, is left out: the caller reads it the usual way,
+and a failure then fails the host as it always did (``lib.run.fact_of_the_run`` does both); a fact
+no caller needs fails nothing.
 
 Example::
 
@@ -110,7 +111,10 @@ def parse(output: list[str], facts: list[tuple[type, dict[str, Any], FactBase]])
         out = lines.get(index, [])
         if status.get(index) != 0:
             continue
-        data = fact.default() if not out or out == [_MISSING_COMMAND] else fact.process(out)
+        try:
+            data = fact.default() if not out or out == [_MISSING_COMMAND] else fact.process(out)
+        except FactProcessError:  # left out too: a caller that needs it reads it, and fails, as pyinfra does
+            continue
         # A short fact (``Ipv4Addrs``) is its base fact's value, reshaped (pyinfra's get_short_facts).
         value[key(cls, kwargs)] = cls().process_data(data) if issubclass(cls, ShortFactBase) else data
     return value

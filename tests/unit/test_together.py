@@ -81,3 +81,10 @@ def test_the_health_state_names_each_fact_by_its_report_section():
     output[2:2] = ["wsrep_cluster_size\t3"]
     state = fact.process(output)
     assert list(state) == list(FACTS) and state["rabbitmq"] is None and state["galera"] is not None
+
+
+def test_an_output_a_fact_refuses_is_left_out_not_a_failure():
+    fact = Together()
+    fact.command(facts=[(ApacheModules, {}), (Hostname, {})])
+    assert fact.process(["##part 0", "not a module line", "##end 0 0", "##part 1", "ctrl-1", "##end 1 0"]) == {
+        key(Hostname, {}): "ctrl-1"}
