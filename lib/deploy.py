@@ -25,10 +25,10 @@ from pyinfra.operations import python, systemd
 
 from facts.identity import MachineIdentity, RabbitmqNodeData
 from facts.precheck import HostResources
+from lib import precheck_facts
 from lib.cluster_keys import RABBITMQ_COOKIE, SHARED_KEYS, foreign_keys
 from lib.hostnames import one_machine_twice, rabbitmq_under_another_name
 from lib.lock import hold_cluster_lock
-from lib import precheck_facts
 from lib.precheck_facts import refuse_unless_ready
 from lib.run import fact_of_the_run, once_per_run, read_ahead, run_memory
 from lib.serial_stop import SerialStop
