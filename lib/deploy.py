@@ -29,7 +29,6 @@ from lib import precheck_facts
 from lib.cluster_keys import RABBITMQ_COOKIE, SHARED_KEYS, foreign_keys
 from lib.hostnames import one_machine_twice, rabbitmq_under_another_name
 from lib.lock import hold_cluster_lock
-from lib.precheck_facts import refuse_unless_ready
 from lib.run import fact_of_the_run, once_per_run, read_ahead, run_memory
 from lib.serial_stop import SerialStop
 from lib.steps import limit, report_failures
@@ -110,7 +109,7 @@ def base() -> None:
     if refusal:
         raise DeployError(refusal)
     # Host prechecks (addresses, VIPs, ports, names, clock) of every controller, before any change.
-    refuse_unless_ready()
+    precheck_facts.refuse_unless_ready()
     # The first run generates the missing secrets in memory; they reach secrets.json (0600) only
     # when the run executes, first of the run's changes (never with --dry or a declined prompt).
     if host.data.secrets.unsaved:
