@@ -92,12 +92,6 @@ def configure(snap: steady.Snapshot, topo: Topology, data) -> OperationMeta:
 
 
 @operation()
-def _install_answered(snap: steady.Snapshot, **kwargs: Any):
-    """``install_checked_config``, the two files' checksums answered from ``snap``'s reading."""
-    yield from snap.commands(install_checked_config, **kwargs)
-
-
-@operation()
 def install_checked_config(
     candidate: str = "/etc/haproxy/haproxy.cfg.new",
     dest: str = "/etc/haproxy/haproxy.cfg",
@@ -139,3 +133,8 @@ def install_checked_config(
         QuoteString(candidate), QuoteString(tmp),
     )
     yield StringCommand("mv -f", QuoteString(tmp), QuoteString(dest))
+
+
+
+# install_checked_config with the two files' checksums answered from the component's reading.
+_install_answered = steady.answered(install_checked_config)

@@ -167,8 +167,25 @@ def answer(value: dict, cls: type, kwargs: dict[str, Any]) -> Any:
 
 
 # --- the operations: pyinfra's own, their facts answered from the reading ----------------------
+def answered(op: Any) -> Any:
+    """An operation that runs pyinfra operation ``op`` (its first argument a ``Snapshot``, the
+    others ``op``'s) with ``op``'s facts answered from the snapshot's reading while it is trusted.
+
+    Example::
+
+        _install = steady.answered(install_checked_config)
+        _install(snap, name="Check and install haproxy.cfg", candidate=..., dest=...)
+    """
+    def run_answered(snapshot: Snapshot, **kwargs: Any) -> Commands:
+        yield from snapshot.commands(op, **kwargs)
+
+    run_answered.__name__ = op.__name__
+    return operation()(run_answered)
+
+
 # A file is written as secret_files writes it (owner-only from its creation, then its owner and
-# mode): whether it holds a secret or not, no content reaches a host readable by all first.
+# mode): whether it holds a secret or not, no content reaches a host readable by all first. ``src``
+# is named: the secrets' tests find every operation that takes one.
 @operation()
 def _template(snapshot: Snapshot, src: str, **kwargs: Any) -> Commands:
     yield from snapshot.commands(secret_files.template, src=src, **kwargs)
@@ -179,49 +196,15 @@ def _put(snapshot: Snapshot, src: str | IO[Any], **kwargs: Any) -> Commands:
     yield from snapshot.commands(secret_files.put, src=src, **kwargs)
 
 
-@operation()
-def _service(snapshot: Snapshot, **kwargs: Any) -> Commands:
-    yield from snapshot.commands(systemd.service, **kwargs)
-
-
-@operation()
-def _packages(snapshot: Snapshot, **kwargs: Any) -> Commands:
-    yield from snapshot.commands(apt.packages, **kwargs)
-
-
-@operation()
-def _directory(snapshot: Snapshot, **kwargs: Any) -> Commands:
-    yield from snapshot.commands(files.directory, **kwargs)
-
-
-@operation()
-def _existing_file(snapshot: Snapshot, **kwargs: Any) -> Commands:
-    yield from snapshot.commands(files.file, **kwargs)
-
-
-@operation()
-def _venv(snapshot: Snapshot, **kwargs: Any) -> Commands:
-    yield from snapshot.commands(pip.venv, **kwargs)
-
-
-@operation()
-def _etc_hosts(snapshot: Snapshot, **kwargs: Any) -> Commands:
-    yield from snapshot.commands(server.etc_hosts, **kwargs)
-
-
-@operation()
-def _hostname(snapshot: Snapshot, **kwargs: Any) -> Commands:
-    yield from snapshot.commands(server.hostname, **kwargs)
-
-
-@operation()
-def _group(snapshot: Snapshot, **kwargs: Any) -> Commands:
-    yield from snapshot.commands(server.group, **kwargs)
-
-
-@operation()
-def _user(snapshot: Snapshot, **kwargs: Any) -> Commands:
-    yield from snapshot.commands(server.user, **kwargs)
+_service = answered(systemd.service)
+_packages = answered(apt.packages)
+_directory = answered(files.directory)
+_existing_file = answered(files.file)
+_venv = answered(pip.venv)
+_etc_hosts = answered(server.etc_hosts)
+_hostname = answered(server.hostname)
+_group = answered(server.group)
+_user = answered(server.user)
 
 
 # Plain functions: each adds what its operation reads to the snapshot when the deploy file calls
