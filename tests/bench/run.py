@@ -303,7 +303,8 @@ def figures_of(data: dict) -> list[Figure]:
         figs.append(Figure("P1", "floor: parallel apt-get update+install, fresh hosts, warm cache", "s", floors))
         if any(f.get("pip_wall") for f in data["floor"]):
             figs.append(Figure("P1", f"not in the floor: venv + pip install {' '.join(data['pip_packages'])} "
-                               "(uwsgi compiled), same hosts after it (first repetition)", "s",
+                               "(from wheels, or compiled where buildenv asks a source build), same hosts after it "
+                               "(first repetition)", "s",
                                [f["pip_wall"] for f in data["floor"] if f.get("pip_wall")]))
         figs.append(Figure("P1", "full converge of fresh hosts", "s", converges))
         figs.append(Figure("P1", "converge / floor (same repetition)", "x",
