@@ -51,8 +51,8 @@ def _guarded(fact: FactBase, kwargs: dict[str, Any]) -> StringCommand:
 class Together(FactBase[dict]):
     """
     Each of ``facts`` (``(fact class, its keyword arguments)``; a short fact too) as pyinfra's
-    ``get_fact`` gives it,
-    under ``key(cls, kwargs)``; a fact whose command failed is absent.
+    ``get_fact`` gives it, under ``key(cls, kwargs)``; a fact whose command failed, or whose
+    output its ``process()`` refused, is absent.
 
     .. code:: python
 

@@ -94,9 +94,9 @@ def read_ahead(peers: list[Any], facts: list[tuple[type, dict[str, Any]]]) -> No
                 found = peer.get_fact(together.Together, facts=facts)
         except ConnectError:
             continue
-        window = (before, time.time())
+        window, executed = (before, time.time()), executed_operations()
         for key, value in found.items():
-            memo[(peer.name, *key)] = (executed_operations(), value, window)
+            memo[(peer.name, *key)] = (executed, value, window)
 
 
 def fact_of_the_run(peer: Any, fact: type, **kwargs: Any) -> Any:
@@ -121,8 +121,9 @@ def read_window(peer: Any, fact: type, **kwargs: Any) -> tuple[float, float]:
 def _reading(peer: Any, fact: type, kwargs: dict[str, Any]) -> tuple[int, Any, tuple[float, float]]:
     memo = run_memory().setdefault("facts of the run", {})
     key = (peer.name, *together.key(fact, kwargs))
-    if key not in memo or memo[key][0] != executed_operations():
+    executed = executed_operations()
+    if key not in memo or memo[key][0] != executed:
         before = time.time()
         value = peer.get_fact(fact, **kwargs)
-        memo[key] = (executed_operations(), value, (before, time.time()))
+        memo[key] = (executed, value, (before, time.time()))
     return memo[key]

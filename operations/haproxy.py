@@ -83,7 +83,7 @@ def configure(snap: steady.Snapshot, topo: Topology, data) -> OperationMeta:
     """
     steady.template(snap, name="Render the HAProxy configuration candidate", src=TEMPLATE, dest=CANDIDATE,
                     user="root", group="haproxy", mode="640", **template_args(topo, data))
-    snap.paths.append(CONFIG)  # read with the candidate, for the install's comparison
+    snap.watch_path(CONFIG)  # read with the candidate, for the install's comparison
     installed = _install_answered(snap, name="Check the candidate with haproxy -c and install it",
                                   candidate=CANDIDATE, dest=CONFIG)
     steady.mode(snap, name="Keep haproxy.cfg root:haproxy 0640 (it holds the stats password)", path=CONFIG,
@@ -133,7 +133,6 @@ def install_checked_config(
         QuoteString(candidate), QuoteString(tmp),
     )
     yield StringCommand("mv -f", QuoteString(tmp), QuoteString(dest))
-
 
 
 # install_checked_config with the two files' checksums answered from the component's reading.

@@ -65,6 +65,16 @@ class Snapshot:
         self.names = False  # whether an operation asks about /etc/hosts or the hostname
         self._reading: tuple[Any, int, dict] | None = None  # (what it covers, executed operations, value)
 
+    def watch_path(self, path: str) -> None:
+        """Read ``path``'s ``File`` and ``Sha1File`` with the component (once, however many ask)."""
+        if path not in self.paths:
+            self.paths.append(path)
+
+    def watch_directory(self, path: str) -> None:
+        """Read ``path``'s ``Directory`` with the component (once, however many ask)."""
+        if path not in self.directories:
+            self.directories.append(path)
+
     def value(self) -> dict | None:
         """The reading, or ``None`` when something executed since it was taken.
 
@@ -74,27 +84,21 @@ class Snapshot:
         runs: one reading)."""
         executed = executed_operations()
         covers = self._covers()
-        if self._reading is None or self._reading[0][0] != covers[0]:
-            self._reading = (covers, executed, self._read(self._covers_nothing()))
-        old, at, value = self._reading
-        if old != covers:
-            if at == executed:
-                value = merged(value, self._read(old))
-            else:
-                value, at = self._read(self._covers_nothing()), executed
-            self._reading = (covers, at, value)
+        old, at, value = self._reading or (None, executed, None)
+        if old is None or old[0] != covers[0] or (old != covers and at != executed):
+            value, at = self._read(), executed
+        elif old != covers:
+            value = merged(value, self._read(since=old))
+        self._reading = (covers, at, value)
         return value if at == executed else None
 
     def _covers(self) -> tuple:
         return (state.current_stage, len(self.paths), len(self.services), self.packages, self.accounts,
                 len(self.directories), self.names)
 
-    def _covers_nothing(self) -> tuple:
-        return (state.current_stage, 0, 0, False, False, 0, False)
-
-    def _read(self, since: tuple) -> dict:
-        """A ``ComponentState`` of what was added since ``since`` (a ``_covers()``)."""
-        _, paths, services, packages, accounts, directories, names = since
+    def _read(self, since: tuple | None = None) -> dict:
+        """A ``ComponentState`` of everything, or of what was added since ``since`` (a ``_covers()``)."""
+        _, paths, services, packages, accounts, directories, names = since or (None, 0, 0, False, False, 0, False)
         return host.get_fact(ComponentState, paths=self.paths[paths:], services=self.services[services:],
                              packages=self.packages and not packages, accounts=self.accounts and not accounts,
                              directories=self.directories[directories:], names=self.names and not names)
@@ -210,8 +214,8 @@ _user = answered(server.user)
 # Plain functions: each adds what its operation reads to the snapshot when the deploy file calls
 # it, before any operation runs, so that the first reading covers the whole component.
 def _file(snapshot: Snapshot, dest: str) -> None:
-    snapshot.paths.append(dest)
-    snapshot.directories.append(posixpath.dirname(dest))  # files.put makes sure it exists
+    snapshot.watch_path(dest)
+    snapshot.watch_directory(posixpath.dirname(dest))  # files.put makes sure it exists
 
 
 def template(snapshot: Snapshot, *, dest: str, **kwargs: Any) -> OperationMeta:
@@ -240,26 +244,25 @@ def packages(snapshot: Snapshot, *, packages: list[str], **kwargs: Any) -> Opera
 
 def directory(snapshot: Snapshot, *, path: str, **kwargs: Any) -> OperationMeta:
     """``files.directory`` (``path``, ``user``, ``group``, ``mode``)."""
-    snapshot.directories.append(path)
+    snapshot.watch_directory(path)
     return _directory(snapshot=snapshot, path=path, **kwargs)
 
 
 def absent(snapshot: Snapshot, *, path: str, **kwargs: Any) -> OperationMeta:
     """``files.file`` with ``present=False``: ``path`` removed where it exists."""
-    snapshot.paths.append(path)
+    snapshot.watch_path(path)
     return _existing_file(snapshot=snapshot, path=path, present=False, **kwargs)
 
 
 def mode(snapshot: Snapshot, *, path: str, **kwargs: Any) -> OperationMeta:
     """``files.file`` of a file another operation writes (``user``, ``group``, ``mode``): kept so."""
-    if path not in snapshot.paths:
-        snapshot.paths.append(path)
+    snapshot.watch_path(path)
     return _existing_file(snapshot=snapshot, path=path, **kwargs)
 
 
 def venv(snapshot: Snapshot, *, path: str, **kwargs: Any) -> OperationMeta:
     """``pip.venv`` (``path``, ``python``): its ``bin/activate`` read with the component."""
-    snapshot.paths.append(posixpath.join(path, "bin", "activate"))
+    snapshot.watch_path(posixpath.join(path, "bin", "activate"))
     return _venv(snapshot=snapshot, path=path, **kwargs)
 
 
@@ -285,5 +288,5 @@ def user(snapshot: Snapshot, *, user: str, home: str, ensure_home: bool = True, 
     """``server.user`` (``user``, ``home``, ``shell``, ``group``, ``system``, ``create_home``, ``ensure_home``)."""
     snapshot.accounts = True
     if ensure_home:
-        snapshot.directories.append(home)
+        snapshot.watch_directory(home)
     return _user(snapshot=snapshot, user=user, home=home, ensure_home=ensure_home, **kwargs)

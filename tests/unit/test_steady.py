@@ -286,3 +286,11 @@ def test_names_parse_as_pyinfra_facts_and_answer_etc_hosts_and_hostname():
     assert [c.get_raw_value() for c in run(steady._hostname, host, fake_state(), snapshot=steady.Snapshot(),
                                            hostname="ctrl-9")] == ["hostnamectl set-hostname ctrl-9"]
     assert {cls for cls, _ in host.asked} == {ComponentState}  # nothing read from the host itself
+
+
+def test_a_path_or_directory_asked_twice_is_read_once():
+    snap = steady.Snapshot()
+    for dest in ("/etc/rabbitmq/a.conf", "/etc/rabbitmq/b.conf", "/etc/rabbitmq/a.conf"):
+        snap.watch_path(dest)
+        snap.watch_directory("/etc/rabbitmq")
+    assert (snap.paths, snap.directories) == (["/etc/rabbitmq/a.conf", "/etc/rabbitmq/b.conf"], ["/etc/rabbitmq"])
