@@ -1,17 +1,16 @@
-"""Corosync 3 + Pacemaker: the seed's HA stack, with the two virtual IPs and HAProxy as a clone.
+"""Pacemaker: the seed's HA stack, with the two virtual IPs and HAProxy as a clone.
 
     pyinfra inventory.py deploys/haproxy.py deploys/ha.py     # HAProxy first (see below)
 
-1. On every controller: the shared authkey (from secrets.json) and corosync.conf are written
-   *before* the packages, so a first install starts corosync straight into the cluster; where
-   corosync already ran, controllers added or removed (or a new token) are taken by a reload
-   (`corosync-cfgtool -R`, nobody restarts); a changed key, cluster name, crypto or quorum
-   feature restarts it one node at a time, each node back in a quorate membership before the next.
-2. On ``firstnode``, once pacemaker shows every controller online: cluster properties, the
+1. Corosync, the membership, is ``deploys/corosync.py``'s: included here unless this run
+   already gave it (``deploys/prereqos.py`` runs it first, so that a new cluster's first DC
+   election overlaps RabbitMQ's and Galera's deploys).
+2. On every controller: pacemaker running, enabled at boot.
+3. On ``firstnode``, once pacemaker shows every controller online: cluster properties, the
    VIP group ``vips`` (vipsrv + vipapi, IPaddr2), ``haproxy-clone`` (systemd:haproxy), and
    the constraints keeping the VIPs where HAProxy runs. Each is written only if the CIB
    differs.
-3. Fencing (group_data ``fencing``, ``lib/fencing.py``): with devices, on every controller the
+4. Fencing (group_data ``fencing``, ``lib/fencing.py``): with devices, on every controller the
    agents' packages and each device's password file (0600); on ``firstnode`` a stonith
    resource per device that never runs on the node it fences, the levels, then
    ``stonith-enabled=true``. Without devices: ``stonith-enabled=false`` first, then the devices
@@ -27,78 +26,22 @@ from io import BytesIO
 
 from pyinfra import host, logger
 from pyinfra.facts.server import LinuxDistribution
-from pyinfra.facts.systemd import SystemdStatus
 
-from facts.corosync import CorosyncCmap
 from facts.pacemaker import CibConfiguration
-from facts.systemd import ServiceConfigState
-from lib.cluster_keys import COROSYNC_AUTHKEY, key_bytes
-from lib.deploy import prologue
+from lib.deploy import include_once, prologue
 from lib.fencing import IPMITOOL_WRAPPER, SECRET_DIR, fence_devices, fence_levels
 from lib.fencing import packages as fence_packages
-from lib.run import fact_of_the_run, once_per_run, read_ahead
 from lib.secrets import unmasked
 from lib.steps import limit
-from lib.topology import controllers
-from operations import corosync, pacemaker, steady
+from operations import pacemaker, steady
 
 topo = prologue()
+include_once("deploys/corosync.py")
 COROSYNC = host.data.corosync
 PACEMAKER = host.data.pacemaker
 FENCE_DEVICES = fence_devices(host.data.fencing)
-
-# --- Corosync: key and configuration first ----------------------------------------------------
-# What this file reads of the controllers before any change: one command per controller.
-KEY_FILES = {"service": "corosync", "paths": [COROSYNC_AUTHKEY]}
-once_per_run("corosync facts", lambda: read_ahead(controllers(host.inventory), [
-    (SystemdStatus, {"services": ["corosync.service"]}), (CorosyncCmap, {}), (ServiceConfigState, KEY_FILES)]))
-was_running = fact_of_the_run(host, SystemdStatus, services=["corosync.service"]).get("corosync.service", False)
-# What the running corosync lacks: nothing, a reload (controllers added or removed, token) or a restart.
-change = corosync.change_needed(fact_of_the_run(host, CorosyncCmap) if was_running else {}, COROSYNC, topo.nodes)
-# A key an earlier run wrote without the restart that applies it (its one-node-at-a-time restart
-# stopped at another node): the running corosync started before it, it restarts below.
-key_stale = was_running and fact_of_the_run(host, ServiceConfigState, **KEY_FILES) == "stale"
-
-# The key, the configuration and the services below: one reading when nothing changes
-# (operations/steady.py).
+# The fencing files and pacemaker's service below: one reading when nothing changes.
 snap = steady.Snapshot()
-authkey = steady.put(
-    snap,
-    name="Corosync authkey (from secrets, 0400)",
-    src=BytesIO(key_bytes(COROSYNC_AUTHKEY, host.data.secrets)),
-    dest=COROSYNC_AUTHKEY,
-    user="root",
-    group="root",
-    mode="400",
-)
-conf = steady.template(
-    snap,
-    name="Corosync configuration (knet, two links, crypto, votequorum)",
-    src=corosync.TEMPLATE,
-    dest="/etc/corosync/corosync.conf",
-    user="root",
-    group="root",
-    mode="644",
-    **corosync.template_args(topo, host.data),
-)
-
-# Before the new controllers' corosync starts: the old ones learn them without restarting,
-# so they stay one quorate membership that the new ones join.
-corosync.reload(
-    name="Reload corosync's configuration where it runs (nodes added or removed, token, window)",
-    nodes=topo.names,
-    _serial=True,
-    _if=lambda: was_running and not key_stale and not authkey.did_change() and change != "restart"
-    and (change == "reload" or conf.did_change()),
-)
-
-steady.packages(
-    snap,
-    name="Install corosync, pacemaker and resource agents (no Recommends)",
-    packages=corosync.PACKAGES,
-    no_recommends=True,
-    **limit("apt"),
-)
 
 # --- Fencing: what each controller needs to run any device (lib/fencing.py) -------------------
 if FENCE_DEVICES:
@@ -135,16 +78,7 @@ if any(d.agent == "fence_ipmilan" for d in FENCE_DEVICES):
 else:
     steady.absent(snap, name="fence_ipmilan's ipmitool wrapper: absent (no IPMI device)", path=IPMITOOL_WRAPPER)
 
-for service in corosync.SERVICES:
-    steady.service(snap, name=f"{service}: running, enabled at boot", service=service, running=True, enabled=True)
-# Where corosync ran before this deploy with an old key or a setting a reload cannot change (a
-# first install or a start above already uses the new ones).
-corosync.restart(
-    name="Restart corosync where its key or a non-reloadable setting changed (one node at a time)",
-    nodes=topo.names,
-    _serial=True,
-    _if=lambda: was_running and (key_stale or authkey.did_change() or change == "restart"),
-)
+steady.service(snap, name="pacemaker: running, enabled at boot", service="pacemaker", running=True, enabled=True)
 
 # --- Pacemaker: cluster-wide configuration, on the first node --------------------------------
 if topo.is_first:

@@ -8,12 +8,14 @@ their services (``operations/stack.py``); then each component writes its files a
 services. Each component is also runnable alone (``deploys/<component>.py``: it installs its own
 packages). Within each one the order is explicit: deploy on every controller, set up on
 ``firstnode``, then joins one at a time. HAProxy's configuration comes before Corosync/Pacemaker,
-which then start it as a clone together with the virtual IPs.
+which then start it as a clone together with the virtual IPs; Corosync itself comes first
+(``deploys/corosync.py``): on a new cluster pacemaker's first DC election, which waits 20 s,
+goes on while RabbitMQ and Galera are deployed.
 """
 
 from pyinfra import host, local
 
-from lib.deploy import prologue
+from lib.deploy import include_once, prologue
 from lib.steps import limit
 from operations import backup, stack
 
@@ -28,6 +30,7 @@ stack.install(
 
 # One include per line, never in a loop: pyinfra orders operations by the line numbers of
 # their call stack, so a loop would give every component the same position and interleave them.
+include_once("deploys/corosync.py")  # first: a new cluster's first DC election overlaps what follows
 local.include("deploys/rabbitmq.py")
 local.include("deploys/galera.py")
 local.include("deploys/tls.py")

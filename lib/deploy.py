@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from io import StringIO
 
-from pyinfra import host, logger, state
+from pyinfra import host, local, logger, state
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import ConnectError, DeployError
 from pyinfra.facts.files import Sha1File
@@ -77,6 +77,20 @@ def prologue() -> Topology:
         base()          # data validated (and refused) before the lock touches any host
     hold_cluster_lock(lock_order(host.inventory))
     return Topology.of(host)
+
+
+def include_once(path: str) -> None:
+    """``local.include(path)`` unless this run already included it for this host: a deploy file
+    that another one needs first, and that ``deploys/prereqos.py`` runs earlier.
+
+    Example (``deploys/ha.py``, alone or after ``deploys/prereqos.py`` ran corosync.py)::
+
+        include_once("deploys/corosync.py")
+    """
+    done = run_memory().setdefault("included", set())
+    if (host.name, path) not in done:
+        done.add((host.name, path))
+        local.include(path)
 
 
 def lock_order(inventory) -> list:

@@ -32,6 +32,9 @@ from lib.run import fact_of_the_run
 from operations.common import wait_unless_ready
 
 # Where each kind of top-level object lives in the CIB.
+# Where pacemaker keeps the cluster's configuration: absent on a controller where it never ran.
+CIB_FILE = "/var/lib/pacemaker/cib/cib.xml"
+
 SCOPES = {
     "primitive": "resources",
     "group": "resources",
