@@ -106,6 +106,22 @@ def test_haproxy_stats_show_galera_up(lab, converged):
     assert galera["BACKEND"] == "UP" and galera["ctrl-1"] == "UP", galera
 
 
+def test_a_new_cluster_elects_its_dc_while_rabbitmq_and_galera_deploy(converged):
+    """On fresh hosts pacemaker starts right after the packages (deploys/corosync.py), before
+    RabbitMQ's and Galera's operations, and the wait for its DC comes after them (issue #17, item 4)."""
+    started = [line for line in converged["output"].splitlines() if line.startswith("--> Starting operation:")]
+
+    def first(text: str) -> int:
+        return next(i for i, line in enumerate(started) if text in line)
+
+    try:
+        early_start = first("deploys/corosync.py | pacemaker: running")
+    except StopIteration:
+        pytest.skip("pacemaker ran on the lab before this converge (LAB_FRESH off): not a new cluster")
+    assert early_start < first("deploys/rabbitmq.py |") < first("deploys/galera.py |")
+    assert first("deploys/galera.py |") < first("Wait for pacemaker: DC elected")
+
+
 def test_second_run_changes_nothing(lab, converged):
     started = time.monotonic()
     results = lab.deploy(DEPLOY)
