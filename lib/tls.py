@@ -390,11 +390,12 @@ class Rotation:
                                 "old and new CA together, then name the new one in tls['ca_cert']/['ca_key'] and "
                                 "run the deploy (every certificate is issued again by it in that run; the "
                                 "controllers trust only it from then on)")
-        step = self.store.rotation()
+        store = self.store
+        step = store.rotation()
         if step != wanted:
             raise TlsStateError(f"cannot {action}: " + ("a rotation is already in progress, " if step != NONE else "")
                                 + self.status())
-        if step == NONE and not self.store._pair(CA):
+        if step == NONE and not store._pair(CA):
             raise TlsStateError(f"no CA in {self.directory}/ yet: the first deploy generates it; nothing to rotate")
 
     def _move(self, old: str, new: str) -> None:
@@ -437,17 +438,18 @@ class Rotation:
 
     def status(self) -> str:
         """Which step the directory is in, and what comes next."""
-        step = self.store.rotation()
+        store = self.store  # one reading of the directory
+        step = store.rotation()
         if step == NONE:
-            if not self.store._pair(CA):
+            if not store._pair(CA):
                 return "no rotation in progress; no CA generated yet"
-            return f"no rotation in progress (CA {_subject(self.store._stored_cert(CA))}); to begin: `{ROTATE} start`"
+            return f"no rotation in progress (CA {_subject(store._stored_cert(CA))}); to begin: `{ROTATE} start`"
         if step == STARTED:
-            return (f"rotation step 1 of 3 (started): next CA {_subject(self.store._stored_cert(CA_NEXT))}, "
-                    f"certificates still from {_subject(self.store._stored_cert(CA))}; after a deploy run: "
+            return (f"rotation step 1 of 3 (started): next CA {_subject(store._stored_cert(CA_NEXT))}, "
+                    f"certificates still from {_subject(store._stored_cert(CA))}; after a deploy run: "
                     f"`{ROTATE} switch`")
-        return (f"rotation step 2 of 3 (switched): certificates from {_subject(self.store._stored_cert(CA))}, "
-                f"{_subject(self.store._stored_cert(CA_OLD))} still trusted; after a deploy run and every "
+        return (f"rotation step 2 of 3 (switched): certificates from {_subject(store._stored_cert(CA))}, "
+                f"{_subject(store._stored_cert(CA_OLD))} still trusted; after a deploy run and every "
                 f"client given the new CA: `{ROTATE} finish`")
 
 
