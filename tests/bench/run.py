@@ -2,6 +2,7 @@
 
     python -m tests.bench.run                    # P1-P6, 3 repetitions, LAB_ID=8 (default)
     python -m tests.bench.run --reps 5 --only P2,P3
+    python -m tests.bench.run --only P1 --merge /tmp/full.json   # P1 again, the rest from a --raw
     ./dev bench --reps 3
 
 P1  full converge of fresh hosts (``tests/lab/lab destroy`` + ``up``) and, in the same run, its
@@ -44,6 +45,9 @@ DEPLOY = "deploys/prereqos.py"
 FIGURES = ("P1", "P2", "P3", "P4", "P5", "P6")
 TARGETS = {"P1": 1.5, "P2": 8.0, "P3": 8.0, "P4": 5.0, "P5": 10.0, "P6": 1.25}  # issue #17
 P6_SIZES = (3, 5)  # controllers of the two converges compared
+# The raw data's keys of each figure (``--raw``), for ``--merge``.
+RAW_KEYS = {"P1": ("packages", "pip_packages", "floor", "converge", "package_check"), "P2": ("P2",), "P3": ("P3",),
+            "P4": ("drills",), "P5": ("drills",), "P6": ("p6",)}
 INSTALLED = "dpkg-query -W -f='${db:Status-Abbrev} ${Package}\\n' | awk '$1 == \"ii\" {print $2}'"
 APT = ("DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-confdef "
        "-o Dpkg::Options::=--force-confold")
@@ -295,6 +299,27 @@ def _slowest(runs: list[dict], title: str) -> list[str]:
             *[f"- {seconds:.1f} s, {commands} cmd: {name}" for name, seconds, commands in median_run["slowest"]]]
 
 
+def merge(data: dict, earlier: dict, measured: set[str]) -> list[str]:
+    """Complete ``data`` with the figures of ``earlier`` (an earlier ``--raw``) that this run did
+    not measure; returns those figures. A figure measured again is never taken from ``earlier``.
+
+    >>> data = {"P2": [{"wall": 7.0}]}
+    >>> merge(data, {"P2": [{"wall": 9.0}], "p6": {"3": [], "5": []}, "run": {}}, {"P2"}), data
+    (['P6'], {'P2': [{'wall': 7.0}], 'p6': {3: [], 5: []}})
+    """
+    taken = []
+    for figure, keys in RAW_KEYS.items():
+        if figure in measured or not all(key in earlier for key in keys if key != "package_check"):
+            continue
+        for key in keys:
+            if key in earlier and key not in data:
+                data[key] = earlier[key]
+        if figure == "P6":  # JSON made the sizes strings
+            data["p6"] = {int(size): runs for size, runs in data["p6"].items()}
+        taken.append(figure)
+    return taken
+
+
 def figures_of(data: dict) -> list[Figure]:
     figs: list[Figure] = []
     if data.get("converge"):
@@ -400,6 +425,13 @@ def details(data: dict) -> str:
     return "\n".join(out)
 
 
+def _earlier_run(earlier: dict) -> str:
+    run = earlier.get("run")
+    if not run:
+        return "a run that did not record its date and commit"
+    return f"measured {run['when']} on lab {run['lab']} in {run['minutes']} min, commit {run['commit']}"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=3, help="repetitions of every figure (default 3)")
@@ -407,6 +439,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--only", default=",".join(FIGURES), help="figures to measure, e.g. P2,P3 (P4 gives P5)")
     parser.add_argument("--out", default="BENCHMARKS.md", help="file to write the table into ('' = none)")
     parser.add_argument("--raw", help="also write the raw measurements as JSON to this file")
+    parser.add_argument("--merge", help="an earlier --raw file: the figures this run does not measure are "
+                                        "taken from it (and said so above the table)")
     args = parser.parse_args(argv)
     figures = {f.strip().upper() for f in args.only.split(",")}
     if "P5" in figures:
@@ -432,8 +466,11 @@ def main(argv: list[str]) -> int:
         error = f"{type(exc).__name__}: {exc}"
         log(f"ABORTED: {error}")
     duration = time.monotonic() - started
-    figs = figures_of(data)
     desc = machine()
+    data["run"] = {"when": when, "commit": desc["commit"], "lab": bench.lab.lab_id, "minutes": round(duration / 60, 1)}
+    earlier = json.loads(Path(args.merge).read_text()) if args.merge else {}
+    taken = merge(data, earlier, figures) if args.merge else []
+    figs = figures_of(data)
     command = "./dev bench" + (f" --reps {args.reps}" if args.reps != 3 else "") + \
         (f" --p1-reps {args.p1_reps}" if args.p1_reps else "") + \
         (f" --only {args.only}" if figures != set(FIGURES) else "")
@@ -442,6 +479,8 @@ def main(argv: list[str]) -> int:
         f"{bench.lab.suite}) in {duration / 60:.1f} min, commit {desc['commit']}.",
         f"Machine: {desc['cpu']}, {desc['memory']}; {desc['os']}; {desc['software']}.",
         f"Load average (1/5/15 min) at start: {load_start}; at end: {loadavg()}.",
+        *([f"{', '.join(taken)}: not measured in this run, taken from the earlier run "
+           f"`{args.merge}` ({_earlier_run(earlier)})."] if taken else []),
         *([f"\n**Run aborted:** {error}"] if error else []),
         "", table(figs), details(data),
     ])
@@ -450,7 +489,7 @@ def main(argv: list[str]) -> int:
         write_benchmarks(ROOT / args.out, block)
         log(f"written to {args.out}")
     if args.raw:
-        Path(args.raw).write_text(json.dumps(data, indent=2, default=str))
+        Path(args.raw).write_text(json.dumps(data, indent=2, default=str))  # with what --merge took
     return 1 if error else 0
 
 

@@ -128,3 +128,21 @@ def test_p6_ratio_and_where_the_extra_time_goes():
     assert (small.median, large.values, ratio.samples) == (305.0, [360.0], [1.2, None])
     assert ratio.target == 1.25 and ratio.met is False  # a failed repetition never meets a target
     assert "| galera | 61.0 s | 50.0 s | -11.0 s |" in p6_where(data)
+
+
+def test_merge_takes_only_what_this_run_did_not_measure():
+    """``--merge``: P1 measured again, P6 from an earlier ``--raw`` (JSON: its sizes are strings)."""
+    import json
+
+    from tests.bench.run import figures_of, merge
+
+    def converge(wall):
+        return {"wall": wall, "components": {}}
+
+    earlier = json.loads(json.dumps({"floor": [{"wall": 60.0}], "converge": [converge(400.0)], "packages": ["a"],
+                                     "pip_packages": [], "p6": {3: [converge(300.0)], 5: [converge(390.0)]}}))
+    data = {"floor": [{"wall": 50.0}], "converge": [converge(100.0)], "packages": ["a"], "pip_packages": []}
+    assert merge(data, earlier, {"P1"}) == ["P6"]
+    figs = {(f.key, f.what): f for f in figures_of(data)}
+    assert figs[("P1", "converge / floor (same repetition)")].median == 2.0
+    assert figs[("P6", "converge of 5 / of 3 controllers (same repetition)")].median == 1.3
