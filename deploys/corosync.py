@@ -6,8 +6,9 @@ started on a cluster that never ran it.
 1. On every controller: the shared authkey (from secrets.json) and corosync.conf are written
    *before* the packages, so a first install starts corosync straight into the cluster; where
    corosync already ran, controllers added or removed (or a new token) are taken by a reload
-   (`corosync-cfgtool -R`, nobody restarts); a changed key, cluster name, crypto or quorum
-   feature restarts it one node at a time, each node back in a quorate membership before the next.
+   (`corosync-cfgtool -R`, nobody restarts) once the new controllers' corosync runs; a changed
+   key, cluster name, crypto or quorum feature restarts it one node at a time, each node back
+   in a quorate membership before the next.
 2. Pacemaker is started here only where it has never run on any controller (no CIB file, no
    pacemaker running): such a cluster has no resource to start, and its first DC election
    (``dc-deadtime``, 20 s) then goes on while RabbitMQ and Galera are deployed
@@ -78,16 +79,6 @@ conf = steady.template(
     **corosync.template_args(topo, host.data),
 )
 
-# Before the new controllers' corosync starts: the old ones learn them without restarting,
-# so they stay one quorate membership that the new ones join.
-corosync.reload(
-    name="Reload corosync's configuration where it runs (nodes added or removed, token, window)",
-    nodes=topo.names,
-    _serial=True,
-    _if=lambda: was_running and not key_stale and not authkey.did_change() and change != "restart"
-    and (change == "reload" or conf.did_change()),
-)
-
 steady.packages(
     snap,
     name="Install corosync, pacemaker and resource agents (no Recommends)",
@@ -100,6 +91,18 @@ steady.service(snap, name="corosync: running, enabled at boot", service="corosyn
 if NEW_CLUSTER:
     steady.service(snap, name="pacemaker: running, enabled at boot (a new cluster: its first DC election starts now)",
                    service="pacemaker", running=True, enabled=True)
+# Where corosync ran: controllers added or removed, or a reloadable setting, taken without a
+# restart. After the new controllers' corosync started: the reload makes one membership of all
+# of them at once (5 votes of 5 on a scale-out from 3, never 3 of 5 while they start). One
+# node's reload reloads every member; the next ones find it done.
+corosync.reload(
+    name="Reload corosync's configuration where it runs (nodes added or removed, token, window)",
+    corosync=COROSYNC,
+    nodes=topo.nodes,
+    _serial=True,
+    _if=lambda: was_running and not key_stale and not authkey.did_change() and change != "restart"
+    and (change == "reload" or conf.did_change()),
+)
 # Where corosync ran before this deploy with an old key or a setting a reload cannot change (a
 # first install or a start above already uses the new ones).
 corosync.restart(

@@ -4,7 +4,8 @@ templates/corosync/corosync.conf.j2 and what a running corosync needs to take it
 Example (decide from the running configuration map, then reload or restart one node at a time)::
 
     how = corosync.change_needed(host.get_fact(CorosyncCmap), host.data.corosync, topo.nodes)
-    corosync.reload(name="Reload corosync", nodes=names, _serial=True, _if=lambda: how == "reload")
+    corosync.reload(name="Reload corosync", corosync=host.data.corosync, nodes=topo.nodes,
+                    _serial=True, _if=lambda: how == "reload")
     corosync.restart(name="Restart corosync", nodes=names, _serial=True, _if=lambda: how == "restart")
 """
 
@@ -15,8 +16,8 @@ from typing import Any
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 
-from facts.corosync import CorosyncQuorum
-from lib.topology import Topology
+from facts.corosync import CorosyncCmap, CorosyncQuorum
+from lib.topology import Node, Topology
 from operations.common import wait_for
 
 TEMPLATE = "templates/corosync/corosync.conf.j2"
@@ -104,14 +105,17 @@ def _then_keep_quorum(command: str, nodes: list[str], timeout: int):
 
 
 @operation(is_idempotent=False)
-def reload(nodes: list[str], timeout: int = 120):
+def reload(corosync: dict[str, Any], nodes: list[Node], timeout: int = 120):
     """
     Make every running corosync of the cluster re-read its corosync.conf (``corosync-cfgtool -R``)
     and, if this host was in a quorate membership of ``nodes``, wait until it is in one again.
     Nothing restarts: membership and quorum stay (used when controllers are added or removed:
     a restart would let an old node form a membership with the new nodes, without quorum).
+    One reload reloads every member: run one node at a time, a node whose running
+    configuration map already matches (another node's reload applied it) does nothing.
 
-    + nodes: the cluster's node names, after the change
+    + corosync: group_data ``corosync`` (what the reload must bring)
+    + nodes: the cluster's nodes (``Topology.nodes``), after the change
     + timeout: seconds to wait for quorum after the reload
 
     **Example:**
@@ -120,12 +124,16 @@ def reload(nodes: list[str], timeout: int = 120):
 
         corosync.reload(
             name="Reload corosync's configuration (controllers added)",
-            nodes=["ctrl-1", "ctrl-2", "ctrl-3", "ctrl-4", "ctrl-5"],
+            corosync=host.data.corosync,
+            nodes=topo.nodes,
             _serial=True,
             _if=lambda: how == "reload",
         )
     """
-    yield from _then_keep_quorum("corosync-cfgtool -R", nodes, timeout)
+    if change_needed(host.get_fact(CorosyncCmap), corosync, nodes) is None:
+        host.noop("corosync already runs this configuration (an earlier node's reload, or not running)")
+        return
+    yield from _then_keep_quorum("corosync-cfgtool -R", [node.name for node in nodes], timeout)
 
 
 @operation(is_idempotent=False)

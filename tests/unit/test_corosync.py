@@ -249,11 +249,36 @@ def test_change_node_renumbered_or_moved_is_a_restart(lab_data):
     assert corosync_ops.change_needed(RUNNING, lab_data.corosync, lab_nodes(lab_data, NAMES)) == "restart"
 
 
-def test_reload_member_waits_for_quorum():
-    commands = run(corosync_ops.reload, quorum_host(QUORATE), NAMES + ["ctrl-4", "ctrl-5"])
+def reload_host(quorum, cmap) -> FakeHost:
+    """A host whose CorosyncQuorum answers ``quorum`` and CorosyncCmap ``cmap``."""
+    return FakeHost({CorosyncQuorum: answers(quorum), CorosyncCmap: answers(cmap)})
+
+
+@pytest.fixture
+def five(lab_data):
+    """The lab's controllers after two were added: what ``reload`` must bring to RUNNING."""
+    lab_data["netsuffix"] = {**lab_data["netsuffix"], "ctrl-4": 14, "ctrl-5": 15}
+    return lab_data.corosync, lab_nodes(lab_data, NAMES + ["ctrl-4", "ctrl-5"])
+
+
+def test_reload_member_waits_for_quorum(five):
+    host = reload_host(QUORATE, RUNNING)
+    commands = run(corosync_ops.reload, host, *five)
     assert commands[0] == "corosync-cfgtool -R" and commands[1].function is wait_for
-    assert len(commands) == 2
+    assert len(commands) == 2 and host.noops == []
 
 
-def test_reload_without_quorum_does_not_wait():
-    assert run(corosync_ops.reload, quorum_host(ALONE), NAMES) == ["corosync-cfgtool -R"]
+def test_reload_without_quorum_does_not_wait(five):
+    assert run(corosync_ops.reload, reload_host(ALONE, RUNNING), *five) == ["corosync-cfgtool -R"]
+
+
+def test_reload_already_applied_by_another_node_does_nothing(lab_data):
+    """The map a member runs once an earlier node's reload applied the node list: no second reload
+    (each one makes knet reconfigure every link)."""
+    host = reload_host(QUORATE, RUNNING)
+    assert run(corosync_ops.reload, host, lab_data.corosync, lab_nodes(lab_data, NAMES)) == []
+    assert host.noops and "already runs" in host.noops[0]
+
+
+def test_reload_where_corosync_is_stopped_does_nothing(five):
+    assert run(corosync_ops.reload, reload_host(CorosyncQuorum.default(), CorosyncCmap.default()), *five) == []
