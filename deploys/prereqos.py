@@ -10,14 +10,15 @@ packages). Within each one the order is explicit: deploy on every controller, se
 ``firstnode``, then joins one at a time. HAProxy's configuration comes before Corosync/Pacemaker,
 which then start it as a clone together with the virtual IPs; Corosync itself comes first
 (``deploys/corosync.py``): on a new cluster pacemaker's first DC election, which waits 20 s,
-goes on while RabbitMQ and Galera are deployed.
+goes on while RabbitMQ and Galera are deployed. RabbitMQ's deploy runs in two parts around
+Galera's: its nodes boot (~10 s each) while Galera deploys, their users and joins come after.
 """
 
 from pyinfra import host, local
 
 from lib.deploy import include_once, prologue
 from lib.steps import limit
-from operations import backup, stack
+from operations import backup, rabbitmq, stack
 
 topo = prologue()
 stack.install(
@@ -31,8 +32,9 @@ stack.install(
 # One include per line, never in a loop: pyinfra orders operations by the line numbers of
 # their call stack, so a loop would give every component the same position and interleave them.
 include_once("deploys/corosync.py")  # first: a new cluster's first DC election overlaps what follows
-local.include("deploys/rabbitmq.py")
+local.include("deploys/rabbitmq.py", data={rabbitmq.DEPLOY_PART: "node"})  # its boot overlaps Galera's deploy
 local.include("deploys/galera.py")
+local.include("deploys/rabbitmq.py", data={rabbitmq.DEPLOY_PART: "cluster"})  # boot waited for, users, joins
 local.include("deploys/tls.py")
 local.include("deploys/haproxy.py")
 local.include("deploys/ha.py")

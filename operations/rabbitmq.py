@@ -31,6 +31,9 @@ from operations.common import fail
 Commands = Generator[StringCommand, None, None]
 PACKAGES = ["rabbitmq-server"]  # Debian packages (no Recommends)
 SERVICE = "rabbitmq-server"
+# The include data naming the part of deploys/rabbitmq.py to run: "node" (every node's files and
+# the start, not waited for) or "cluster" (the wait, users, joins); none: both.
+DEPLOY_PART = "rabbitmq_part"
 EPMD_SOCKET = "epmd.socket"  # Erlang's port mapper, started by its socket (and epmd.service)
 # Where RabbitMQ does not run: systemd reads the drop-ins, any epmd is stopped (systemd's, or one a
 # CLI call started on every address), and epmd.socket starts on the drop-in's addresses.

@@ -106,20 +106,43 @@ def test_haproxy_stats_show_galera_up(lab, converged):
     assert galera["BACKEND"] == "UP" and galera["ctrl-1"] == "UP", galera
 
 
+def operation_position(converged):
+    """``position(text)``: the index, in the converge's order, of the first operation whose name
+    holds ``text`` (``StopIteration`` if none ran). pyinfra prints "--> Starting operation:" or,
+    for a one-node-at-a-time one, "--> Starting serial operation:"."""
+    started = [line for line in converged["output"].splitlines()
+               if line.startswith("--> Starting ") and " operation: " in line]
+
+    def position(text: str) -> int:
+        return next(i for i, line in enumerate(started) if text in line)
+
+    return position
+
+
 def test_a_new_cluster_elects_its_dc_while_rabbitmq_and_galera_deploy(converged):
     """On fresh hosts pacemaker starts right after the packages (deploys/corosync.py), before
     RabbitMQ's and Galera's operations, and the wait for its DC comes after them (issue #17, item 4)."""
-    started = [line for line in converged["output"].splitlines() if line.startswith("--> Starting operation:")]
-
-    def first(text: str) -> int:
-        return next(i for i, line in enumerate(started) if text in line)
-
+    first = operation_position(converged)
     try:
         early_start = first("deploys/corosync.py | pacemaker: running")
     except StopIteration:
         pytest.skip("pacemaker ran on the lab before this converge (LAB_FRESH off): not a new cluster")
     assert early_start < first("deploys/rabbitmq.py |") < first("deploys/galera.py |")
     assert first("deploys/galera.py |") < first("Wait for pacemaker: DC elected")
+
+
+def test_rabbitmq_boots_while_galera_deploys(converged):
+    """deploys/prereqos.py runs RabbitMQ's deploy in two parts: the nodes' start, not waited for,
+    before Galera's deploy; the wait for their boot, the users and the joins after it (issue #17,
+    item 4). On fresh hosts every RabbitMQ node starts there and joins after Galera's joins."""
+    first = operation_position(converged)
+    try:
+        joins = first("Join the RabbitMQ cluster")
+    except StopIteration:
+        pytest.skip("RabbitMQ was clustered before this converge (LAB_FRESH off): no node started or joined")
+    assert first("Start rabbitmq-server where it does not run") < first("deploys/galera.py |")
+    assert first("Join the new cluster, one node at a time") < first("rabbitmq-server booted")
+    assert first("rabbitmq-server booted") < first("RabbitMQ users") < joins
 
 
 def test_second_run_changes_nothing(lab, converged):
