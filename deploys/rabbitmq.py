@@ -91,9 +91,6 @@ was_running = fact_of_the_run(host, SystemdStatus, services=[UNIT]).get(UNIT, Fa
 # restart stopped at another node): the running node started before them, it restarts below.
 settings_stale = was_running and fact_of_the_run(
     host, ServiceConfigState, service=rabbitmq.SERVICE, paths=rabbitmq.SETTINGS_FILES) == "stale"
-# Where rabbitmq-server starts in this run (a new node, a stopped one; below, every node when the
-# distribution changes): section 1 starts it without waiting for its boot, the cluster part waits.
-starts = not was_running
 # Which part of this file an include runs: deploys/prereqos.py runs "node" (section 1) before
 # Galera's deploy and "cluster" (the wait for the boot, sections 2 and 3) after it, so that
 # RabbitMQ boots while Galera deploys. Alone (no part given), the file runs both, in order.
@@ -110,7 +107,9 @@ def distribution_changes() -> bool:
 # cannot restart into the other kind one at a time. Every node stops while its files are the old
 # ones (rabbitmqctl stops it, with the old settings), then all start together with the new.
 distribution_change = decide_once("rabbitmq distribution", distribution_changes)
-starts = starts or distribution_change
+# Where rabbitmq-server starts in this run (a new node, a stopped one, every node when the
+# distribution changes): section 1 starts it without waiting for its boot, the cluster part waits.
+starts = not was_running or distribution_change
 
 if PART != "cluster":
     # The files and the service below: one reading when nothing changes (operations/steady.py).
