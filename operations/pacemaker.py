@@ -224,7 +224,9 @@ def wait_for_cluster(nodes: list[str], timeout: int = 180):
     Wait until pacemaker has a DC, quorum, and every one of ``nodes`` online.
 
     + nodes: node names that must be online
-    + timeout: seconds to wait
+    + timeout: seconds to wait; then the host fails with the last status read and where to look
+      (a corosync ring stuck retransmitting one message never lets pacemaker form:
+      docs/operations.md section 23)
 
     **Example:**
 
@@ -233,7 +235,9 @@ def wait_for_cluster(nodes: list[str], timeout: int = 180):
         pacemaker.wait_for_cluster(name="Wait for the cluster", nodes=["ctrl-1", "ctrl-2", "ctrl-3"])
     """
     yield from wait_unless_ready(
-        CrmMon, cluster_ready(nodes), timeout, f"pacemaker with {', '.join(nodes)} online",
+        CrmMon, cluster_ready(nodes), timeout,
+        f"pacemaker with {', '.join(nodes)} online (if `journalctl -u corosync` repeats 'Retransmit List' "
+        "with the same number: docs/operations.md section 23)",
         lambda status: f"cluster formed: DC {status['dc']}, online {', '.join(status['nodes']['online'])}")
 
 

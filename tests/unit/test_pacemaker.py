@@ -229,8 +229,10 @@ def test_wait_for_cluster_noop_when_formed():
 def test_wait_for_cluster_waits_otherwise(fixture):
     [command] = run(pacemaker.wait_for_cluster, FakeHost({CrmMon: crm_mon(fixture)}), NAMES)
     assert isinstance(command, FunctionCommand) and command.function is wait_for
-    fact, ready = command.args[:2]
+    fact, ready, timeout, what = command.args
     assert fact is CrmMon and not ready(crm_mon(fixture)) and ready(crm_mon("crm_mon_converged.xml"))
+    # its failure says where to look when a stuck corosync ring is the cause
+    assert what.startswith("pacemaker with ctrl-1, ctrl-2, ctrl-3 online") and "section 23" in what
 
 
 def test_cluster_ready_needs_every_node():
